@@ -1,0 +1,48 @@
+// dbtrace — every SQL statement of a C++ data layer as a span of the request's trace.
+// Start here: load options, init, open traces and spans; shims record SQL.
+// Thread safety: init/shutdown from one thread while no statement is traced;
+// everything else from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "dbtrace/context.hpp"
+#include "dbtrace/error.hpp"
+#include "dbtrace/options.hpp"
+
+namespace dbtrace {
+
+// Starts recording with `o` (a second call first shuts the running pipeline
+// down). Throws config_error when the connection string names no driver that
+// is built in; a backend that is down is not an error here: writes are retried
+// and counted.
+void init(const options& o);
+// init(load_options(path)).
+void init_from_file(const std::string& path);
+
+// The options in force (defaults before init).
+const options& current_options() noexcept;
+
+// Waits until everything recorded so far is written (or dropped and counted).
+// Returns false when `timeout` passes first.
+bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30)) noexcept;
+
+// Flushes within `deadline`, then stops the exporter; what is still queued
+// then is counted as dropped. Returns within the deadline (plus a little),
+// also when the backend hangs.
+void shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5)) noexcept;
+
+// Counters since init, in events (a SQL span is two events). After flush():
+// exported + dropped == recorded.
+struct statistics {
+  std::uint64_t recorded = 0;       // events the application produced while tracing
+  std::uint64_t exported = 0;       // events the driver wrote
+  std::uint64_t dropped = 0;        // events lost: full queue, rejected or abandoned batches
+  std::uint64_t failed_writes = 0;  // driver write attempts that failed (each retry counts)
+  std::uint64_t rejected_contexts = 0;  // incoming headers not trusted (see context_status)
+};
+statistics stats() noexcept;
+
+}  // namespace dbtrace

@@ -1,0 +1,104 @@
+// The statement record API the shims (SOCI, libpqxx) use: one sql_span per execution.
+// Thread safety: sql_span belongs to the thread that made it; intern_* may be
+// called from any thread, and what they return stays valid for the process.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "dbtrace/detail/id128.hpp"
+
+namespace dbtrace {
+
+// Where statements run; known once per connection, recorded on every db-start
+// under OTel names (db.system.name, db.namespace, server.address, server.port).
+struct db_target {
+  std::string system;     // "sqlite", "postgresql", ...
+  std::string name_space; // the database (db.namespace); never a password
+  std::string address;    // server.address, empty for embedded databases
+  int port = 0;           // server.port, 0 when there is none
+};
+namespace detail {
+struct interned_target;
+struct interned_statement;
+struct record_extra;
+}  // namespace detail
+
+// A target/statement known to the recorder. Copyable handles; the empty
+// handle means "not recorded" (tracing off) and is fine to pass on.
+class target_ref {
+ public:
+  target_ref() = default;
+  explicit target_ref(const detail::interned_target* p) : p_(p) {}
+  const detail::interned_target* get() const noexcept { return p_; }
+
+ private:
+  const detail::interned_target* p_ = nullptr;
+};
+class statement_ref {
+ public:
+  statement_ref() = default;
+  explicit statement_ref(const detail::interned_statement* p) : p_(p) {}
+  const detail::interned_statement* get() const noexcept { return p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+
+ private:
+  const detail::interned_statement* p_ = nullptr;
+};
+
+// Interns a connection's target once (at connect time).
+target_ref intern_target(const db_target& t) noexcept;
+
+// Interns a statement text: truncated to max_statement_length and sanitized
+// once, then looked up without a lock or an allocation. Shims call it at
+// prepare time; for one-shot statements per execution. Returns an empty
+// handle when SQL tracing is off or the statement table is full (the text is
+// then copied into the span instead).
+statement_ref intern_statement(std::string_view sql) noexcept;
+
+// True when SQL statements are being recorded right now on this thread:
+// tracing on, trace_sql on, and a sampled trace active.
+bool sql_recording() noexcept;
+
+// One execution of one statement. Construct right before the call to the
+// database and let it go out of scope right after; the destructor records a
+// db-start/db-stop pair. Inert (one load and a branch) when not recording.
+class sql_span {
+ public:
+  sql_span(target_ref target, statement_ref statement) noexcept;
+  // For a statement that was not interned (or could not be): the text is copied.
+  sql_span(target_ref target, std::string_view sql) noexcept;
+  ~sql_span();
+  sql_span(const sql_span&) = delete;
+  sql_span& operator=(const sql_span&) = delete;
+
+  bool recording() const noexcept { return on_; }
+  // Rows returned or affected (db.response.returned_rows).
+  void rows(std::int64_t n) noexcept { rows_ = n; }
+  // Rows sent in one bulk execution (db.operation.batch.size).
+  void batch_size(std::int64_t n) noexcept { batch_ = n; }
+  // True when bound values should be passed to param() (record_params is on).
+  bool wants_params() const noexcept;
+  // Appends one bound value (string, number, bool, or null for a NULL indicator).
+  void param(nlohmann::json value) noexcept;
+  // The statement failed: etype is the exception's type, message its text;
+  // sqlstate (db.response.status_code) and category (e.g. SOCI's) when known.
+  void error(std::string_view etype, std::string_view message, std::string_view sqlstate = {},
+             std::string_view category = {}) noexcept;
+
+ private:
+  void begin(target_ref target) noexcept;
+  bool on_ = false;
+  const detail::interned_statement* statement_ = nullptr;
+  const detail::interned_target* target_ = nullptr;
+  std::int64_t rows_ = -1;
+  std::int64_t batch_ = 0;
+  std::int64_t start_ns_ = 0;
+  detail::record_extra* extra_ = nullptr;  // owned; only made for errors, params, uninterned text
+  detail::id128 base_id_, parent_id_, trace_id_;
+};
+
+}  // namespace dbtrace

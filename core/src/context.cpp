@@ -1,0 +1,232 @@
+// Traces, spans and propagation on top of the per-thread OSProfiler id stack.
+#include "dbtrace/context.hpp"
+
+#include <strings.h>
+
+#include <cxxabi.h>
+#include <exception>
+#include <random>
+#include <typeinfo>
+
+#include "dbtrace/signing.hpp"
+#include "ids.hpp"
+#include "runtime.hpp"
+
+namespace dbtrace {
+
+bool header_name_less::operator()(const std::string& a, const std::string& b) const noexcept {
+  return strcasecmp(a.c_str(), b.c_str()) < 0;
+}
+
+const char* to_string(context_status s) noexcept {
+  switch (s) {
+    case context_status::new_trace: return "new_trace";
+    case context_status::continued: return "continued";
+    case context_status::no_context: return "no_context";
+    case context_status::unsigned_context: return "unsigned_context";
+    case context_status::bad_signature: return "bad_signature";
+    case context_status::malformed: return "malformed";
+    case context_status::not_sampled: return "not_sampled";
+    case context_status::disabled: return "disabled";
+  }
+  return "unknown";
+}
+
+namespace detail {
+thread_context& this_thread() noexcept {
+  thread_local thread_context ctx;
+  return ctx;
+}
+}  // namespace detail
+
+namespace {
+
+bool sampled() {
+  const double rate = detail::current().sample_rate;
+  if (rate >= 1.0) return true;
+  if (rate <= 0.0) return false;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < rate;
+}
+
+std::string demangled(const char* name) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : name;
+  std::free(d);
+  return out;
+}
+
+}  // namespace
+
+context current_context() {
+  const auto& t = detail::this_thread();
+  if (!t.active) return {};
+  return {t.base_id_text, detail::to_string(t.stack.back())};
+}
+
+struct trace::saved_state {
+  detail::thread_context previous;
+};
+
+trace::trace() : status_(context_status::disabled) {
+  if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
+  if (!sampled()) {
+    status_ = context_status::not_sampled;
+    activate({}, {});  // a trace that records nothing, hiding any outer one
+    return;
+  }
+  status_ = context_status::new_trace;
+  const std::string id = detail::to_string(detail::new_uuid4());
+  activate(id, id);
+}
+
+trace::trace(const headers& incoming) : status_(context_status::disabled) {
+  if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
+  const auto info = incoming.find("X-Trace-Info");
+  const auto hmac = incoming.find("X-Trace-HMAC");
+  context_status why = context_status::no_context;
+  if (info != incoming.end() && hmac == incoming.end()) why = context_status::unsigned_context;
+  if (info != incoming.end() && hmac != incoming.end()) {
+    const auto v = verify_context(info->second, hmac->second, detail::current().hmac_keys);
+    if (v.status == context_status::continued) {
+      status_ = context_status::continued;
+      activate(v.ids.base_id, v.ids.parent_id);
+      return;
+    }
+    why = v.status;
+  }
+  if (why != context_status::no_context) detail::count_rejected_context();
+  const bool keep = sampled();
+  status_ = keep ? why : context_status::not_sampled;
+  if (keep) {
+    const std::string id = detail::to_string(detail::new_uuid4());
+    activate(id, id);
+  } else {
+    activate({}, {});
+  }
+}
+
+trace::trace(const context& parent) : status_(context_status::disabled) {
+  if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
+  if (!parent.valid()) {
+    status_ = context_status::no_context;
+    activate({}, {});
+    return;
+  }
+  status_ = context_status::continued;
+  activate(parent.base_id, parent.parent_id);
+}
+
+void trace::activate(const std::string& base_id, const std::string& parent_id) {
+  auto& t = detail::this_thread();
+  saved_ = std::make_unique<saved_state>();
+  saved_->previous = std::move(t);
+  t = detail::thread_context{};
+  const auto base = detail::parse_uuid(base_id);
+  const auto parent = detail::parse_uuid(parent_id);
+  if (!base || !parent) return;  // inactive: records nothing
+  t.active = true;
+  t.base_id = *base;
+  t.base_id_text = base_id;
+  t.stack = {*base, *parent};
+}
+
+trace::~trace() {
+  if (saved_) detail::this_thread() = std::move(saved_->previous);
+}
+
+const std::string& trace::base_id() const noexcept {
+  static const std::string none;
+  const auto& t = detail::this_thread();
+  return saved_ && t.active ? t.base_id_text : none;
+}
+
+bool trace::active() const noexcept { return saved_ && detail::this_thread().active; }
+
+struct span::state {
+  std::string name;
+  detail::id128 base_id, trace_id, parent_id;
+  int exceptions_at_start;
+  std::string etype, message;
+};
+
+span::span(std::string name, nlohmann::json info) noexcept {
+  auto& t = detail::this_thread();
+  if (!t.active || !detail::g_enabled.load(std::memory_order_relaxed)) return;
+  try {
+    auto s = std::make_unique<state>();
+    s->name = std::move(name);
+    s->base_id = t.base_id;
+    s->trace_id = detail::new_uuid4();
+    s->parent_id = t.stack.back();
+    s->exceptions_at_start = std::uncaught_exceptions();
+    auto* extra = new detail::record_extra;
+    extra->name = s->name;
+    extra->info = info.is_object() ? std::move(info) : nlohmann::json{{"value", std::move(info)}};
+    detail::record r{detail::record_kind::span_start, t.base_id, s->trace_id, t.stack.back(),
+                     detail::wall_ns(), 0, nullptr, nullptr, -1, 0, extra};
+    t.stack.push_back(s->trace_id);
+    state_ = std::move(s);
+    detail::push(r);
+  } catch (...) {
+    state_.reset();  // out of memory: this span is not recorded
+  }
+}
+
+void span::set_error(std::string etype, std::string message) noexcept {
+  if (!state_) return;
+  state_->etype = std::move(etype);
+  state_->message = std::move(message);
+}
+
+void span::set_error(const std::exception& e) noexcept {
+  if (!state_) return;
+  try {
+    set_error(demangled(typeid(e).name()), e.what());
+  } catch (...) {
+  }
+}
+
+span::~span() {
+  if (!state_) return;
+  auto& t = detail::this_thread();
+  // Pop this span, and any inner one left open above it (spans are RAII, so
+  // only a moved trace can leave one), but never another trace's entries.
+  for (std::size_t i = t.stack.size(); i-- > 2;) {
+    if (t.stack[i] == state_->trace_id) {
+      t.stack.resize(i);
+      break;
+    }
+  }
+  if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
+  try {
+    auto* extra = new detail::record_extra;
+    extra->name = std::move(state_->name);
+    if (state_->etype.empty() && std::uncaught_exceptions() > state_->exceptions_at_start) {
+      state_->etype = "exception";
+      state_->message = "left by an exception";
+    }
+    if (!state_->etype.empty()) {
+      extra->failed = true;
+      extra->etype = std::move(state_->etype);
+      extra->message = std::move(state_->message);
+    }
+    detail::record r{detail::record_kind::span_stop, state_->base_id, state_->trace_id,
+                     state_->parent_id,
+                     detail::wall_ns(), 0, nullptr, nullptr, -1, 0, extra};
+    detail::push(r);
+  } catch (...) {
+  }
+}
+
+headers outgoing_headers() {
+  const context c = current_context();
+  if (!c.valid()) return {};
+  const auto& keys = detail::current().hmac_keys;
+  if (keys.empty()) return {};
+  const auto s = sign_context(c.base_id, c.parent_id, keys.front());
+  return {{"X-Trace-Info", s.info}, {"X-Trace-HMAC", s.hmac}};
+}
+
+}  // namespace dbtrace

@@ -1,0 +1,93 @@
+// Event text shared by the pipeline and the drivers: OSProfiler's event JSON,
+// its timestamp format and Python's json.dumps spacing.
+#include <cstring>
+#include <ctime>
+
+#include "dbtrace/driver.hpp"
+#include "format.hpp"
+#include "statement_text.hpp"
+
+namespace dbtrace {
+
+void append_event_json(std::string& out, const event& e) {
+  out += "{\"name\": ";
+  detail::append_json_string(out, e.name);
+  out += ", \"base_id\": \"";
+  out += e.base_id;
+  out += "\", \"trace_id\": \"";
+  out += e.trace_id;
+  out += "\", \"parent_id\": \"";
+  out += e.parent_id;
+  out += "\", \"timestamp\": \"";
+  out += e.timestamp;
+  out += "\", \"info\": ";
+  out += e.info_json;
+  out += ", \"project\": ";
+  detail::append_json_string(out, e.project);
+  out += ", \"service\": ";
+  detail::append_json_string(out, e.service);
+  out += '}';
+}
+
+std::string event_json(const event& e) {
+  std::string out;
+  out.reserve(256 + e.info_json.size());
+  append_event_json(out, e);
+  return out;
+}
+
+std::string event_payload_json(const event& e) { return "{\"info\": " + e.info_json + "}"; }
+
+namespace detail {
+
+void format_timestamp(std::int64_t ns, std::string& out) {
+  // One gmtime per second of timestamps; the exporter formats them in bursts.
+  thread_local std::int64_t cached_second = -1;
+  thread_local char prefix[20];
+  const std::int64_t second = ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+  if (second != cached_second) {
+    const std::time_t t = static_cast<std::time_t>(second);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_second = second;
+  }
+  long micros = static_cast<long>((ns - second * 1000000000) / 1000);
+  char buf[27];
+  std::memcpy(buf, prefix, 19);
+  buf[19] = '.';
+  for (int i = 25; i >= 20; --i) {
+    buf[i] = static_cast<char>('0' + micros % 10);
+    micros /= 10;
+  }
+  out.assign(buf, 26);
+}
+
+void append_python_json(std::string& out, const nlohmann::json& j) {
+  if (j.is_object()) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, value] : j.items()) {
+      if (!first) out += ", ";
+      first = false;
+      append_json_string(out, key);
+      out += ": ";
+      append_python_json(out, value);
+    }
+    out += '}';
+  } else if (j.is_array()) {
+    out += '[';
+    bool first = true;
+    for (const auto& value : j) {
+      if (!first) out += ", ";
+      first = false;
+      append_python_json(out, value);
+    }
+    out += ']';
+  } else {
+    out += j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  }
+}
+
+}  // namespace detail
+}  // namespace dbtrace

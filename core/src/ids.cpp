@@ -1,0 +1,82 @@
+// UUID4s from a per-thread xoshiro256** generator seeded once from the OS.
+#include "ids.hpp"
+
+#include <random>
+
+namespace dbtrace::detail {
+namespace {
+
+struct xoshiro256 {
+  std::uint64_t s[4];
+  xoshiro256() {
+    std::random_device rd;
+    for (auto& w : s) w = (std::uint64_t{rd()} << 32) ^ rd();
+    if ((s[0] | s[1] | s[2] | s[3]) == 0) s[0] = 1;
+  }
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s[1] * 5, 7) * 9;
+    const std::uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+  }
+};
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+id128 new_uuid4() noexcept {
+  thread_local xoshiro256 rng;
+  id128 id{rng.next(), rng.next()};
+  id.hi = (id.hi & ~0xF000ULL) | 0x4000ULL;                    // version 4
+  id.lo = (id.lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);    // RFC 4122 variant
+  return id;
+}
+
+void format_uuid(const id128& id, char out[36]) noexcept {
+  static const char digits[] = "0123456789abcdef";
+  int pos = 0;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) out[pos++] = '-';
+    const std::uint64_t word = i < 16 ? id.hi : id.lo;
+    const int shift = 60 - 4 * (i % 16);
+    out[pos++] = digits[(word >> shift) & 0xF];
+  }
+}
+
+std::string to_string(const id128& id) {
+  std::string s(36, '\0');
+  format_uuid(id, s.data());
+  return s;
+}
+
+std::optional<id128> parse_uuid(std::string_view text) noexcept {
+  if (text.size() != 36) return std::nullopt;
+  id128 id;
+  int nibble = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (text[i] != '-') return std::nullopt;
+      continue;
+    }
+    const int v = hex_value(text[i]);
+    if (v < 0) return std::nullopt;
+    std::uint64_t& word = nibble < 16 ? id.hi : id.lo;
+    word = (word << 4) | static_cast<std::uint64_t>(v);
+    ++nibble;
+  }
+  return id;
+}
+
+}  // namespace dbtrace::detail

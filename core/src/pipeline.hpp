@@ -1,0 +1,62 @@
+// The cold path: a bounded lock-free queue of records, one exporter thread
+// that formats them into events in batches and writes them with the driver,
+// retrying with backoff, and the counters that account for every event.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include "dbtrace/dbtrace.hpp"
+#include "dbtrace/driver.hpp"
+#include "format.hpp"
+#include "record.hpp"
+
+namespace dbtrace::detail {
+
+using record_queue = moodycamel::ConcurrentQueue<record>;
+
+// Counters in events; the hot path touches only `recorded` and `dropped`.
+struct counters {
+  std::atomic<std::uint64_t> recorded{0};
+  std::atomic<std::uint64_t> exported{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> failed_writes{0};
+  std::atomic<std::uint64_t> rejected_contexts{0};
+  std::atomic<std::uint64_t> enqueued_records{0};  // pushed onto the queue
+  std::atomic<std::uint64_t> settled_records{0};   // taken off and written or dropped
+};
+
+class pipeline {
+ public:
+  // Starts the exporter thread. `queue` outlives the pipeline (producers may
+  // still hold it), `stats` too.
+  pipeline(record_queue& queue, counters& stats, std::unique_ptr<driver> d, event_formatter fmt,
+           std::string store_name);
+  ~pipeline();  // = shutdown with the default deadline
+
+  // Hot path: enqueue or drop and count. Never blocks.
+  void push(record& r) noexcept;
+  bool flush(std::chrono::milliseconds timeout) noexcept;
+  void shutdown(std::chrono::milliseconds deadline) noexcept;
+
+ private:
+  struct shared;  // what the exporter thread owns jointly with the pipeline
+  static void run(std::shared_ptr<shared> s);
+  record_queue& queue_;
+  counters& stats_;
+  std::shared_ptr<shared> shared_;
+  std::thread thread_;
+};
+
+// Drops whatever is left in `q` (deleting extras); returns how many events that was.
+std::uint64_t discard(record_queue& q) noexcept;
+
+}  // namespace dbtrace::detail

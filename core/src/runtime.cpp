@@ -1,0 +1,135 @@
+// init / flush / shutdown / stats: the process-wide recorder.
+#include <unistd.h>
+
+#include <memory>
+#include <mutex>
+
+#include "dbtrace/dbtrace.hpp"
+#include "dbtrace/driver.hpp"
+#include "pipeline.hpp"
+#include "runtime.hpp"
+
+namespace dbtrace {
+namespace detail {
+
+std::atomic<bool> g_enabled{false};
+std::atomic<bool> g_sql{false};
+
+namespace {
+
+struct recorder {
+  std::mutex mutex;  // serialises init/flush/shutdown
+  options opts;
+  counters stats;
+  // The queue outlives pipelines: a producer that raced with shutdown may still
+  // push into it. It is replaced only when queue_size changes; the old one is
+  // kept (and is empty) for the same reason.
+  std::unique_ptr<record_queue> queue;
+  std::size_t queue_capacity = 0;
+  std::vector<std::unique_ptr<record_queue>> retired_queues;
+  std::unique_ptr<pipeline> active;
+  std::atomic<pipeline*> active_raw{nullptr};
+  // Stopped pipelines are kept (a few hundred bytes each): a producer that
+  // loaded active_raw just before shutdown may still be inside push().
+  std::vector<std::unique_ptr<pipeline>> retired_pipelines;
+};
+
+recorder& rec() {
+  static auto* r = new recorder;  // never destroyed: threads may outlive statics
+  return *r;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+void stop_locked(recorder& r, std::chrono::milliseconds deadline) {
+  g_sql.store(false);
+  g_enabled.store(false);
+  r.active_raw.store(nullptr);
+  if (r.active) {
+    r.active->shutdown(deadline);
+    r.retired_pipelines.push_back(std::move(r.active));
+  }
+}
+
+}  // namespace
+
+const options& current() noexcept { return rec().opts; }
+
+void push(record& r) noexcept {
+  pipeline* p = rec().active_raw.load(std::memory_order_acquire);
+  if (!p) {
+    delete r.extra;
+    return;
+  }
+  p->push(r);
+}
+
+void count_rejected_context() noexcept {
+  rec().stats.rejected_contexts.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
+void init(const options& o) {
+  auto& r = detail::rec();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  detail::stop_locked(r, std::chrono::seconds(5));
+  // Validate before touching state: a bad scheme leaves tracing off.
+  std::unique_ptr<driver> d;
+  const std::string host = detail::hostname();
+  if (o.enabled) d = make_driver(o.connection_string, host);
+  if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
+
+  r.opts = o;
+  detail::reset_statement_cache();
+  for (auto* c : {&r.stats.recorded, &r.stats.exported, &r.stats.dropped, &r.stats.failed_writes,
+                  &r.stats.rejected_contexts, &r.stats.enqueued_records, &r.stats.settled_records})
+    c->store(0);
+  if (!o.enabled) return;
+
+  if (!r.queue || r.queue_capacity != o.queue_size) {
+    if (r.queue) r.retired_queues.push_back(std::move(r.queue));
+    r.queue = std::make_unique<detail::record_queue>(o.queue_size);
+    r.queue_capacity = o.queue_size;
+  }
+  detail::discard(*r.queue);  // leftovers of a producer that raced with shutdown
+  r.active = std::make_unique<detail::pipeline>(
+      *r.queue, r.stats, std::move(d), detail::event_formatter(o.project, o.service, host),
+      redact_connection_string(o.connection_string));
+  r.active_raw.store(r.active.get(), std::memory_order_release);
+  detail::g_enabled.store(true);
+  detail::g_sql.store(o.trace_sql);
+}
+
+void init_from_file(const std::string& path) { init(load_options(path)); }
+
+const options& current_options() noexcept { return detail::current(); }
+
+bool flush(std::chrono::milliseconds timeout) noexcept {
+  auto& r = detail::rec();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return r.active ? r.active->flush(timeout) : true;
+}
+
+void shutdown(std::chrono::milliseconds deadline) noexcept {
+  auto& r = detail::rec();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  detail::stop_locked(r, deadline);
+}
+
+statistics stats() noexcept {
+  const auto& c = detail::rec().stats;
+  statistics s;
+  s.recorded = c.recorded.load();
+  s.exported = c.exported.load();
+  s.dropped = c.dropped.load();
+  s.failed_writes = c.failed_writes.load();
+  s.rejected_contexts = c.rejected_contexts.load();
+  return s;
+}
+
+}  // namespace dbtrace

@@ -1,0 +1,49 @@
+// Process-wide recorder state shared by the hot-path sources (context.cpp,
+// sql.cpp) and init/shutdown (runtime.cpp). Private to core.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dbtrace/context.hpp"
+#include "dbtrace/options.hpp"
+#include "record.hpp"
+
+namespace dbtrace::detail {
+
+// Set by init, cleared by shutdown; read with relaxed loads on the hot path.
+extern std::atomic<bool> g_enabled;  // tracing on
+extern std::atomic<bool> g_sql;      // tracing on and trace_sql
+
+// The options in force. Written only by init/shutdown.
+const options& current() noexcept;
+
+// Hands a record to the exporter; when the queue is full, drops it, deletes
+// its extra and counts the drop. Never blocks or throws.
+void push(record& r) noexcept;
+
+// Counts an incoming context that was not trusted.
+void count_rejected_context() noexcept;
+
+inline std::int64_t wall_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The per-thread trace stack, OSProfiler's `[base_id, parent_id or base_id, ...]`.
+struct thread_context {
+  bool active = false;
+  id128 base_id;
+  std::string base_id_text;
+  std::vector<id128> stack;
+};
+thread_context& this_thread() noexcept;
+
+// Drops the per-thread statement caches (their entries belong to old options).
+void reset_statement_cache() noexcept;
+
+}  // namespace dbtrace::detail

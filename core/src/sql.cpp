@@ -1,0 +1,212 @@
+// SQL spans and the statement/target tables behind them. The per-execution
+// path reads the clock, looks up a per-thread cache and pushes one record.
+#include "dbtrace/sql.hpp"
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "ids.hpp"
+#include "runtime.hpp"
+#include "statement_text.hpp"
+
+namespace dbtrace {
+
+namespace detail {
+namespace {
+
+// Statement texts are interned up to these limits; beyond them a statement is
+// copied into its span instead, so memory stays bounded.
+constexpr std::size_t max_interned_statements = 4096;
+constexpr std::size_t max_interned_bytes = 16u << 20;
+
+struct statement_table {
+  std::mutex mutex;
+  // Keys are the texts as the application sent them; entries live for the
+  // process (records and thread caches point at them).
+  std::unordered_map<std::string, std::unique_ptr<interned_statement>> entries;
+  std::size_t bytes = 0;
+  std::atomic<std::uint64_t> generation{1};
+  std::vector<std::unique_ptr<interned_statement>> retired;
+};
+statement_table& statements() {
+  static auto* table = new statement_table;  // never destroyed: threads may outlive statics
+  return *table;
+}
+
+struct thread_cache {
+  std::uint64_t generation = 0;
+  std::unordered_map<std::string_view, const interned_statement*> entries;
+};
+
+std::unique_ptr<interned_statement> prepare(std::string_view sql) {
+  const auto& o = current();
+  auto s = std::make_unique<interned_statement>();
+  s->text = truncate_statement(o.sanitize_statements ? sanitize_sql(sql) : std::string(sql),
+                               o.max_statement_length);
+  append_json_string(s->json_text, s->text);
+  s->operation = operation_name(s->text);
+  return s;
+}
+
+const interned_statement* intern_slow(std::string_view sql, thread_cache& cache) {
+  auto& table = statements();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  auto it = table.entries.find(std::string(sql));
+  if (it == table.entries.end()) {
+    if (table.entries.size() >= max_interned_statements ||
+        table.bytes + sql.size() > max_interned_bytes)
+      return nullptr;
+    it = table.entries.emplace(std::string(sql), prepare(sql)).first;
+    table.bytes += sql.size() + it->second->text.size();
+  }
+  cache.entries.emplace(std::string_view(it->first), it->second.get());
+  return it->second.get();
+}
+
+}  // namespace
+
+void reset_statement_cache() noexcept {
+  auto& table = statements();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  // Entries may still be referenced by a thread's cache until it notices the
+  // new generation; keep them alive (bounded by the table limits per init).
+  for (auto& [text, entry] : table.entries) table.retired.push_back(std::move(entry));
+  table.entries.clear();
+  table.bytes = 0;
+  table.generation.fetch_add(1, std::memory_order_release);
+}
+
+struct target_table {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<interned_target>> entries;
+};
+
+}  // namespace detail
+
+statement_ref intern_statement(std::string_view sql) noexcept {
+  if (!detail::g_sql.load(std::memory_order_relaxed)) return {};
+  try {
+    thread_local detail::thread_cache cache;
+    const auto generation = detail::statements().generation.load(std::memory_order_acquire);
+    if (cache.generation != generation) {
+      cache.entries.clear();
+      cache.generation = generation;
+    }
+    const auto it = cache.entries.find(sql);
+    if (it != cache.entries.end()) return statement_ref(it->second);
+    return statement_ref(detail::intern_slow(sql, cache));
+  } catch (...) {
+    return {};
+  }
+}
+
+target_ref intern_target(const db_target& t) noexcept {
+  static auto* table = new detail::target_table;
+  try {
+    std::lock_guard<std::mutex> lock(table->mutex);
+    for (const auto& e : table->entries) {
+      const auto& k = e->target;
+      if (k.system == t.system && k.name_space == t.name_space && k.address == t.address &&
+          k.port == t.port)
+        return target_ref(e.get());
+    }
+    auto e = std::make_unique<detail::interned_target>();
+    e->target = t;
+    auto attribute = [&](const char* key, const std::string& value) {
+      if (value.empty()) return;
+      e->json_attributes += ", \"";
+      e->json_attributes += key;
+      e->json_attributes += "\": ";
+      detail::append_json_string(e->json_attributes, value);
+    };
+    attribute("db.system.name", t.system);
+    attribute("db.namespace", t.name_space);
+    attribute("server.address", t.address);
+    if (t.port > 0) e->json_attributes += ", \"server.port\": " + std::to_string(t.port);
+    table->entries.push_back(std::move(e));
+    return target_ref(table->entries.back().get());
+  } catch (...) {
+    return {};
+  }
+}
+
+bool sql_recording() noexcept {
+  return detail::g_sql.load(std::memory_order_relaxed) && detail::this_thread().active;
+}
+
+sql_span::sql_span(target_ref target, statement_ref statement) noexcept {
+  if (!detail::g_sql.load(std::memory_order_relaxed)) return;
+  statement_ = statement.get();
+  begin(target);
+}
+
+sql_span::sql_span(target_ref target, std::string_view sql) noexcept {
+  if (!detail::g_sql.load(std::memory_order_relaxed)) return;
+  if (!detail::this_thread().active) return;
+  statement_ = intern_statement(sql).get();
+  if (!statement_) {
+    try {
+      extra_ = new detail::record_extra;
+      const auto& o = detail::current();
+      extra_->statement = detail::truncate_statement(
+          o.sanitize_statements ? detail::sanitize_sql(sql) : std::string(sql),
+          o.max_statement_length);
+    } catch (...) {
+      delete extra_;
+      extra_ = nullptr;
+      return;
+    }
+  }
+  begin(target);
+}
+
+void sql_span::begin(target_ref target) noexcept {
+  auto& t = detail::this_thread();
+  if (!t.active) return;
+  on_ = true;
+  target_ = target.get();
+  base_id_ = t.base_id;
+  parent_id_ = t.stack.back();
+  trace_id_ = detail::new_uuid4();
+  start_ns_ = detail::wall_ns();
+}
+
+sql_span::~sql_span() {
+  if (!on_) {
+    delete extra_;
+    return;
+  }
+  detail::record r{detail::record_kind::sql, base_id_, trace_id_, parent_id_, start_ns_,
+                   detail::wall_ns(), statement_, target_, rows_, batch_, extra_};
+  extra_ = nullptr;  // the record owns it now
+  detail::push(r);
+}
+
+bool sql_span::wants_params() const noexcept { return on_ && detail::current().record_params; }
+
+void sql_span::param(nlohmann::json value) noexcept {
+  if (!wants_params()) return;
+  try {
+    if (!extra_) extra_ = new detail::record_extra;
+    if (!extra_->params.is_array()) extra_->params = nlohmann::json::array();
+    extra_->params.push_back(std::move(value));
+  } catch (...) {
+  }
+}
+
+void sql_span::error(std::string_view etype, std::string_view message, std::string_view sqlstate,
+                     std::string_view category) noexcept {
+  if (!on_) return;
+  try {
+    if (!extra_) extra_ = new detail::record_extra;
+    extra_->failed = true;
+    extra_->etype = etype;
+    extra_->message = message;
+    extra_->sqlstate = sqlstate;
+    extra_->category = category;
+  } catch (...) {
+  }
+}
+
+}  // namespace dbtrace

@@ -1,0 +1,174 @@
+// Statement text preparation; runs at intern time, off the per-execution path.
+#include "statement_text.hpp"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+namespace dbtrace::detail {
+namespace {
+
+bool is_word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// Copies a comment starting at `i` (if any) and returns the index past it.
+std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out) {
+  std::size_t end = i;
+  if (s.compare(i, 2, "--") == 0) {
+    end = s.find('\n', i);
+    end = end == std::string_view::npos ? s.size() : end;
+  } else if (s.compare(i, 2, "/*") == 0) {
+    end = s.find("*/", i + 2);
+    end = end == std::string_view::npos ? s.size() : end + 2;
+  }
+  if (out) out->append(s.substr(i, end - i));
+  return end;
+}
+
+}  // namespace
+
+std::string sanitize_sql(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    const std::size_t after_comment = skip_comment(s, i, &out);
+    if (after_comment != i) {
+      i = after_comment;
+      continue;
+    }
+    if (c == '\'' || ((c == 'x' || c == 'X' || c == 'E' || c == 'e' || c == 'B' || c == 'b') &&
+                      i + 1 < s.size() && s[i + 1] == '\'' && (i == 0 || !is_word_char(s[i - 1])))) {
+      std::size_t j = s.find('\'', i) + 1;  // opening quote
+      while (j < s.size()) {
+        if (s[j] == '\'' && j + 1 < s.size() && s[j + 1] == '\'') j += 2;  // '' escape
+        else if (s[j] == '\\' && (c == 'E' || c == 'e') && j + 1 < s.size()) j += 2;
+        else if (s[j] == '\'') break;
+        else ++j;
+      }
+      out.push_back('?');
+      i = j < s.size() ? j + 1 : s.size();
+      continue;
+    }
+    if (c == '"' || c == '`') {  // quoted identifier: kept
+      const std::size_t j = s.find(c, i + 1);
+      const std::size_t end = j == std::string_view::npos ? s.size() : j + 1;
+      out.append(s.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if ((c == '$' || c == ':' || c == '@') && i + 1 < s.size() && is_word_char(s[i + 1])) {
+      std::size_t j = i + 1;  // placeholder: $1, :name, @p
+      while (j < s.size() && is_word_char(s[j])) ++j;
+      out.append(s.substr(i, j - i));
+      i = j;
+      continue;
+    }
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+      if (i > 0 && is_word_char(s[i - 1])) {  // part of an identifier like t1
+        out.push_back(c);
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      if (s.compare(i, 2, "0x") == 0 || s.compare(i, 2, "0X") == 0) {
+        j += 2;
+        while (j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
+      } else {
+        while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
+        if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+          std::size_t k = j + 1;
+          if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+          if (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) {
+            j = k;
+            while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+          }
+        }
+      }
+      out.push_back('?');
+      i = j;
+      continue;
+    }
+    if (is_word_char(c)) {
+      std::size_t j = i;
+      while (j < s.size() && is_word_char(s[j])) ++j;
+      const std::string_view word = s.substr(i, j - i);
+      if (iequals(word, "TRUE") || iequals(word, "FALSE")) out.push_back('?');
+      else out.append(word);
+      i = j;
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+  }
+  // IN (?, ?, ?) -> IN (?): a list of only placeholders-from-literals collapses.
+  std::string collapsed;
+  collapsed.reserve(out.size());
+  for (std::size_t k = 0; k < out.size();) {
+    if (out[k] == '(') {
+      std::size_t j = k + 1, items = 0;
+      bool only_marks = true;
+      while (j < out.size() && out[j] != ')') {
+        const char ch = out[j];
+        if (ch == '?') ++items;
+        else if (ch != ',' && ch != ' ' && ch != '\t' && ch != '\n') { only_marks = false; break; }
+        ++j;
+      }
+      std::size_t w = collapsed.size();
+      while (w > 0 && collapsed[w - 1] == ' ') --w;
+      const bool after_in = w >= 2 && iequals(std::string_view(collapsed).substr(w - 2, 2), "IN") &&
+                            (w == 2 || !is_word_char(collapsed[w - 3]));
+      if (only_marks && after_in && items > 1 && j < out.size()) {
+        collapsed += "(?)";
+        k = j + 1;
+        continue;
+      }
+    }
+    collapsed.push_back(out[k++]);
+  }
+  return collapsed;
+}
+
+std::string truncate_statement(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  std::size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  std::string out(text.substr(0, cut));
+  out += "... [dbtrace: truncated, " + std::to_string(text.size()) + " bytes]";
+  return out;
+}
+
+std::string operation_name(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (std::isspace(static_cast<unsigned char>(s[i])) || s[i] == '(') {
+      ++i;
+      continue;
+    }
+    const std::size_t after = skip_comment(s, i, nullptr);
+    if (after == i) break;
+    i = after;
+  }
+  std::string op;
+  while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i])) && op.size() < 32)
+    op.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i++]))));
+  return op;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += nlohmann::json(std::string(text)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace dbtrace::detail
