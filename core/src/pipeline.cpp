@@ -30,6 +30,8 @@ struct pipeline::shared {
   std::chrono::steady_clock::time_point deadline{};
   bool store_failing = false;  // for the once-per-outage stderr line
   std::atomic<std::uint64_t> flushed_records{0};  // settled and flushed by the driver
+  std::uint64_t inflight_events = 0;  // the batch inside driver::write (under mutex)
+  bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
   std::atomic<bool> warned_full{false};
 
   shared(record_queue& q, counters& c, std::unique_ptr<driver> d, event_formatter f,
@@ -77,9 +79,10 @@ struct pipeline::shared {
   }
 };
 
-pipeline::pipeline(record_queue& queue, counters& stats, std::unique_ptr<driver> d,
-                   event_formatter fmt, std::string store_name)
+pipeline::pipeline(record_queue& queue, std::size_t capacity, counters& stats,
+                   std::unique_ptr<driver> d, event_formatter fmt, std::string store_name)
     : queue_(queue),
+      capacity_(capacity),
       stats_(stats),
       shared_(std::make_shared<shared>(queue, stats, std::move(d), std::move(fmt),
                                        std::move(store_name))) {
@@ -91,7 +94,11 @@ pipeline::~pipeline() { shutdown(std::chrono::seconds(5)); }
 void pipeline::push(record& r) noexcept {
   const auto n = event_count(r);
   stats_.recorded.fetch_add(n, std::memory_order_relaxed);
-  if (queue_.try_enqueue(r)) {
+  const auto queued = stats_.enqueued_records.load(std::memory_order_relaxed) -
+                      stats_.settled_records.load(std::memory_order_relaxed);
+  // The blocks for `capacity_` records are allocated up front, so enqueue
+  // reuses them; it allocates only when a thread's first push sets up its slot.
+  if (queued < capacity_ && queue_.enqueue(r)) {
     stats_.enqueued_records.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -129,15 +136,24 @@ void pipeline::run(std::shared_ptr<shared> s) {
       }
     }
     events.resize(used);
+    {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      s->inflight_events = count;
+    }
     const bool written = s->deliver(events);
     dirty = true;
-    if (written) {
-      s->stats.exported.fetch_add(used, std::memory_order_relaxed);
-      s->stats.dropped.fetch_add(count - used, std::memory_order_relaxed);
-    } else {
-      s->stats.dropped.fetch_add(count, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      if (s->abandoned) return;  // shutdown already counted this batch as dropped
+      s->inflight_events = 0;
+      if (written) {
+        s->stats.exported.fetch_add(used, std::memory_order_relaxed);
+        s->stats.dropped.fetch_add(count - used, std::memory_order_relaxed);
+      } else {
+        s->stats.dropped.fetch_add(count, std::memory_order_relaxed);
+      }
+      s->stats.settled_records.fetch_add(n, std::memory_order_release);
     }
-    s->stats.settled_records.fetch_add(n, std::memory_order_release);
     if (s->past_deadline()) break;
   }
   if (dirty) s->drv->flush();
@@ -170,6 +186,10 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
       lock, shared_->deadline + std::chrono::milliseconds(200), [&] {
         return shared_->flushed_records.load() >= stats_.enqueued_records.load();
       });
+  if (!done) {
+    shared_->abandoned = true;
+    stats_.dropped.fetch_add(shared_->inflight_events, std::memory_order_relaxed);
+  }
   lock.unlock();
   if (done) {
     thread_.join();

@@ -21,7 +21,14 @@
 
 namespace dbtrace::detail {
 
-using record_queue = moodycamel::ConcurrentQueue<record>;
+// Blocks of 128 records; a producer thread's index covers 128k records before
+// it would have to grow (an allocation), so queue_size bounds the queue, not
+// moodycamel's per-producer index.
+struct queue_traits : moodycamel::ConcurrentQueueDefaultTraits {
+  static const std::size_t BLOCK_SIZE = 128;
+  static const std::size_t IMPLICIT_INITIAL_INDEX_SIZE = 1024;
+};
+using record_queue = moodycamel::ConcurrentQueue<record, queue_traits>;
 
 // Counters in events; the hot path touches only `recorded` and `dropped`.
 struct counters {
@@ -38,8 +45,8 @@ class pipeline {
  public:
   // Starts the exporter thread. `queue` outlives the pipeline (producers may
   // still hold it), `stats` too.
-  pipeline(record_queue& queue, counters& stats, std::unique_ptr<driver> d, event_formatter fmt,
-           std::string store_name);
+  pipeline(record_queue& queue, std::size_t capacity, counters& stats, std::unique_ptr<driver> d,
+           event_formatter fmt, std::string store_name);
   ~pipeline();  // = shutdown with the default deadline
 
   // Hot path: enqueue or drop and count. Never blocks.
@@ -51,6 +58,7 @@ class pipeline {
   struct shared;  // what the exporter thread owns jointly with the pipeline
   static void run(std::shared_ptr<shared> s);
   record_queue& queue_;
+  const std::uint64_t capacity_;  // records; the queue's own bound is looser
   counters& stats_;
   std::shared_ptr<shared> shared_;
   std::thread thread_;

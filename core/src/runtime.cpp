@@ -75,21 +75,23 @@ void count_rejected_context() noexcept {
 }  // namespace detail
 
 void init(const options& o) {
+  // Validate before touching state: a bad scheme leaves the running pipeline alone.
+  init(o, o.enabled ? make_driver(o.connection_string, detail::hostname()) : nullptr);
+}
+
+void init(const options& o, std::unique_ptr<driver> d) {
+  if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
   auto& r = detail::rec();
   std::lock_guard<std::mutex> lock(r.mutex);
   detail::stop_locked(r, std::chrono::seconds(5));
-  // Validate before touching state: a bad scheme leaves tracing off.
-  std::unique_ptr<driver> d;
   const std::string host = detail::hostname();
-  if (o.enabled) d = make_driver(o.connection_string, host);
-  if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
 
   r.opts = o;
   detail::reset_statement_cache();
   for (auto* c : {&r.stats.recorded, &r.stats.exported, &r.stats.dropped, &r.stats.failed_writes,
                   &r.stats.rejected_contexts, &r.stats.enqueued_records, &r.stats.settled_records})
     c->store(0);
-  if (!o.enabled) return;
+  if (!o.enabled || !d) return;
 
   if (!r.queue || r.queue_capacity != o.queue_size) {
     if (r.queue) r.retired_queues.push_back(std::move(r.queue));
@@ -98,7 +100,7 @@ void init(const options& o) {
   }
   detail::discard(*r.queue);  // leftovers of a producer that raced with shutdown
   r.active = std::make_unique<detail::pipeline>(
-      *r.queue, r.stats, std::move(d), detail::event_formatter(o.project, o.service, host),
+      *r.queue, o.queue_size, r.stats, std::move(d), detail::event_formatter(o.project, o.service, host),
       redact_connection_string(o.connection_string));
   r.active_raw.store(r.active.get(), std::memory_order_release);
   detail::g_enabled.store(true);

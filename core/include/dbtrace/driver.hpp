@@ -78,6 +78,11 @@ class driver {
 // never connects (drivers connect on first use).
 std::unique_ptr<driver> make_driver(const std::string& connection_string, const std::string& host);
 
+struct options;
+// init() with a driver of the caller's (a custom store, or a test double)
+// instead of the one o.connection_string names.
+void init(const options& o, std::unique_ptr<driver> d);
+
 // The connection string with any password replaced by `***`, for messages.
 std::string redact_connection_string(const std::string& connection_string);
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages dbtrace needs for a purpose: `build` (the
+# library, CLI and examples) or `test` (also tests, benchmarks and the Python
+# OSProfiler peer). As root it runs apt-get; otherwise it prints the command
+# to run and fails.
+set -euo pipefail
+
+build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libinih-dev
+  libcli11-dev libssl-dev libconcurrentqueue-dev)
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 python3 python3-osprofiler
+  python3-sqlalchemy)
+
+case "${1:-build}" in
+  build) wanted=("${build_packages[@]}") ;;
+  test) wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "dbtrace needs these Debian packages; run as root:" >&2
+  echo "  apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+  { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }

@@ -1,0 +1,168 @@
+// The per-thread id stack follows OSProfiler: [base_id, parent_id or base_id, ...].
+#include <thread>
+
+#include "dbtrace/signing.hpp"
+#include "test_support.hpp"
+
+namespace dbtrace {
+namespace {
+
+using testing::recorder_test;
+using context_test = recorder_test;
+
+TEST_F(context_test, first_span_hangs_under_base_id_and_nested_spans_chain) {
+  start();
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    ASSERT_EQ(t.status(), context_status::new_trace);
+    span outer{"wsgi", {{"path", "/x"}}};
+    { span inner{"rpc"}; }
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[0]["name"], "wsgi-start");
+  EXPECT_EQ(ev[1]["name"], "rpc-start");
+  EXPECT_EQ(ev[2]["name"], "rpc-stop");
+  EXPECT_EQ(ev[3]["name"], "wsgi-stop");
+  for (const auto& e : ev) EXPECT_EQ(e["base_id"], base);
+  EXPECT_EQ(ev[0]["parent_id"], base);                   // top-level: parent is base_id
+  EXPECT_EQ(ev[1]["parent_id"], ev[0]["trace_id"]);      // nested: parent is the outer span
+  EXPECT_EQ(ev[2]["trace_id"], ev[1]["trace_id"]);       // stop carries its start's ids
+  EXPECT_EQ(ev[2]["parent_id"], ev[1]["parent_id"]);
+  EXPECT_EQ(ev[0]["info"]["path"], "/x");
+  EXPECT_EQ(ev[0]["project"], "proj");
+  EXPECT_EQ(ev[0]["service"], "svc");
+  EXPECT_TRUE(ev[3]["info"].contains("host"));
+}
+
+TEST_F(context_test, nothing_is_recorded_outside_a_trace_or_when_disabled) {
+  start();
+  { span s{"orphan"}; }
+  EXPECT_TRUE(events().empty());
+  EXPECT_FALSE(current_context().valid());
+
+  opts_.enabled = false;
+  start();
+  trace t;
+  EXPECT_EQ(t.status(), context_status::disabled);
+  EXPECT_FALSE(t.active());
+  EXPECT_TRUE(outgoing_headers().empty());
+}
+
+TEST_F(context_test, a_trace_restores_the_outer_one_when_it_ends) {
+  start();
+  trace outer;
+  const auto outer_ctx = current_context();
+  {
+    trace inner;
+    EXPECT_NE(current_context().base_id, outer_ctx.base_id);
+  }
+  EXPECT_EQ(current_context().base_id, outer_ctx.base_id);
+  EXPECT_EQ(current_context().parent_id, outer_ctx.parent_id);
+}
+
+TEST_F(context_test, outgoing_headers_continue_the_trace_under_the_current_span) {
+  start();
+  trace t;
+  span s{"rpc"};
+  const auto h = outgoing_headers();
+  ASSERT_EQ(h.count("X-Trace-Info"), 1u);
+  ASSERT_EQ(h.count("x-trace-hmac"), 1u);  // names compare case-insensitively
+
+  const auto v = verify_context(h.at("X-Trace-Info"), h.at("X-Trace-HMAC"), {"SECRET_KEY"});
+  ASSERT_EQ(v.status, context_status::continued);
+  EXPECT_EQ(v.ids.base_id, t.base_id());
+  EXPECT_EQ(v.ids.parent_id, current_context().parent_id);
+}
+
+TEST_F(context_test, a_signed_context_is_continued_with_its_ids) {
+  start();
+  const auto signed_ctx = sign_context("6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05",
+                                       "a3d1e2f4-5b6c-4d7e-8f90-1a2b3c4d5e6f", "SECRET_KEY");
+  {
+    trace t{headers{{"x-trace-info", signed_ctx.info}, {"X-TRACE-HMAC", signed_ctx.hmac}}};
+    EXPECT_EQ(t.status(), context_status::continued);
+    EXPECT_EQ(t.base_id(), "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05");
+    span s{"db"};
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0]["parent_id"], "a3d1e2f4-5b6c-4d7e-8f90-1a2b3c4d5e6f");
+  EXPECT_EQ(stats().rejected_contexts, 0u);
+}
+
+TEST_F(context_test, untrusted_contexts_start_a_new_trace_and_are_counted) {
+  opts_.hmac_keys = {"MY_KEY"};
+  start();
+  const auto wrong_key = sign_context("6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05",
+                                      "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05", "OTHER");
+  struct incoming {
+    headers h;
+    context_status expected;
+  } cases[] = {
+      {{}, context_status::no_context},
+      {{{"X-Trace-Info", wrong_key.info}}, context_status::unsigned_context},
+      {{{"X-Trace-Info", wrong_key.info}, {"X-Trace-HMAC", wrong_key.hmac}}, context_status::bad_signature},
+      {{{"X-Trace-Info", "!!!"}, {"X-Trace-HMAC", hmac_sha1_hex("!!!", "MY_KEY")}}, context_status::malformed},
+  };
+  for (const auto& c : cases) {
+    trace t{c.h};
+    EXPECT_EQ(t.status(), c.expected) << to_string(c.expected);
+    EXPECT_TRUE(t.active());
+    EXPECT_NE(t.base_id(), "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05");
+  }
+  EXPECT_EQ(stats().rejected_contexts, 3u);  // a request without headers is not a rejection
+}
+
+TEST_F(context_test, a_captured_context_continues_on_another_thread) {
+  start();
+  trace t;
+  span s{"request"};
+  const context ctx = current_context();
+  std::thread worker([ctx] {
+    attach a{ctx};
+    span child{"worker"};
+  });
+  worker.join();
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 3u);  // request-start, worker-start, worker-stop
+  EXPECT_EQ(ev[1]["name"], "worker-start");
+  EXPECT_EQ(ev[1]["base_id"], t.base_id());
+  EXPECT_EQ(ev[1]["parent_id"], ev[0]["trace_id"]);
+}
+
+TEST_F(context_test, a_span_left_by_an_exception_records_the_error) {
+  start();
+  trace t;
+  try {
+    span s{"rpc"};
+    throw std::runtime_error("boom");
+  } catch (const std::exception&) {
+  }
+  {
+    span s{"rpc2"};
+    s.set_error(std::invalid_argument("bad id"));
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[1]["info"]["etype"], "exception");
+  EXPECT_EQ(ev[3]["info"]["etype"], "std::invalid_argument");
+  EXPECT_EQ(ev[3]["info"]["message"], "bad id");
+}
+
+TEST_F(context_test, sample_rate_zero_records_nothing_for_own_traces) {
+  opts_.sample_rate = 0.0;
+  start();
+  {
+    trace t;
+    EXPECT_EQ(t.status(), context_status::not_sampled);
+    EXPECT_FALSE(t.active());
+    span s{"rpc"};
+  }
+  EXPECT_TRUE(events().empty());
+}
+
+}  // namespace
+}  // namespace dbtrace

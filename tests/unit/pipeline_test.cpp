@@ -1,0 +1,168 @@
+// The cold path: a full queue drops and counts without blocking; failing,
+// refusing and hanging drivers never reach the application, and flush and
+// shutdown keep their word.
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "dbtrace/sql.hpp"
+#include "test_support.hpp"
+
+namespace dbtrace {
+namespace {
+
+// A driver the test steers: it can hold writes until released, or fail.
+struct steered_driver final : driver {
+  struct control {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool hold = false;
+    int fail_next = 0;
+    write_result failure = write_result::retry;
+    std::size_t written = 0;
+    int calls = 0;
+    void release() {
+      std::lock_guard<std::mutex> lock(mutex);
+      hold = false;
+      cv.notify_all();
+    }
+  };
+  explicit steered_driver(std::shared_ptr<control> c) : c_(std::move(c)) {}
+  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+    std::unique_lock<std::mutex> lock(c_->mutex);
+    ++c_->calls;
+    c_->cv.wait(lock, [&] { return !c_->hold; });
+    if (c_->fail_next > 0) {
+      --c_->fail_next;
+      error = "steered failure";
+      return c_->failure;
+    }
+    c_->written += batch.size();
+    return write_result::ok;
+  }
+  std::vector<trace_summary> list_traces(bool) override { return {}; }
+  std::vector<stored_event> read_trace(const std::string&) override { return {}; }
+  std::shared_ptr<control> c_;
+};
+
+class pipeline_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    opts_.enabled = true;
+    opts_.queue_size = 64;
+    control_ = std::make_shared<steered_driver::control>();
+  }
+  void TearDown() override {
+    control_->release();
+    shutdown();
+  }
+  void start() { init(opts_, std::make_unique<steered_driver>(control_)); }
+  static void run_statements(int n) {
+    const auto stmt = intern_statement("SELECT 1");
+    for (int i = 0; i < n; ++i) sql_span s({}, stmt);
+  }
+  options opts_;
+  std::shared_ptr<steered_driver::control> control_;
+};
+
+TEST_F(pipeline_test, a_full_queue_drops_and_counts_without_blocking) {
+  control_->hold = true;  // the backend stalls: nothing leaves the queue
+  start();
+  {
+    trace t;
+    run_statements(10000);  // would never return if the hot path blocked
+  }
+  const auto during = stats();
+  EXPECT_EQ(during.recorded, 20000u);
+  EXPECT_GT(during.dropped, 0u);
+  control_->release();
+  ASSERT_TRUE(flush());
+  const auto after = stats();
+  EXPECT_EQ(after.exported + after.dropped, after.recorded);
+  EXPECT_EQ(after.exported, control_->written);
+  EXPECT_GT(after.exported, 0u);
+}
+
+TEST_F(pipeline_test, transient_failures_are_retried_until_written) {
+  control_->fail_next = 3;
+  start();
+  {
+    trace t;
+    run_statements(10);
+  }
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 20u);
+  EXPECT_EQ(s.exported, 20u);
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(s.failed_writes, 3u);
+}
+
+TEST_F(pipeline_test, a_rejected_batch_is_dropped_and_counted) {
+  control_->fail_next = 1;
+  control_->failure = write_result::rejected;
+  start();
+  {
+    trace t;
+    run_statements(5);
+  }
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  EXPECT_EQ(s.dropped, 10u);
+  EXPECT_EQ(s.failed_writes, 1u);
+}
+
+TEST_F(pipeline_test, flush_gives_up_at_its_timeout_while_the_backend_is_down) {
+  control_->fail_next = 1000000;
+  start();
+  {
+    trace t;
+    run_statements(3);
+  }
+  EXPECT_FALSE(flush(std::chrono::milliseconds(100)));
+  control_->fail_next = 0;  // the backend comes back: what was queued is written
+  EXPECT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 6u);
+}
+
+TEST_F(pipeline_test, shutdown_keeps_its_deadline_when_the_driver_hangs) {
+  control_->hold = true;
+  start();
+  {
+    trace t;
+    run_statements(50);
+  }
+  // The exporter is stuck inside write(); shutdown must still return.
+  shutdown(std::chrono::milliseconds(200));
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 100u);
+  EXPECT_EQ(s.exported, 0u);
+  EXPECT_EQ(s.dropped, 100u);  // the hung batch and the queue are accounted for
+  control_->release();
+}
+
+TEST_F(pipeline_test, shutdown_writes_what_was_recorded_before_it) {
+  start();
+  {
+    trace t;
+    run_statements(1000);
+  }
+  shutdown();
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 2000u);
+  EXPECT_EQ(s.exported + s.dropped, 2000u);
+  EXPECT_EQ(control_->written, s.exported);
+}
+
+TEST_F(pipeline_test, recording_after_shutdown_is_a_no_op) {
+  start();
+  shutdown();
+  trace t;
+  EXPECT_FALSE(t.active());
+  run_statements(10);
+  EXPECT_EQ(stats().recorded, 0u);
+}
+
+}  // namespace
+}  // namespace dbtrace

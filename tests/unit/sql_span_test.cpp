@@ -1,0 +1,164 @@
+// One sql_span per execution becomes a db-start/db-stop pair with OSProfiler's
+// keys and the OTel database attributes.
+#include "dbtrace/sql.hpp"
+
+#include <thread>
+
+#include "test_support.hpp"
+
+namespace dbtrace {
+namespace {
+
+using sql_span_test = testing::recorder_test;
+
+TEST_F(sql_span_test, a_statement_becomes_a_db_span_under_the_current_span) {
+  start();
+  const auto target = intern_target({"postgresql", "app", "127.0.0.1", 5432});
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    span request{"wsgi"};
+    sql_span s(target, intern_statement("SELECT id FROM users WHERE id = $1"));
+    ASSERT_TRUE(s.recording());
+    s.rows(1);
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  const auto& start_ev = ev[1];
+  const auto& stop_ev = ev[2];
+  EXPECT_EQ(start_ev["name"], "db-start");
+  EXPECT_EQ(stop_ev["name"], "db-stop");
+  EXPECT_EQ(start_ev["base_id"], base);
+  EXPECT_EQ(start_ev["parent_id"], ev[0]["trace_id"]);
+  EXPECT_EQ(stop_ev["trace_id"], start_ev["trace_id"]);
+  const auto& db = start_ev["info"]["db"];
+  EXPECT_EQ(db["statement"], "SELECT id FROM users WHERE id = $1");
+  EXPECT_FALSE(db.contains("params"));  // off unless record_params
+  EXPECT_EQ(db["db.system.name"], "postgresql");
+  EXPECT_EQ(db["db.namespace"], "app");
+  EXPECT_EQ(db["server.address"], "127.0.0.1");
+  EXPECT_EQ(db["server.port"], 5432);
+  EXPECT_EQ(db["db.operation.name"], "SELECT");
+  EXPECT_EQ(stop_ev["info"]["db"]["db.response.returned_rows"], 1);
+  EXPECT_LE(start_ev["timestamp"].get<std::string>(), stop_ev["timestamp"].get<std::string>());
+  EXPECT_EQ(start_ev["timestamp"].get<std::string>().size(), 26u);
+}
+
+TEST_F(sql_span_test, a_failed_statement_records_osprofiler_and_otel_error_fields) {
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT * FROM missing");
+    s.error("pqxx::undefined_table", "relation \"missing\" does not exist", "42P01", "system");
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  const auto& info = ev[1]["info"];
+  EXPECT_EQ(info["etype"], "pqxx::undefined_table");
+  EXPECT_EQ(info["message"], "relation \"missing\" does not exist");
+  EXPECT_EQ(info["db"]["original_exception"], "relation \"missing\" does not exist");
+  EXPECT_EQ(info["db"]["db.response.status_code"], "42P01");
+  EXPECT_EQ(info["db"]["error.type"], "pqxx::undefined_table");
+  EXPECT_EQ(info["db"]["db.error.category"], "system");
+}
+
+TEST_F(sql_span_test, params_are_recorded_only_when_asked) {
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT $1, $2, $3");
+    EXPECT_FALSE(s.wants_params());
+    s.param("secret");
+  }
+  EXPECT_FALSE(events()[0]["info"]["db"].contains("params"));
+
+  opts_.record_params = true;
+  restart();
+  {
+    trace t;
+    sql_span s({}, "SELECT $1, $2, $3");
+    ASSERT_TRUE(s.wants_params());
+    s.param(7);
+    s.param("x");
+    s.param(nullptr);
+  }
+  EXPECT_EQ(events()[0]["info"]["db"]["params"], nlohmann::json::parse(R"([7, "x", null])"));
+}
+
+TEST_F(sql_span_test, nothing_is_recorded_outside_a_trace_or_with_trace_sql_off) {
+  start();
+  {
+    sql_span s({}, "SELECT 1");
+    EXPECT_FALSE(s.recording());
+  }
+  opts_.trace_sql = false;
+  restart();
+  {
+    trace t;
+    span rpc{"rpc"};
+    sql_span s({}, "SELECT 1");
+    EXPECT_FALSE(s.recording());
+    EXPECT_FALSE(intern_statement("SELECT 1"));
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);  // the rpc span only
+  EXPECT_EQ(ev[0]["name"], "rpc-start");
+}
+
+TEST_F(sql_span_test, long_statements_are_truncated_and_invalid_utf8_is_replaced) {
+  opts_.max_statement_length = 100;
+  start();
+  const std::string huge = "SELECT '" + std::string(1 << 20, 'x') + "'";
+  {
+    trace t;
+    { sql_span a({}, huge); }
+    { sql_span b({}, intern_statement("SELECT 'caf\xC3'")); }
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  const std::string cut = ev[0]["info"]["db"]["statement"];
+  EXPECT_EQ(cut.substr(0, 100), huge.substr(0, 100));
+  EXPECT_NE(cut.find("truncated, 1048585 bytes"), std::string::npos);
+  EXPECT_EQ(ev[2]["info"]["db"]["statement"], "SELECT 'caf\xEF\xBF\xBD'");
+}
+
+TEST_F(sql_span_test, sanitize_statements_records_no_literals) {
+  opts_.sanitize_statements = true;
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT * FROM users WHERE password = 'hunter2'");
+  }
+  EXPECT_EQ(events()[0]["info"]["db"]["statement"], "SELECT * FROM users WHERE password = ?");
+}
+
+TEST_F(sql_span_test, threads_with_their_own_traces_never_mix) {
+  start();
+  constexpr int threads = 4, statements = 200;
+  std::vector<std::string> bases(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      trace t;
+      bases[i] = t.base_id();
+      span request{"request"};
+      for (int n = 0; n < statements; ++n) sql_span s({}, intern_statement("SELECT " + std::to_string(n % 7)));
+    });
+  }
+  for (auto& th : pool) th.join();
+  std::map<std::string, std::string> request_of;  // base_id -> request span id
+  std::map<std::string, int> db_spans;
+  const auto ev = events();
+  for (const auto& e : ev)
+    if (e["name"] == "request-start") request_of[e["base_id"]] = e["trace_id"];
+  for (const auto& e : ev) {
+    if (e["name"] != "db-start") continue;
+    EXPECT_EQ(e["parent_id"], request_of[e["base_id"]]);
+    ++db_spans[e["base_id"]];
+  }
+  for (const auto& b : bases) EXPECT_EQ(db_spans[b], statements);
+}
+
+}  // namespace
+}  // namespace dbtrace

@@ -1,0 +1,57 @@
+// How statement texts are recorded: sanitized, truncated on UTF-8 boundaries, classified.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "statement_text.hpp"
+
+namespace dbtrace::detail {
+namespace {
+
+TEST(sanitize_sql, literals_become_placeholders) {
+  EXPECT_EQ(sanitize_sql("SELECT * FROM users WHERE name = 'bob' AND age > 42"),
+            "SELECT * FROM users WHERE name = ? AND age > ?");
+  EXPECT_EQ(sanitize_sql("UPDATE t SET x = 1.5e10, y = -3, z = 0xFF, b = TRUE"),
+            "UPDATE t SET x = ?, y = -?, z = ?, b = ?");
+  EXPECT_EQ(sanitize_sql("SELECT 'it''s', X'0A0B', E'a\\'b'"), "SELECT ?, ?, ?");
+}
+
+TEST(sanitize_sql, placeholders_identifiers_and_comments_stay) {
+  EXPECT_EQ(sanitize_sql("SELECT t1.c2 FROM t1 WHERE id = $1 AND k = :key AND v = ?"),
+            "SELECT t1.c2 FROM t1 WHERE id = $1 AND k = :key AND v = ?");
+  EXPECT_EQ(sanitize_sql("SELECT \"weird 'col'\" FROM t /* keep 'this' */ -- and 42\n"),
+            "SELECT \"weird 'col'\" FROM t /* keep 'this' */ -- and 42\n");
+}
+
+TEST(sanitize_sql, in_lists_collapse) {
+  EXPECT_EQ(sanitize_sql("SELECT * FROM t WHERE id IN (1, 2, 3) AND s in ('a','b')"),
+            "SELECT * FROM t WHERE id IN (?) AND s in (?)");
+  EXPECT_EQ(sanitize_sql("INSERT INTO t VALUES (1, 2)"), "INSERT INTO t VALUES (?, ?)");
+}
+
+TEST(truncate_statement, cuts_on_a_character_boundary_and_says_so) {
+  EXPECT_EQ(truncate_statement("SELECT 1", 100), "SELECT 1");
+  const std::string accented = "SELECT '\xC3\xA9\xC3\xA9\xC3\xA9'";  // é is two bytes
+  const auto cut = truncate_statement(accented, 10);               // would split the second é
+  EXPECT_EQ(cut.substr(0, 10), "SELECT '\xC3\xA9");
+  EXPECT_NE(cut.find("[dbtrace: truncated, 15 bytes]"), std::string::npos);
+}
+
+TEST(operation_name, is_the_leading_keyword) {
+  EXPECT_EQ(operation_name("  select * from t"), "SELECT");
+  EXPECT_EQ(operation_name("/* app */ -- x\n INSERT INTO t VALUES (1)"), "INSERT");
+  EXPECT_EQ(operation_name("(SELECT 1) UNION (SELECT 2)"), "SELECT");
+  EXPECT_EQ(operation_name("42"), "");
+}
+
+TEST(append_json_string, writes_python_style_ascii_and_survives_invalid_utf8) {
+  std::string out;
+  append_json_string(out, "caf\xC3\xA9 \"q\"\n");
+  EXPECT_EQ(out, "\"caf\\u00e9 \\\"q\\\"\\n\"");
+  out.clear();
+  append_json_string(out, "bad \xFF\xFE byte");
+  EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
+}
+
+}  // namespace
+}  // namespace dbtrace::detail

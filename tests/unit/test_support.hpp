@@ -1,0 +1,125 @@
+// Helpers shared by the unit tests: a recorder on a fresh memory store, the
+// Python OSProfiler peer, temporary files, running the CLI.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dbtrace/dbtrace.hpp"
+#include "dbtrace/driver.hpp"
+#include "dbtrace/drivers/memory.hpp"
+
+namespace dbtrace::testing {
+
+inline bool under_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+struct command_result {
+  int status = -1;
+  std::string out;
+};
+
+// Runs a shell command, capturing standard output.
+inline command_result run(const std::string& command) {
+  command_result r;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int rc = pclose(p);
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return r;
+}
+
+inline std::filesystem::path temp_dir() {
+  auto base = std::filesystem::temp_directory_path() / ("dbtrace-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(base);
+  return base;
+}
+
+inline std::string write_file(const std::string& name, const std::string& text) {
+  const auto path = temp_dir() / name;
+  std::ofstream(path, std::ios::trunc) << text;
+  return path.string();
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Debian's interpreter: another python3 on PATH may lack python3-osprofiler.
+constexpr const char* python = "/usr/bin/python3";
+
+// True when the Python OSProfiler peer can run; otherwise the test skips,
+// or fails under CI, where the peer is part of the job.
+inline bool python_peer_available() {
+  const auto r = run(std::string(python) + " -c 'import osprofiler._utils' 2>&1");
+  return r.status == 0;
+}
+#define DBTRACE_REQUIRE_PYTHON_PEER()                                                     \
+  do {                                                                                    \
+    if (!::dbtrace::testing::python_peer_available()) {                                   \
+      if (::dbtrace::testing::under_ci()) FAIL() << "python3-osprofiler is missing in CI"; \
+      GTEST_SKIP() << "python3-osprofiler not installed";                                 \
+    }                                                                                     \
+  } while (0)
+
+// Runs a Python script with Debian's interpreter; arguments are passed as argv.
+inline command_result run_python(const std::string& script, const std::vector<std::string>& args = {}) {
+  const std::string path = write_file("peer.py", script);
+  std::string cmd = std::string(python) + " " + path;
+  for (const auto& a : args) cmd += " '" + a + "'";
+  return run(cmd + " 2>&1");
+}
+
+// A recorder writing into a fresh memory://<test name> store.
+class recorder_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    drivers::memory_clear(store_);
+    opts_.enabled = true;
+    opts_.connection_string = "memory://" + store_;
+    opts_.project = "proj";
+    opts_.service = "svc";
+  }
+  void TearDown() override { dbtrace::shutdown(); }
+  void start() { dbtrace::init(opts_); }
+  // Starts again with the current opts_ on an empty store.
+  void restart() {
+    dbtrace::shutdown();
+    drivers::memory_clear(store_);
+    start();
+  }
+
+  // Flushes and returns every event, parsed, in write order.
+  std::vector<nlohmann::json> events() {
+    EXPECT_TRUE(dbtrace::flush());
+    std::vector<nlohmann::json> out;
+    for (const auto& e : drivers::memory_events(store_)) out.push_back(nlohmann::json::parse(event_json(e)));
+    return out;
+  }
+
+  std::string store_;
+  options opts_;
+};
+
+}  // namespace dbtrace::testing
