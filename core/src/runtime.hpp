@@ -15,8 +15,8 @@
 namespace dbtrace::detail {
 
 // Set by init, cleared by shutdown; read with relaxed loads on the hot path.
+// (g_sql, tracing on and trace_sql, is declared in dbtrace/sql.hpp for the inline fast path.)
 extern std::atomic<bool> g_enabled;  // tracing on
-extern std::atomic<bool> g_sql;      // tracing on and trace_sql
 
 // The options in force. Written only by init/shutdown.
 const options& current() noexcept;

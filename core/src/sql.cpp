@@ -135,14 +135,12 @@ bool sql_recording() noexcept {
   return detail::g_sql.load(std::memory_order_relaxed) && detail::this_thread().active;
 }
 
-sql_span::sql_span(target_ref target, statement_ref statement) noexcept {
-  if (!detail::g_sql.load(std::memory_order_relaxed)) return;
+void sql_span::begin(target_ref target, statement_ref statement) noexcept {
   statement_ = statement.get();
-  begin(target);
+  start(target);
 }
 
-sql_span::sql_span(target_ref target, std::string_view sql) noexcept {
-  if (!detail::g_sql.load(std::memory_order_relaxed)) return;
+void sql_span::begin(target_ref target, std::string_view sql) noexcept {
   if (!detail::this_thread().active) return;
   statement_ = intern_statement(sql).get();
   if (!statement_) {
@@ -158,12 +156,16 @@ sql_span::sql_span(target_ref target, std::string_view sql) noexcept {
       return;
     }
   }
-  begin(target);
+  start(target);
 }
 
-void sql_span::begin(target_ref target) noexcept {
+void sql_span::start(target_ref target) noexcept {
   auto& t = detail::this_thread();
-  if (!t.active) return;
+  if (!t.active) {
+    delete extra_;
+    extra_ = nullptr;
+    return;
+  }
   on_ = true;
   target_ = target.get();
   base_id_ = t.base_id;
@@ -172,11 +174,7 @@ void sql_span::begin(target_ref target) noexcept {
   start_ns_ = detail::wall_ns();
 }
 
-sql_span::~sql_span() {
-  if (!on_) {
-    delete extra_;
-    return;
-  }
+void sql_span::finish() noexcept {
   detail::record r{detail::record_kind::sql, base_id_, trace_id_, parent_id_, start_ns_,
                    detail::wall_ns(), statement_, target_, rows_, batch_, extra_};
   extra_ = nullptr;  // the record owns it now

@@ -8,9 +8,12 @@
 namespace dbtrace::detail {
 namespace {
 
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 bool is_word_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
-         static_cast<unsigned char>(c) >= 0x80;
+  const auto u = static_cast<unsigned char>(c);
+  return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || is_digit(c) || c == '_' || c == '$' ||
+         u >= 0x80;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -23,6 +26,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Copies a comment starting at `i` (if any) and returns the index past it.
 std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out) {
+  if (s[i] != '-' && s[i] != '/') return i;
   std::size_t end = i;
   if (s.compare(i, 2, "--") == 0) {
     end = s.find('\n', i);
@@ -75,8 +79,8 @@ std::string sanitize_sql(std::string_view s) {
       i = j;
       continue;
     }
-    if (std::isdigit(static_cast<unsigned char>(c)) ||
-        (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
+    if (is_digit(c) ||
+        (c == '.' && i + 1 < s.size() && is_digit(s[i + 1]))) {
       if (i > 0 && is_word_char(s[i - 1])) {  // part of an identifier like t1
         out.push_back(c);
         ++i;
@@ -87,13 +91,13 @@ std::string sanitize_sql(std::string_view s) {
         j += 2;
         while (j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
       } else {
-        while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
+        while (j < s.size() && (is_digit(s[j]) || s[j] == '.')) ++j;
         if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
           std::size_t k = j + 1;
           if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
-          if (k < s.size() && std::isdigit(static_cast<unsigned char>(s[k]))) {
+          if (k < s.size() && is_digit(s[k])) {
             j = k;
-            while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+            while (j < s.size() && is_digit(s[j])) ++j;
           }
         }
       }

@@ -3,6 +3,7 @@
 // called from any thread, and what they return stays valid for the process.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ namespace detail {
 struct interned_target;
 struct interned_statement;
 struct record_extra;
+// True while SQL statements are recorded (tracing on, trace_sql on). Read
+// inline so that disabled tracing costs one relaxed load and a branch.
+extern std::atomic<bool> g_sql;
 }  // namespace detail
 
 // A target/statement known to the recorder. Copyable handles; the empty
@@ -68,10 +72,16 @@ bool sql_recording() noexcept;
 // db-start/db-stop pair. Inert (one load and a branch) when not recording.
 class sql_span {
  public:
-  sql_span(target_ref target, statement_ref statement) noexcept;
+  sql_span(target_ref target, statement_ref statement) noexcept {
+    if (detail::g_sql.load(std::memory_order_relaxed)) begin(target, statement);
+  }
   // For a statement that was not interned (or could not be): the text is copied.
-  sql_span(target_ref target, std::string_view sql) noexcept;
-  ~sql_span();
+  sql_span(target_ref target, std::string_view sql) noexcept {
+    if (detail::g_sql.load(std::memory_order_relaxed)) begin(target, sql);
+  }
+  ~sql_span() {
+    if (on_) finish();
+  }
   sql_span(const sql_span&) = delete;
   sql_span& operator=(const sql_span&) = delete;
 
@@ -90,7 +100,10 @@ class sql_span {
              std::string_view category = {}) noexcept;
 
  private:
-  void begin(target_ref target) noexcept;
+  void begin(target_ref target, statement_ref statement) noexcept;
+  void begin(target_ref target, std::string_view sql) noexcept;
+  void start(target_ref target) noexcept;
+  void finish() noexcept;
   bool on_ = false;
   const detail::interned_statement* statement_ = nullptr;
   const detail::interned_target* target_ = nullptr;
