@@ -30,8 +30,8 @@ std::vector<record> make_records() {
   const auto base = dbtrace::detail::new_uuid4();
   std::int64_t now = dbtrace::detail::wall_ns();
   for (std::size_t i = 0; i < batch_records; ++i) {
-    records.push_back({dbtrace::detail::record_kind::sql, base, dbtrace::detail::new_uuid4(), base, now,
-                       now + 80000, stmt.get(), target.get(), 1, 0, nullptr});
+    records.push_back({dbtrace::detail::record_kind::sql, base, dbtrace::detail::new_uuid4(), base,
+                       now, now + 80000, stmt.get(), target.get(), 1, 0, nullptr});
     now += 100000;
   }
   return records;

@@ -107,7 +107,8 @@ BENCHMARK(clock_read);
 void sanitize_typical_statement(benchmark::State& state) {
   const std::string sql =
       "SELECT u.id, u.name, o.total FROM users u JOIN orders o ON o.user_id = u.id "
-      "WHERE u.email = 'someone@example.com' AND o.created > '2026-01-01' AND o.status IN (1, 2, 3) "
+      "WHERE u.email = 'someone@example.com' AND o.created > '2026-01-01' AND o.status IN (1, 2, "
+      "3) "
       "ORDER BY o.total DESC LIMIT 20";
   for (auto _ : state) benchmark::DoNotOptimize(dbtrace::detail::sanitize_sql(sql));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * sql.size()));

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
   app.add_option("--connection-string", connection_string,
                  "Store to read (default: $DBTRACE_CONNECTION_STRING, "
                  "$OSPROFILER_CONNECTION_STRING, sqlite:///dbtrace.db)");
-  app.add_option("--config", config_file, "Take the store from this config file's [profiler] section")
+  app.add_option("--config", config_file,
+                 "Take the store from this config file's [profiler] section")
       ->check(CLI::ExistingFile);
 
   auto* trace_cmd = app.add_subcommand("trace", "Stored traces");
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
     auto store = dbtrace::make_driver(cs, "");
     if (list_cmd->parsed()) {
       std::string text;
-      for (const auto& t : store->list_traces(error_only)) text += t.base_id + "\t" + t.timestamp + "\n";
+      for (const auto& t : store->list_traces(error_only))
+        text += t.base_id + "\t" + t.timestamp + "\n";
       return write_output(text, "");
     }
     const auto events = store->read_trace(base_id);

@@ -65,12 +65,14 @@ int main(int argc, char** argv) {
 
   for (int user = 1; user <= 3; ++user) {
     dbtrace::trace request;  // one trace per request
-    dbtrace::span handler{"wsgi", {{"request", {{"path", "/users/" + std::to_string(user)}, {"method", "GET"}}}}};
+    dbtrace::span handler{
+        "wsgi", {{"request", {{"path", "/users/" + std::to_string(user)}, {"method", "GET"}}}}};
     db.exec("SELECT id, name FROM users WHERE id = ?", user);
     {
       dbtrace::span rpc{"rpc", {{"function", "load_orders"}}};
       try {
-        db.exec("SELECT * FROM orders WHERE user_id = ?", user);  // no such table: recorded as an error
+        db.exec("SELECT * FROM orders WHERE user_id = ?",
+                user);  // no such table: recorded as an error
       } catch (const sqlite_error& e) {
         rpc.set_error(e);
       }

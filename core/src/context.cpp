@@ -20,14 +20,22 @@ bool header_name_less::operator()(const std::string& a, const std::string& b) co
 
 const char* to_string(context_status s) noexcept {
   switch (s) {
-    case context_status::new_trace: return "new_trace";
-    case context_status::continued: return "continued";
-    case context_status::no_context: return "no_context";
-    case context_status::unsigned_context: return "unsigned_context";
-    case context_status::bad_signature: return "bad_signature";
-    case context_status::malformed: return "malformed";
-    case context_status::not_sampled: return "not_sampled";
-    case context_status::disabled: return "disabled";
+    case context_status::new_trace:
+      return "new_trace";
+    case context_status::continued:
+      return "continued";
+    case context_status::no_context:
+      return "no_context";
+    case context_status::unsigned_context:
+      return "unsigned_context";
+    case context_status::bad_signature:
+      return "bad_signature";
+    case context_status::malformed:
+      return "malformed";
+    case context_status::not_sampled:
+      return "not_sampled";
+    case context_status::disabled:
+      return "disabled";
   }
   return "unknown";
 }
@@ -142,7 +150,9 @@ const std::string& trace::base_id() const noexcept {
   return saved_ && t.active ? t.base_id_text : none;
 }
 
-bool trace::active() const noexcept { return saved_ && detail::this_thread().active; }
+bool trace::active() const noexcept {
+  return saved_ && detail::this_thread().active;
+}
 
 struct span::state {
   std::string name;
@@ -164,8 +174,17 @@ span::span(std::string name, nlohmann::json info) noexcept {
     auto* extra = new detail::record_extra;
     extra->name = s->name;
     extra->info = info.is_object() ? std::move(info) : nlohmann::json{{"value", std::move(info)}};
-    detail::record r{detail::record_kind::span_start, t.base_id, s->trace_id, t.stack.back(),
-                     detail::wall_ns(), 0, nullptr, nullptr, -1, 0, extra};
+    detail::record r{detail::record_kind::span_start,
+                     t.base_id,
+                     s->trace_id,
+                     t.stack.back(),
+                     detail::wall_ns(),
+                     0,
+                     nullptr,
+                     nullptr,
+                     -1,
+                     0,
+                     extra};
     t.stack.push_back(s->trace_id);
     state_ = std::move(s);
     detail::push(r);
@@ -212,9 +231,17 @@ span::~span() {
       extra->etype = std::move(state_->etype);
       extra->message = std::move(state_->message);
     }
-    detail::record r{detail::record_kind::span_stop, state_->base_id, state_->trace_id,
+    detail::record r{detail::record_kind::span_stop,
+                     state_->base_id,
+                     state_->trace_id,
                      state_->parent_id,
-                     detail::wall_ns(), 0, nullptr, nullptr, -1, 0, extra};
+                     detail::wall_ns(),
+                     0,
+                     nullptr,
+                     nullptr,
+                     -1,
+                     0,
+                     extra};
     detail::push(r);
   } catch (...) {
   }

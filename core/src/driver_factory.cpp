@@ -10,7 +10,9 @@
 namespace dbtrace {
 namespace {
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 }  // namespace
 
@@ -18,8 +20,8 @@ std::string redact_connection_string(const std::string& cs) {
   // URI userinfo: scheme://user:secret@host -> scheme://user:***@host
   static const std::regex uri_password(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@]*:)[^@/]*@)");
   // key=value form: password=secret (libpq, SOCI)
-  static const std::regex kv_password(R"((^|[\s;&?])((?:password|pwd|pass)\s*=\s*)('[^']*'|[^\s;&]*))",
-                                      std::regex::icase);
+  static const std::regex kv_password(
+      R"((^|[\s;&?])((?:password|pwd|pass)\s*=\s*)('[^']*'|[^\s;&]*))", std::regex::icase);
   std::string out = std::regex_replace(cs, uri_password, "$1***@");
   return std::regex_replace(out, kv_password, "$1$2***");
 }
@@ -29,8 +31,9 @@ std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& ho
     // sqlite:///rel.db is relative, sqlite:////abs.db absolute (SQLAlchemy's rule).
     const std::string rest = cs.substr(9);
     if (rest.empty() || rest[0] != '/')
-      throw config_error("connection_string: expected sqlite:///relative.db or sqlite:////absolute.db, got '" +
-                         redact_connection_string(cs) + "'");
+      throw config_error(
+          "connection_string: expected sqlite:///relative.db or sqlite:////absolute.db, got '" +
+          redact_connection_string(cs) + "'");
     const std::string path = rest.substr(1);
     if (path.empty()) throw config_error("connection_string: sqlite:// needs a file name");
     return drivers::make_sqlite_driver(path, host);
@@ -38,13 +41,15 @@ std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& ho
   if (starts_with(cs, "file://")) {
     const std::string path = cs.substr(7);
     if (path.empty() || path[0] != '/')
-      throw config_error("connection_string: expected file:///absolute/path.jsonl, got '" + cs + "'");
+      throw config_error("connection_string: expected file:///absolute/path.jsonl, got '" + cs +
+                         "'");
     return drivers::make_jsonl_driver(path);
   }
   if (starts_with(cs, "memory://")) return drivers::make_memory_driver(cs.substr(9));
   const auto scheme = cs.substr(0, cs.find("://"));
-  throw config_error("connection_string: the '" + scheme +
-                     "' store is not built into this dbtrace (see the DBTRACE_WITH_* CMake options)");
+  throw config_error(
+      "connection_string: the '" + scheme +
+      "' store is not built into this dbtrace (see the DBTRACE_WITH_* CMake options)");
 }
 
 }  // namespace dbtrace

@@ -36,7 +36,9 @@ std::string event_json(const event& e) {
   return out;
 }
 
-std::string event_payload_json(const event& e) { return "{\"info\": " + e.info_json + "}"; }
+std::string event_payload_json(const event& e) {
+  return "{\"info\": " + e.info_json + "}";
+}
 
 namespace detail {
 

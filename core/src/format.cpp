@@ -52,8 +52,10 @@ void event_formatter::add(record& r, std::vector<event>& out, std::size_t& used)
     fill_ids(start, r, "db-start", 8, r.start_ns);
     std::string& info = start.info_json;
     info.assign("{\"db\": {\"statement\": ");
-    if (r.statement) info += r.statement->json_text;
-    else append_json_string(info, extra ? extra->statement : std::string());
+    if (r.statement)
+      info += r.statement->json_text;
+    else
+      append_json_string(info, extra ? extra->statement : std::string());
     if (extra && extra->params.is_array()) {
       info += ", \"params\": ";
       append_python_json(info, extra->params);

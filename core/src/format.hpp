@@ -30,8 +30,7 @@ class event_formatter {
 
  private:
   event& next(std::vector<event>& out, std::size_t& used);
-  void fill_ids(event& e, const record& r, const char* name, std::size_t name_len,
-                std::int64_t ns);
+  void fill_ids(event& e, const record& r, const char* name, std::size_t name_len, std::int64_t ns);
   std::string project_, service_, host_, host_json_;
 };
 

@@ -39,8 +39,8 @@ int hex_value(char c) noexcept {
 id128 new_uuid4() noexcept {
   thread_local xoshiro256 rng;
   id128 id{rng.next(), rng.next()};
-  id.hi = (id.hi & ~0xF000ULL) | 0x4000ULL;                    // version 4
-  id.lo = (id.lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);    // RFC 4122 variant
+  id.hi = (id.hi & ~0xF000ULL) | 0x4000ULL;                  // version 4
+  id.lo = (id.lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);  // RFC 4122 variant
   return id;
 }
 

@@ -15,14 +15,24 @@ namespace {
 
 // OSProfiler keys that mean nothing to dbtrace; accepted so that an OpenStack
 // service's [profiler] section loads unchanged.
-const std::set<std::string> osprofiler_only_keys = {
-    "es_doc_type", "es_scroll_time", "es_scroll_size", "socket_timeout",
-    "sentinel_service_name", "trace_requests"};
+const std::set<std::string> osprofiler_only_keys = {"es_doc_type",           "es_scroll_time",
+                                                    "es_scroll_size",        "socket_timeout",
+                                                    "sentinel_service_name", "trace_requests"};
 
-const char* const known_keys[] = {
-    "enabled", "trace_sqlalchemy", "trace_sql", "hmac_keys", "connection_string", "project",
-    "service", "filter_error_trace", "record_params", "sanitize_statements",
-    "max_statement_length", "sample_rate", "sqlcommenter", "queue_size"};
+const char* const known_keys[] = {"enabled",
+                                  "trace_sqlalchemy",
+                                  "trace_sql",
+                                  "hmac_keys",
+                                  "connection_string",
+                                  "project",
+                                  "service",
+                                  "filter_error_trace",
+                                  "record_params",
+                                  "sanitize_statements",
+                                  "max_statement_length",
+                                  "sample_rate",
+                                  "sqlcommenter",
+                                  "queue_size"};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -71,8 +81,10 @@ bool known_scheme(const std::string& cs) {
 void set_option(options& o, const std::string& raw_key, const std::string& value,
                 const std::string& where) {
   const std::string key = lower(trim(raw_key));
-  if (key == "enabled") o.enabled = parse_bool(where, key, value);
-  else if (key == "trace_sqlalchemy" || key == "trace_sql") o.trace_sql = parse_bool(where, key, value);
+  if (key == "enabled")
+    o.enabled = parse_bool(where, key, value);
+  else if (key == "trace_sqlalchemy" || key == "trace_sql")
+    o.trace_sql = parse_bool(where, key, value);
   else if (key == "hmac_keys") {
     o.hmac_keys.clear();
     std::stringstream ss(value);
@@ -86,11 +98,16 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
           "unknown scheme in '" + cs.substr(0, cs.find("://")) +
               "' (expected sqlite://, file://, memory://, postgresql://, redis:// or otlp://)");
     o.connection_string = cs;
-  } else if (key == "project") o.project = trim(value);
-  else if (key == "service") o.service = trim(value);
-  else if (key == "filter_error_trace") o.filter_error_trace = parse_bool(where, key, value);
-  else if (key == "record_params") o.record_params = parse_bool(where, key, value);
-  else if (key == "sanitize_statements") o.sanitize_statements = parse_bool(where, key, value);
+  } else if (key == "project")
+    o.project = trim(value);
+  else if (key == "service")
+    o.service = trim(value);
+  else if (key == "filter_error_trace")
+    o.filter_error_trace = parse_bool(where, key, value);
+  else if (key == "record_params")
+    o.record_params = parse_bool(where, key, value);
+  else if (key == "sanitize_statements")
+    o.sanitize_statements = parse_bool(where, key, value);
   else if (key == "max_statement_length")
     o.max_statement_length = parse_size(where, key, value, 16, std::size_t{1} << 30);
   else if (key == "sample_rate") {
@@ -100,15 +117,19 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     if (t.empty() || *end != '\0' || !(r >= 0.0 && r <= 1.0))
       bad(where, key, "expected a number from 0 to 1, got '" + value + "'");
     o.sample_rate = r;
-  } else if (key == "sqlcommenter") o.sqlcommenter = parse_bool(where, key, value);
-  else if (key == "queue_size") o.queue_size = parse_size(where, key, value, 64, std::size_t{1} << 26);
-  else if (osprofiler_only_keys.count(key) == 0) bad(where, raw_key, "unknown key");
+  } else if (key == "sqlcommenter")
+    o.sqlcommenter = parse_bool(where, key, value);
+  else if (key == "queue_size")
+    o.queue_size = parse_size(where, key, value, 64, std::size_t{1} << 26);
+  else if (osprofiler_only_keys.count(key) == 0)
+    bad(where, raw_key, "unknown key");
 }
 
 options apply_environment(options base) {
   for (const char* key : known_keys) {
     std::string var = "DBTRACE_" + std::string(key);
-    std::transform(var.begin(), var.end(), var.begin(), [](unsigned char c) { return std::toupper(c); });
+    std::transform(var.begin(), var.end(), var.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
     if (const char* v = std::getenv(var.c_str())) set_option(base, key, v, "environment " + var);
   }
   return base;

@@ -28,9 +28,9 @@ struct pipeline::shared {
   bool stopping = false;
   bool flush_wanted = false;
   std::chrono::steady_clock::time_point deadline{};
-  bool store_failing = false;  // for the once-per-outage stderr line
+  bool store_failing = false;                     // for the once-per-outage stderr line
   std::atomic<std::uint64_t> flushed_records{0};  // settled and flushed by the driver
-  std::uint64_t inflight_events = 0;  // the batch inside driver::write (under mutex)
+  std::uint64_t inflight_events = 0;              // the batch inside driver::write (under mutex)
   bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
   std::atomic<bool> warned_full{false};
 
@@ -48,7 +48,8 @@ struct pipeline::shared {
     std::unique_lock<std::mutex> lock(mutex);
     auto until = std::chrono::steady_clock::now() + d;
     if (stopping) until = std::min(until, deadline);
-    wake.wait_until(lock, until, [&] { return stopping && std::chrono::steady_clock::now() >= deadline; });
+    wake.wait_until(lock, until,
+                    [&] { return stopping && std::chrono::steady_clock::now() >= deadline; });
   }
 
   void report(const std::string& message) {
@@ -89,7 +90,9 @@ pipeline::pipeline(record_queue& queue, std::size_t capacity, counters& stats,
   thread_ = std::thread(&pipeline::run, shared_);
 }
 
-pipeline::~pipeline() { shutdown(std::chrono::seconds(5)); }
+pipeline::~pipeline() {
+  shutdown(std::chrono::seconds(5));
+}
 
 void pipeline::push(record& r) noexcept {
   const auto n = event_count(r);
@@ -105,7 +108,8 @@ void pipeline::push(record& r) noexcept {
   stats_.dropped.fetch_add(n, std::memory_order_relaxed);
   delete r.extra;
   if (!shared_->warned_full.exchange(true, std::memory_order_relaxed))
-    std::fprintf(stderr, "dbtrace: queue full, dropping events (see queue_size, dbtrace::stats())\n");
+    std::fprintf(stderr,
+                 "dbtrace: queue full, dropping events (see queue_size, dbtrace::stats())\n");
 }
 
 void pipeline::run(std::shared_ptr<shared> s) {
@@ -183,9 +187,8 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   // beyond that keeps the thread (and the shared state it owns) but not us.
   std::unique_lock<std::mutex> lock(shared_->mutex);
   const bool done = shared_->settled.wait_until(
-      lock, shared_->deadline + std::chrono::milliseconds(200), [&] {
-        return shared_->flushed_records.load() >= stats_.enqueued_records.load();
-      });
+      lock, shared_->deadline + std::chrono::milliseconds(200),
+      [&] { return shared_->flushed_records.load() >= stats_.enqueued_records.load(); });
   if (!done) {
     shared_->abandoned = true;
     stats_.dropped.fetch_add(shared_->inflight_events, std::memory_order_relaxed);

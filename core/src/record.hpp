@@ -31,10 +31,10 @@ enum class record_kind : std::uint8_t { sql, span_start, span_stop };
 
 // Rare, variable-length parts of a record.
 struct record_extra {
-  std::string name;            // span name (span_start/span_stop)
-  nlohmann::json info;         // span_start info
-  std::string statement;       // SQL text that was not interned (already truncated)
-  nlohmann::json params;       // bound values, when record_params
+  std::string name;       // span name (span_start/span_stop)
+  nlohmann::json info;    // span_start info
+  std::string statement;  // SQL text that was not interned (already truncated)
+  nlohmann::json params;  // bound values, when record_params
   std::string etype, message, sqlstate, category;
   bool failed = false;
 };

@@ -34,7 +34,9 @@ std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
 }
 
 // Python's int(microseconds / 1000.0): truncation toward zero.
-std::int64_t msec(std::int64_t micros) { return micros / 1000; }
+std::int64_t msec(std::int64_t micros) {
+  return micros / 1000;
+}
 
 struct node {
   nlohmann::ordered_json info;  // OSProfiler's node info, times filled in later
@@ -99,8 +101,10 @@ struct trace_tree {
     }
     for (std::size_t i = 0; i < nodes.size(); ++i) {
       const auto parent = by_id.find(nodes[i].parent_id);
-      if (parent != by_id.end() && parent->second != i) nodes[parent->second].children.push_back(i);
-      else roots.push_back(i);
+      if (parent != by_id.end() && parent->second != i)
+        nodes[parent->second].children.push_back(i);
+      else
+        roots.push_back(i);
     }
     // OSProfiler sorts by whole-millisecond start; stable, so ties keep arrival order.
     auto by_start = [&](std::size_t a, std::size_t b) {
@@ -148,8 +152,9 @@ void render(const trace_tree& t, std::size_t i, int depth, std::ostringstream& o
   if (depth >= max_depth) return;
   // The text tree orders siblings to the microsecond; the report keeps OSProfiler's milliseconds.
   auto children = n.children;
-  std::stable_sort(children.begin(), children.end(),
-                   [&](std::size_t a, std::size_t b) { return *t.nodes[a].started < *t.nodes[b].started; });
+  std::stable_sort(children.begin(), children.end(), [&](std::size_t a, std::size_t b) {
+    return *t.nodes[a].started < *t.nodes[b].started;
+  });
   for (auto c : children) render(t, c, depth + 1, out);
 }
 
@@ -168,7 +173,8 @@ nlohmann::ordered_json build_report(const std::vector<stored_event>& events) {
       stats[type] = {{"count", 1}, {"duration", op_finished - op_started}};
     } else {
       stats[type]["count"] = stats[type]["count"].get<std::int64_t>() + 1;
-      stats[type]["duration"] = stats[type]["duration"].get<std::int64_t>() + (op_finished - op_started);
+      stats[type]["duration"] =
+          stats[type]["duration"].get<std::int64_t>() + (op_finished - op_started);
     }
   }
   nlohmann::ordered_json report;
@@ -176,7 +182,8 @@ nlohmann::ordered_json build_report(const std::vector<stored_event>& events) {
   if (t.started_at) {
     report["info"]["finished"] = msec(*t.finished_at - *t.started_at);
     report["info"]["last_trace_started"] =
-        t.last_started_at ? nlohmann::ordered_json(msec(*t.last_started_at - *t.started_at)) : nullptr;
+        t.last_started_at ? nlohmann::ordered_json(msec(*t.last_started_at - *t.started_at))
+                          : nullptr;
   } else {
     report["info"]["finished"] = nullptr;
     report["info"]["last_trace_started"] = nullptr;
@@ -198,7 +205,8 @@ std::string render_tree(const std::vector<stored_event>& events) {
   }
   out << "trace " << (events.empty() ? std::string() : events.front().base_id) << "  "
       << (t.started_at ? millis(*t.finished_at - *t.started_at) : millis(0));
-  for (const auto& [name, s] : stats) out << "  " << name << ": " << s.first << " in " << millis(s.second);
+  for (const auto& [name, s] : stats)
+    out << "  " << name << ": " << s.first << " in " << millis(s.second);
   out << '\n';
   for (auto r : t.roots) render(t, r, 1, out);
   return out.str();

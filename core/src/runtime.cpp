@@ -57,7 +57,9 @@ void stop_locked(recorder& r, std::chrono::milliseconds deadline) {
 
 }  // namespace
 
-const options& current() noexcept { return rec().opts; }
+const options& current() noexcept {
+  return rec().opts;
+}
 
 void push(record& r) noexcept {
   pipeline* p = rec().active_raw.load(std::memory_order_acquire);
@@ -99,17 +101,21 @@ void init(const options& o, std::unique_ptr<driver> d) {
     r.queue_capacity = o.queue_size;
   }
   detail::discard(*r.queue);  // leftovers of a producer that raced with shutdown
-  r.active = std::make_unique<detail::pipeline>(
-      *r.queue, o.queue_size, r.stats, std::move(d), detail::event_formatter(o.project, o.service, host),
-      redact_connection_string(o.connection_string));
+  r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, r.stats, std::move(d),
+                                                detail::event_formatter(o.project, o.service, host),
+                                                redact_connection_string(o.connection_string));
   r.active_raw.store(r.active.get(), std::memory_order_release);
   detail::g_enabled.store(true);
   detail::g_sql.store(o.trace_sql);
 }
 
-void init_from_file(const std::string& path) { init(load_options(path)); }
+void init_from_file(const std::string& path) {
+  init(load_options(path));
+}
 
-const options& current_options() noexcept { return detail::current(); }
+const options& current_options() noexcept {
+  return detail::current();
+}
 
 bool flush(std::chrono::milliseconds timeout) noexcept {
   auto& r = detail::rec();

@@ -30,8 +30,10 @@ std::string base64url_encode(const std::string& data) {
 std::optional<std::string> base64url_decode(std::string text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
   for (char& c : text) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
     else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '='))
       return std::nullopt;
   }

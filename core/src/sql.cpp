@@ -175,13 +175,24 @@ void sql_span::start(target_ref target) noexcept {
 }
 
 void sql_span::finish() noexcept {
-  detail::record r{detail::record_kind::sql, base_id_, trace_id_, parent_id_, start_ns_,
-                   detail::wall_ns(), statement_, target_, rows_, batch_, extra_};
+  detail::record r{detail::record_kind::sql,
+                   base_id_,
+                   trace_id_,
+                   parent_id_,
+                   start_ns_,
+                   detail::wall_ns(),
+                   statement_,
+                   target_,
+                   rows_,
+                   batch_,
+                   extra_};
   extra_ = nullptr;  // the record owns it now
   detail::push(r);
 }
 
-bool sql_span::wants_params() const noexcept { return on_ && detail::current().record_params; }
+bool sql_span::wants_params() const noexcept {
+  return on_ && detail::current().record_params;
+}
 
 void sql_span::param(nlohmann::json value) noexcept {
   if (!wants_params()) return;

@@ -8,7 +8,9 @@
 namespace dbtrace::detail {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool is_word_char(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -19,7 +21,8 @@ bool is_word_char(char c) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i])))
+    if (std::toupper(static_cast<unsigned char>(a[i])) !=
+        std::toupper(static_cast<unsigned char>(b[i])))
       return false;
   return true;
 }
@@ -52,14 +55,19 @@ std::string sanitize_sql(std::string_view s) {
       i = after_comment;
       continue;
     }
-    if (c == '\'' || ((c == 'x' || c == 'X' || c == 'E' || c == 'e' || c == 'B' || c == 'b') &&
-                      i + 1 < s.size() && s[i + 1] == '\'' && (i == 0 || !is_word_char(s[i - 1])))) {
+    if (c == '\'' ||
+        ((c == 'x' || c == 'X' || c == 'E' || c == 'e' || c == 'B' || c == 'b') &&
+         i + 1 < s.size() && s[i + 1] == '\'' && (i == 0 || !is_word_char(s[i - 1])))) {
       std::size_t j = s.find('\'', i) + 1;  // opening quote
       while (j < s.size()) {
-        if (s[j] == '\'' && j + 1 < s.size() && s[j + 1] == '\'') j += 2;  // '' escape
-        else if (s[j] == '\\' && (c == 'E' || c == 'e') && j + 1 < s.size()) j += 2;
-        else if (s[j] == '\'') break;
-        else ++j;
+        if (s[j] == '\'' && j + 1 < s.size() && s[j + 1] == '\'')
+          j += 2;  // '' escape
+        else if (s[j] == '\\' && (c == 'E' || c == 'e') && j + 1 < s.size())
+          j += 2;
+        else if (s[j] == '\'')
+          break;
+        else
+          ++j;
       }
       out.push_back('?');
       i = j < s.size() ? j + 1 : s.size();
@@ -79,8 +87,7 @@ std::string sanitize_sql(std::string_view s) {
       i = j;
       continue;
     }
-    if (is_digit(c) ||
-        (c == '.' && i + 1 < s.size() && is_digit(s[i + 1]))) {
+    if (is_digit(c) || (c == '.' && i + 1 < s.size() && is_digit(s[i + 1]))) {
       if (i > 0 && is_word_char(s[i - 1])) {  // part of an identifier like t1
         out.push_back(c);
         ++i;
@@ -109,8 +116,10 @@ std::string sanitize_sql(std::string_view s) {
       std::size_t j = i;
       while (j < s.size() && is_word_char(s[j])) ++j;
       const std::string_view word = s.substr(i, j - i);
-      if (iequals(word, "TRUE") || iequals(word, "FALSE")) out.push_back('?');
-      else out.append(word);
+      if (iequals(word, "TRUE") || iequals(word, "FALSE"))
+        out.push_back('?');
+      else
+        out.append(word);
       i = j;
       continue;
     }
@@ -126,8 +135,12 @@ std::string sanitize_sql(std::string_view s) {
       bool only_marks = true;
       while (j < out.size() && out[j] != ')') {
         const char ch = out[j];
-        if (ch == '?') ++items;
-        else if (ch != ',' && ch != ' ' && ch != '\t' && ch != '\n') { only_marks = false; break; }
+        if (ch == '?')
+          ++items;
+        else if (ch != ',' && ch != ' ' && ch != '\t' && ch != '\n') {
+          only_marks = false;
+          break;
+        }
         ++j;
       }
       std::size_t w = collapsed.size();
@@ -172,7 +185,8 @@ std::string operation_name(std::string_view s) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
-  out += nlohmann::json(std::string(text)).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  out += nlohmann::json(std::string(text))
+             .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace dbtrace::detail

@@ -18,7 +18,8 @@ const std::string example_base = "2ed17421-3818-479d-9762-0d4e295a70ea";
 
 TEST(cli, show_json_prints_osprofilers_report) {
   const auto store = example_store();
-  const auto r = testing::run(cli + " trace show " + example_base + " --json --connection-string file://" + store);
+  const auto r = testing::run(cli + " trace show " + example_base +
+                              " --json --connection-string file://" + store);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(testing::report_example().dump()));
 }
@@ -26,8 +27,8 @@ TEST(cli, show_json_prints_osprofilers_report) {
 TEST(cli, show_writes_to_out_and_defaults_to_the_tree) {
   const auto store = example_store();
   const auto out = (testing::temp_dir() / "tree.txt").string();
-  const auto r = testing::run("DBTRACE_CONNECTION_STRING=file://" + store + " " + cli + " trace show " +
-                              example_base + " --out " + out);
+  const auto r = testing::run("DBTRACE_CONNECTION_STRING=file://" + store + " " + cli +
+                              " trace show " + example_base + " --out " + out);
   ASSERT_EQ(r.status, 0);
   EXPECT_TRUE(r.out.empty());
   const auto tree = testing::read_file(out);
@@ -40,20 +41,24 @@ TEST(cli, list_prints_each_trace_with_its_first_timestamp) {
   auto r = testing::run(cli + " trace list --connection-string file://" + store);
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(r.out, example_base + "\t2026-11-25T17:52:08.296938\n");
-  r = testing::run("OSPROFILER_CONNECTION_STRING=file://" + store + " " + cli + " trace list --error-trace");
+  r = testing::run("OSPROFILER_CONNECTION_STRING=file://" + store + " " + cli +
+                   " trace list --error-trace");
   EXPECT_EQ(r.out, example_base + "\t2026-11-25T17:52:08.296938\n");  // it has a failed statement
 }
 
 TEST(cli, an_unknown_trace_or_unreachable_store_is_one_line_and_nonzero) {
   const auto store = example_store();
-  auto r = testing::run(cli + " trace show 00000000-0000-4000-8000-000000000000 --connection-string file://" +
-                        store + " 2>&1");
+  auto r = testing::run(
+      cli + " trace show 00000000-0000-4000-8000-000000000000 --connection-string file://" + store +
+      " 2>&1");
   EXPECT_EQ(r.status, 1);
-  EXPECT_EQ(r.out, "dbtrace: no trace 00000000-0000-4000-8000-000000000000 in file://" + store + "\n");
+  EXPECT_EQ(r.out,
+            "dbtrace: no trace 00000000-0000-4000-8000-000000000000 in file://" + store + "\n");
   r = testing::run(cli + " trace list --connection-string sqlite:////nonexistent/x.db 2>&1");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "dbtrace: /nonexistent/x.db: no such trace store\n");
-  r = testing::run(cli + " trace list --connection-string 'postgresql://u:hunter2@127.0.0.1:1/x' 2>&1");
+  r = testing::run(cli +
+                   " trace list --connection-string 'postgresql://u:hunter2@127.0.0.1:1/x' 2>&1");
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;

@@ -27,9 +27,9 @@ TEST_F(context_test, first_span_hangs_under_base_id_and_nested_spans_chain) {
   EXPECT_EQ(ev[2]["name"], "rpc-stop");
   EXPECT_EQ(ev[3]["name"], "wsgi-stop");
   for (const auto& e : ev) EXPECT_EQ(e["base_id"], base);
-  EXPECT_EQ(ev[0]["parent_id"], base);                   // top-level: parent is base_id
-  EXPECT_EQ(ev[1]["parent_id"], ev[0]["trace_id"]);      // nested: parent is the outer span
-  EXPECT_EQ(ev[2]["trace_id"], ev[1]["trace_id"]);       // stop carries its start's ids
+  EXPECT_EQ(ev[0]["parent_id"], base);               // top-level: parent is base_id
+  EXPECT_EQ(ev[1]["parent_id"], ev[0]["trace_id"]);  // nested: parent is the outer span
+  EXPECT_EQ(ev[2]["trace_id"], ev[1]["trace_id"]);   // stop carries its start's ids
   EXPECT_EQ(ev[2]["parent_id"], ev[1]["parent_id"]);
   EXPECT_EQ(ev[0]["info"]["path"], "/x");
   EXPECT_EQ(ev[0]["project"], "proj");
@@ -104,8 +104,10 @@ TEST_F(context_test, untrusted_contexts_start_a_new_trace_and_are_counted) {
   } cases[] = {
       {{}, context_status::no_context},
       {{{"X-Trace-Info", wrong_key.info}}, context_status::unsigned_context},
-      {{{"X-Trace-Info", wrong_key.info}, {"X-Trace-HMAC", wrong_key.hmac}}, context_status::bad_signature},
-      {{{"X-Trace-Info", "!!!"}, {"X-Trace-HMAC", hmac_sha1_hex("!!!", "MY_KEY")}}, context_status::malformed},
+      {{{"X-Trace-Info", wrong_key.info}, {"X-Trace-HMAC", wrong_key.hmac}},
+       context_status::bad_signature},
+      {{{"X-Trace-Info", "!!!"}, {"X-Trace-HMAC", hmac_sha1_hex("!!!", "MY_KEY")}},
+       context_status::malformed},
   };
   for (const auto& c : cases) {
     trace t{c.h};

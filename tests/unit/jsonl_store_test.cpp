@@ -26,9 +26,10 @@ TEST(jsonl_store, writes_one_osprofiler_event_per_line_and_reads_them_back) {
   const auto j = nlohmann::ordered_json::parse(first_line);
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"name", "base_id", "trace_id", "parent_id", "timestamp", "info",
-                                            "project", "service"}));
-  EXPECT_NE(first_line.find("{\"name\": \"db-start\", \"base_id\": \""), std::string::npos);  // Python spacing
+  EXPECT_EQ(keys, (std::vector<std::string>{"name", "base_id", "trace_id", "parent_id", "timestamp",
+                                            "info", "project", "service"}));
+  EXPECT_NE(first_line.find("{\"name\": \"db-start\", \"base_id\": \""),
+            std::string::npos);  // Python spacing
   shutdown();
 
   // A line cut short by a crash does not hide the others.

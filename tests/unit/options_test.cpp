@@ -71,18 +71,24 @@ TEST(options, defaults_are_those_of_the_design) {
 TEST(options, errors_name_file_line_and_key) {
   EXPECT_EQ(error_of("[profiler]\nenabled = true\nenabeld = true\n"),
             testing::temp_dir().string() + "/bad.conf:3: enabeld: unknown key");
-  EXPECT_NE(error_of("[profiler]\n\nenabled = maybe\n").find("bad.conf:3: enabled: expected true or false, got 'maybe'"),
+  EXPECT_NE(error_of("[profiler]\n\nenabled = maybe\n")
+                .find("bad.conf:3: enabled: expected true or false, got 'maybe'"),
             std::string::npos);
-  EXPECT_NE(error_of("[profiler]\nsample_rate = 1.5\n").find(":2: sample_rate: expected a number from 0 to 1"),
+  EXPECT_NE(error_of("[profiler]\nsample_rate = 1.5\n")
+                .find(":2: sample_rate: expected a number from 0 to 1"),
             std::string::npos);
-  EXPECT_NE(error_of("[profiler]\nqueue_size = -3\n").find(":2: queue_size: expected a whole number"),
-            std::string::npos);
-  EXPECT_NE(error_of("[profiler]\nmax_statement_length = 12abc\n").find(":2: max_statement_length:"),
-            std::string::npos);
-  EXPECT_NE(error_of("[profiler]\nconnection_string = mongodb://x\n").find(":2: connection_string: unknown scheme"),
+  EXPECT_NE(
+      error_of("[profiler]\nqueue_size = -3\n").find(":2: queue_size: expected a whole number"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of("[profiler]\nmax_statement_length = 12abc\n").find(":2: max_statement_length:"),
+      std::string::npos);
+  EXPECT_NE(error_of("[profiler]\nconnection_string = mongodb://x\n")
+                .find(":2: connection_string: unknown scheme"),
             std::string::npos);
   EXPECT_NE(error_of("[profiler]\nhmac_keys = ,\n").find(":2: hmac_keys:"), std::string::npos);
-  EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: not a `key = value`"), std::string::npos);
+  EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: not a `key = value`"),
+            std::string::npos);
   try {
     load_options("/nonexistent/app.conf");
     FAIL();
@@ -104,7 +110,8 @@ TEST(options, environment_overrides_the_file) {
     load_options(path);
     ADD_FAILURE() << "a bad environment value must be an error";
   } catch (const config_error& e) {
-    EXPECT_NE(std::string(e.what()).find("environment DBTRACE_SAMPLE_RATE: sample_rate:"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("environment DBTRACE_SAMPLE_RATE: sample_rate:"),
+              std::string::npos);
   }
   unsetenv("DBTRACE_ENABLED");
   unsetenv("DBTRACE_CONNECTION_STRING");
@@ -124,11 +131,14 @@ TEST(options, init_refuses_a_store_that_is_not_built_in) {
 }
 
 TEST(options, passwords_never_appear_in_messages) {
-  EXPECT_EQ(redact_connection_string("postgresql://app:s3cret@db:5432/app"), "postgresql://app:***@db:5432/app");
-  EXPECT_EQ(redact_connection_string("redis://:s3cret@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+  EXPECT_EQ(redact_connection_string("postgresql://app:s3cret@db:5432/app"),
+            "postgresql://app:***@db:5432/app");
+  EXPECT_EQ(redact_connection_string("redis://:s3cret@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0");
   EXPECT_EQ(redact_connection_string("dbname=app user=x password=s3cret host=db"),
             "dbname=app user=x password=*** host=db");
-  EXPECT_EQ(redact_connection_string("dbname=app password='a b' host=db"), "dbname=app password=*** host=db");
+  EXPECT_EQ(redact_connection_string("dbname=app password='a b' host=db"),
+            "dbname=app password=*** host=db");
   EXPECT_EQ(redact_connection_string("sqlite:///x.db"), "sqlite:///x.db");
 }
 

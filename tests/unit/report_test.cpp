@@ -21,7 +21,8 @@ TEST(report, equals_osprofilers_report_of_the_same_events) {
 
 TEST(report, a_span_without_its_stop_event_gets_zero_duration) {
   auto events = testing::example_events();
-  events.erase(std::remove_if(events.begin(), events.end(), [](const stored_event& e) { return e.name == "request-stop"; }),
+  events.erase(std::remove_if(events.begin(), events.end(),
+                              [](const stored_event& e) { return e.name == "request-stop"; }),
                events.end());
   const auto r = build_report(events);
   const auto& request = r["children"][0]["info"];

@@ -57,7 +57,8 @@ TEST(signing, refuses_what_osprofiler_refuses) {
   EXPECT_EQ(verify_context(info, "", key).status, context_status::bad_signature);
   EXPECT_EQ(verify_context(info, hmac, {}).status, context_status::bad_signature);
   // HMAC over the JSON instead of the base64 text.
-  EXPECT_EQ(verify_context(info, v["checks"][10]["detail"], key).status, context_status::bad_signature);
+  EXPECT_EQ(verify_context(info, v["checks"][10]["detail"], key).status,
+            context_status::bad_signature);
   // Validly signed but not decodable as OSProfiler decodes it.
   EXPECT_EQ(verify_context(unpadded, hmac_sha1_hex(unpadded, "SECRET_KEY"), key).status,
             context_status::malformed);
@@ -70,17 +71,21 @@ TEST(signing, refuses_what_osprofiler_refuses) {
   // An extra key ('sampled'): OSProfiler's middleware ignores the context.
   const std::string with_sampled =
       R"({"base_id": "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05", "parent_id": "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05", "sampled": true})";
-  const auto b64 = testing::run("printf '%s' '" + with_sampled + "' | base64 -w0 | tr '+/' '-_'").out;
-  EXPECT_EQ(verify_context(b64, hmac_sha1_hex(b64, "SECRET_KEY"), key).status, context_status::malformed);
+  const auto b64 =
+      testing::run("printf '%s' '" + with_sampled + "' | base64 -w0 | tr '+/' '-_'").out;
+  EXPECT_EQ(verify_context(b64, hmac_sha1_hex(b64, "SECRET_KEY"), key).status,
+            context_status::malformed);
 }
 
 TEST(signing, accepts_surrounding_blanks_and_any_of_several_keys) {
   const auto v = vectors()["vectors"][0];
-  EXPECT_EQ(verify_context(v["X-Trace-Info"], "  " + v["X-Trace-HMAC"].get<std::string>() + "\n",
-                           key).status,
-            context_status::continued);
-  EXPECT_EQ(verify_context(v["X-Trace-Info"], v["X-Trace-HMAC"], {"OTHER_KEY", "SECRET_KEY"}).status,
-            context_status::continued);
+  EXPECT_EQ(
+      verify_context(v["X-Trace-Info"], "  " + v["X-Trace-HMAC"].get<std::string>() + "\n", key)
+          .status,
+      context_status::continued);
+  EXPECT_EQ(
+      verify_context(v["X-Trace-Info"], v["X-Trace-HMAC"], {"OTHER_KEY", "SECRET_KEY"}).status,
+      context_status::continued);
 }
 
 TEST(signing, python_osprofiler_verifies_what_dbtrace_signs) {
@@ -91,7 +96,8 @@ TEST(signing, python_osprofiler_verifies_what_dbtrace_signs) {
 import json, sys
 from osprofiler import _utils
 print(json.dumps(_utils.signed_unpack(sys.argv[1], sys.argv[2], ["interop-key"])))
-)", {s.info, s.hmac});
+)",
+                                     {s.info, s.hmac});
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["base_id"], "11111111-2222-4333-8444-555555555555");

@@ -143,7 +143,8 @@ TEST_F(sql_span_test, threads_with_their_own_traces_never_mix) {
       trace t;
       bases[i] = t.base_id();
       span request{"request"};
-      for (int n = 0; n < statements; ++n) sql_span s({}, intern_statement("SELECT " + std::to_string(n % 7)));
+      for (int n = 0; n < statements; ++n)
+        sql_span s({}, intern_statement("SELECT " + std::to_string(n % 7)));
     });
   }
   for (auto& th : pool) th.join();

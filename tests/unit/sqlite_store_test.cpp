@@ -12,7 +12,9 @@ namespace {
 class sqlite_store_test : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (testing::temp_dir() / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".db")).string();
+    path_ = (testing::temp_dir() /
+             (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".db"))
+                .string();
     std::filesystem::remove(path_);
     opts_.enabled = true;
     opts_.connection_string = "sqlite:///" + path_;  // absolute: four slashes
@@ -26,7 +28,8 @@ class sqlite_store_test : public ::testing::Test {
     trace t;
     span request{"wsgi", {{"path", "/orders"}}};
     {
-      sql_span ok(intern_target({"sqlite", "shop.db", "", 0}), intern_statement("SELECT * FROM orders"));
+      sql_span ok(intern_target({"sqlite", "shop.db", "", 0}),
+                  intern_statement("SELECT * FROM orders"));
       ok.rows(3);
     }
     {
@@ -40,12 +43,15 @@ class sqlite_store_test : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     std::vector<std::vector<std::string>> rows;
-    sqlite3_exec(db, sql.c_str(), [](void* out, int n, char** values, char**) {
+    sqlite3_exec(
+        db, sql.c_str(),
+        [](void* out, int n, char** values, char**) {
           auto& r = *static_cast<std::vector<std::vector<std::string>>*>(out);
           r.emplace_back();
           for (int i = 0; i < n; ++i) r.back().push_back(values[i] ? values[i] : "NULL");
           return 0;
-        }, &rows, nullptr);
+        },
+        &rows, nullptr);
     sqlite3_close(db);
     return rows;
   }
@@ -89,14 +95,19 @@ TEST_F(sqlite_store_test, stores_data_double_encoded_with_osprofilers_indexes_in
   const auto types = query("SELECT DISTINCT json_type(data) FROM data");
   ASSERT_EQ(types.size(), 1u);
   EXPECT_EQ(types[0][0], "text");  // a JSON string holding the JSON text, as OSProfiler writes it
-  const auto payload = query("SELECT json_extract(data, '$') FROM data WHERE name = 'db-start' LIMIT 1");
-  EXPECT_EQ(nlohmann::json::parse(payload.at(0).at(0))["info"]["db"]["statement"], "SELECT * FROM orders");
-  const auto indexes = query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_data_%' ORDER BY name");
+  const auto payload =
+      query("SELECT json_extract(data, '$') FROM data WHERE name = 'db-start' LIMIT 1");
+  EXPECT_EQ(nlohmann::json::parse(payload.at(0).at(0))["info"]["db"]["statement"],
+            "SELECT * FROM orders");
+  const auto indexes = query(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_data_%' ORDER BY "
+      "name");
   std::vector<std::string> names;
   for (const auto& r : indexes) names.push_back(r[0]);
-  EXPECT_EQ(names, (std::vector<std::string>{"ix_data_base_id", "ix_data_host", "ix_data_name", "ix_data_parent_id",
-                                             "ix_data_project", "ix_data_service", "ix_data_timestamp",
-                                             "ix_data_trace_id"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"ix_data_base_id", "ix_data_host", "ix_data_name",
+                                      "ix_data_parent_id", "ix_data_project", "ix_data_service",
+                                      "ix_data_timestamp", "ix_data_trace_id"}));
   EXPECT_EQ(query("PRAGMA journal_mode").at(0).at(0), "wal");
 }
 
@@ -132,10 +143,12 @@ import json, sys
 from osprofiler.drivers.sqlalchemy_driver import SQLAlchemyDriver
 d = SQLAlchemyDriver(sys.argv[1])
 print(json.dumps(d.get_report(sys.argv[2])))
-)", {"sqlite:///" + path_, base});
+)",
+                                     {"sqlite:///" + path_, base});
   ASSERT_EQ(r.status, 0) << r.out;
   auto store = make_driver(opts_.connection_string, "");
-  EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
+  EXPECT_EQ(nlohmann::json::parse(r.out),
+            nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
 }
 
 TEST_F(sqlite_store_test, we_read_a_store_python_osprofiler_wrote) {
@@ -153,7 +166,8 @@ with profiler.Trace("wsgi", info={"path": "/"}):
         pass
 base = profiler.get().get_base_id()
 print(json.dumps({"base": base, "report": d.get_report(base)}))
-)", {"sqlite:///" + path_});
+)",
+                                     {"sqlite:///" + path_});
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   auto store = make_driver(opts_.connection_string, "");

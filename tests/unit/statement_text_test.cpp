@@ -32,7 +32,7 @@ TEST(sanitize_sql, in_lists_collapse) {
 TEST(truncate_statement, cuts_on_a_character_boundary_and_says_so) {
   EXPECT_EQ(truncate_statement("SELECT 1", 100), "SELECT 1");
   const std::string accented = "SELECT '\xC3\xA9\xC3\xA9\xC3\xA9'";  // é is two bytes
-  const auto cut = truncate_statement(accented, 10);               // would split the second é
+  const auto cut = truncate_statement(accented, 10);                 // would split the second é
   EXPECT_EQ(cut.substr(0, 10), "SELECT '\xC3\xA9");
   EXPECT_NE(cut.find("[dbtrace: truncated, 15 bytes]"), std::string::npos);
 }

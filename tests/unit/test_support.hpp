@@ -74,16 +74,17 @@ inline bool python_peer_available() {
   const auto r = run(std::string(python) + " -c 'import osprofiler._utils' 2>&1");
   return r.status == 0;
 }
-#define DBTRACE_REQUIRE_PYTHON_PEER()                                                     \
-  do {                                                                                    \
-    if (!::dbtrace::testing::python_peer_available()) {                                   \
+#define DBTRACE_REQUIRE_PYTHON_PEER()                                                      \
+  do {                                                                                     \
+    if (!::dbtrace::testing::python_peer_available()) {                                    \
       if (::dbtrace::testing::under_ci()) FAIL() << "python3-osprofiler is missing in CI"; \
-      GTEST_SKIP() << "python3-osprofiler not installed";                                 \
-    }                                                                                     \
+      GTEST_SKIP() << "python3-osprofiler not installed";                                  \
+    }                                                                                      \
   } while (0)
 
 // Runs a Python script with Debian's interpreter; arguments are passed as argv.
-inline command_result run_python(const std::string& script, const std::vector<std::string>& args = {}) {
+inline command_result run_python(const std::string& script,
+                                 const std::vector<std::string>& args = {}) {
   const std::string path = write_file("peer.py", script);
   std::string cmd = std::string(python) + " " + path;
   for (const auto& a : args) cmd += " '" + a + "'";
@@ -114,7 +115,8 @@ class recorder_test : public ::testing::Test {
   std::vector<nlohmann::json> events() {
     EXPECT_TRUE(dbtrace::flush());
     std::vector<nlohmann::json> out;
-    for (const auto& e : drivers::memory_events(store_)) out.push_back(nlohmann::json::parse(event_json(e)));
+    for (const auto& e : drivers::memory_events(store_))
+      out.push_back(nlohmann::json::parse(event_json(e)));
     return out;
   }
 

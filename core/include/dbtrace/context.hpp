@@ -19,14 +19,14 @@ using headers = std::map<std::string, std::string, header_name_less>;
 
 // Why a trace was or was not continued from incoming headers.
 enum class context_status {
-  new_trace,        // dbtrace::trace{} started a trace of its own
-  continued,        // signed X-Trace-* headers verified with one of hmac_keys
-  no_context,       // no X-Trace-Info / X-Trace-HMAC in the headers: a new trace
-  unsigned_context, // X-Trace-Info without X-Trace-HMAC: not trusted, a new trace
-  bad_signature,    // HMAC matches none of hmac_keys (tampered, wrong key): a new trace
-  malformed,        // not base64, not JSON, missing base_id, extra keys: a new trace
-  not_sampled,      // sample_rate decided against recording this trace
-  disabled,         // tracing is off: nothing is recorded
+  new_trace,         // dbtrace::trace{} started a trace of its own
+  continued,         // signed X-Trace-* headers verified with one of hmac_keys
+  no_context,        // no X-Trace-Info / X-Trace-HMAC in the headers: a new trace
+  unsigned_context,  // X-Trace-Info without X-Trace-HMAC: not trusted, a new trace
+  bad_signature,     // HMAC matches none of hmac_keys (tampered, wrong key): a new trace
+  malformed,         // not base64, not JSON, missing base_id, extra keys: a new trace
+  not_sampled,       // sample_rate decided against recording this trace
+  disabled,          // tracing is off: nothing is recorded
 };
 const char* to_string(context_status s) noexcept;
 
@@ -44,7 +44,7 @@ context current_context();
 // The previous thread state comes back when it is destroyed.
 class trace {
  public:
-  trace();                              // a new trace (subject to sample_rate)
+  trace();                                  // a new trace (subject to sample_rate)
   explicit trace(const headers& incoming);  // continues a signed context, else a new trace
   explicit trace(const context& parent);    // continues a context captured in this process
   ~trace();

@@ -37,10 +37,10 @@ void shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5)) noex
 // Counters since init, in events (a SQL span is two events). After flush():
 // exported + dropped == recorded.
 struct statistics {
-  std::uint64_t recorded = 0;       // events the application produced while tracing
-  std::uint64_t exported = 0;       // events the driver wrote
-  std::uint64_t dropped = 0;        // events lost: full queue, rejected or abandoned batches
-  std::uint64_t failed_writes = 0;  // driver write attempts that failed (each retry counts)
+  std::uint64_t recorded = 0;           // events the application produced while tracing
+  std::uint64_t exported = 0;           // events the driver wrote
+  std::uint64_t dropped = 0;            // events lost: full queue, rejected or abandoned batches
+  std::uint64_t failed_writes = 0;      // driver write attempts that failed (each retry counts)
   std::uint64_t rejected_contexts = 0;  // incoming headers not trusted (see context_status)
 };
 statistics stats() noexcept;

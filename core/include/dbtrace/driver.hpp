@@ -16,7 +16,7 @@ namespace dbtrace {
 
 // One OSProfiler event, with its columns split out and `info` pre-rendered.
 struct event {
-  std::string name;       // "db-start", "db-stop", "rpc-start", ...
+  std::string name;  // "db-start", "db-stop", "rpc-start", ...
   std::string base_id;
   std::string trace_id;
   std::string parent_id;
@@ -37,9 +37,9 @@ std::string event_payload_json(const event& e);
 
 // How a write went, and what the pipeline does next.
 enum class write_result {
-  ok,         // written: count as exported
-  retry,      // transient (backend down, busy): back off, then send the same batch again
-  rejected,   // permanent for this batch (bad data, refused): drop it and count as dropped
+  ok,        // written: count as exported
+  retry,     // transient (backend down, busy): back off, then send the same batch again
+  rejected,  // permanent for this batch (bad data, refused): drop it and count as dropped
 };
 
 // An event read back from a store, in the shape the report needs.

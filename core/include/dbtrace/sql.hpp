@@ -17,10 +17,10 @@ namespace dbtrace {
 // Where statements run; known once per connection, recorded on every db-start
 // under OTel names (db.system.name, db.namespace, server.address, server.port).
 struct db_target {
-  std::string system;     // "sqlite", "postgresql", ...
-  std::string name_space; // the database (db.namespace); never a password
-  std::string address;    // server.address, empty for embedded databases
-  int port = 0;           // server.port, 0 when there is none
+  std::string system;      // "sqlite", "postgresql", ...
+  std::string name_space;  // the database (db.namespace); never a password
+  std::string address;     // server.address, empty for embedded databases
+  int port = 0;            // server.port, 0 when there is none
 };
 namespace detail {
 struct interned_target;

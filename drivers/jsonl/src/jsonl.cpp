@@ -79,7 +79,9 @@ class jsonl_driver final : public driver {
     std::vector<stored_event> out;
     for_each_event([&](const nlohmann::ordered_json& j) {
       if (j.value("base_id", std::string()) != base_id) return;
-      auto field = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+      auto field = [&](const char* k) {
+        return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+      };
       std::string host;
       if (j.contains("info") && j["info"].is_object() && j["info"].contains("host") &&
           j["info"]["host"].is_string())

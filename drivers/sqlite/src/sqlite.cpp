@@ -44,8 +44,14 @@ const char* const insert_sql =
 // Errors that may pass (locked, busy, I/O, full disk) are retried; others reject the batch.
 bool transient(int rc) {
   switch (rc & 0xFF) {
-    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_IOERR: case SQLITE_FULL:
-    case SQLITE_CANTOPEN: case SQLITE_PROTOCOL: case SQLITE_NOMEM: case SQLITE_READONLY:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOMEM:
+    case SQLITE_READONLY:
       return true;
     default:
       return false;
@@ -54,7 +60,8 @@ bool transient(int rc) {
 
 std::string column_text(sqlite3_stmt* st, int i) {
   const auto* p = sqlite3_column_text(st, i);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st, i)))
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<std::size_t>(sqlite3_column_bytes(st, i)))
            : std::string();
 }
 
@@ -67,7 +74,8 @@ nlohmann::ordered_json decode_payload(const std::string& text) {
 
 class sqlite_driver final : public driver {
  public:
-  sqlite_driver(std::string path, std::string host) : path_(std::move(path)), host_(std::move(host)) {}
+  sqlite_driver(std::string path, std::string host)
+      : path_(std::move(path)), host_(std::move(host)) {}
   ~sqlite_driver() override { close(); }
 
   write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
@@ -79,11 +87,12 @@ class sqlite_driver final : public driver {
         payload_.clear();
         detail::append_json_string(payload_, event_payload_json(e));
         sqlite3_reset(insert_);
-        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id,
-                                        &e.project,   &host_,     &e.service,   &e.name, &payload_};
+        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id,
+                                        &e.trace_id,  &e.project, &host_,
+                                        &e.service,   &e.name,    &payload_};
         for (int i = 0; i < 9; ++i)
-          sqlite3_bind_text(insert_, i + 1, columns[i]->data(), static_cast<int>(columns[i]->size()),
-                            SQLITE_STATIC);
+          sqlite3_bind_text(insert_, i + 1, columns[i]->data(),
+                            static_cast<int>(columns[i]->size()), SQLITE_STATIC);
         rc = sqlite3_step(insert_);
         if (rc != SQLITE_DONE) {
           sqlite3_reset(insert_);
@@ -107,8 +116,8 @@ class sqlite_driver final : public driver {
     sqlite3* db = open_for_reading();
     std::set<std::string> failed;
     if (errors_only) {
-      query(db, "SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data LIKE '%etype%'", {},
-            [&](sqlite3_stmt* st) {
+      query(db, "SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data LIKE '%etype%'",
+            {}, [&](sqlite3_stmt* st) {
               const auto payload = decode_payload(column_text(st, 1));
               if (payload.contains("info") && payload["info"].is_object() &&
                   payload["info"].contains("etype"))
@@ -119,7 +128,8 @@ class sqlite_driver final : public driver {
     query(db, "SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", {},
           [&](sqlite3_stmt* st) {
             auto id = column_text(st, 0);
-            if (!errors_only || failed.count(id)) out.push_back({std::move(id), column_text(st, 1)});
+            if (!errors_only || failed.count(id))
+              out.push_back({std::move(id), column_text(st, 1)});
           });
     sqlite3_close(db);
     return out;
@@ -134,7 +144,8 @@ class sqlite_driver final : public driver {
           base_id, [&](sqlite3_stmt* st) {
             out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2),
                            column_text(st, 3), column_text(st, 4), column_text(st, 5),
-                           column_text(st, 6), column_text(st, 7), decode_payload(column_text(st, 8))});
+                           column_text(st, 6), column_text(st, 7),
+                           decode_payload(column_text(st, 8))});
           });
     sqlite3_close(db);
     return out;
@@ -142,14 +153,19 @@ class sqlite_driver final : public driver {
 
  private:
   bool open_for_writing(std::string& error) {
-    int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc == SQLITE_OK) {
       sqlite3_busy_timeout(db_, 2000);
       // WAL lets the CLI read while the application writes; NORMAL sync is
       // durable across application crashes, which is what a trace store needs.
       // A 64 MiB cache and 16 MiB of WAL between checkpoints keep the eight
       // OSProfiler indexes (three on random UUIDs) from rewriting pages per batch.
-      rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;", nullptr, nullptr, nullptr);
+      rc = sqlite3_exec(db_,
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA "
+                        "cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
+                        nullptr, nullptr, nullptr);
     }
     if (rc == SQLITE_OK) rc = sqlite3_exec(db_, schema_sql, nullptr, nullptr, nullptr);
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db_, insert_sql, -1, &insert_, nullptr);
@@ -195,7 +211,8 @@ class sqlite_driver final : public driver {
       sqlite3_close(db);
       throw store_error(msg + " (not a dbtrace/OSProfiler store?)");
     }
-    if (!arg.empty()) sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
+    if (!arg.empty())
+      sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
     sqlite3_finalize(st);
