@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The main job: build dbtrace, run the example data layer against the embedded
-# SQLite store, then show one of its traces with the dbtrace command.
+# The main job: build dbtrace, run the example SOCI data layer with tracing into
+# the embedded SQLite store, then show one of its traces with the dbtrace command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_TESTS=OFF \
-  -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=ON >/dev/null
+  -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=ON -DDBTRACE_WITH_SOCI=ON >/dev/null
 cmake --build build/demo -j"$(nproc)" >/dev/null
 
 work=build/demo/run
@@ -17,9 +17,9 @@ trace_sqlalchemy = true
 hmac_keys = SECRET_KEY
 connection_string = sqlite:///$work/traces.db
 project = demo
-service = sqlite-requests
+service = soci-requests
 CONF
-build/demo/examples/sqlite_requests "$work/app.conf" > "$work/ids.txt"
+build/demo/examples/soci_requests "$work/app.conf" > "$work/ids.txt"
 echo "== traces in $work/traces.db"
 build/demo/cli/dbtrace --config "$work/app.conf" trace list
 echo "== the first one"

@@ -7,12 +7,14 @@ set -euo pipefail
 
 build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libinih-dev
   libcli11-dev libssl-dev libconcurrentqueue-dev)
-test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 python3 python3-osprofiler
-  python3-sqlalchemy)
+# SOCI's Debian headers include Boost and libpq-fe.h without depending on them.
+shim_packages=(libsoci-dev libboost-dev libpq-dev)
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql python3
+  python3-osprofiler python3-sqlalchemy)
 
 case "${1:-build}" in
-  build) wanted=("${build_packages[@]}") ;;
-  test) wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
+  build) wanted=("${build_packages[@]}" "${shim_packages[@]}") ;;
+  test) wanted=("${build_packages[@]}" "${shim_packages[@]}" "${test_packages[@]}") ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 

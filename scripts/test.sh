@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds with warnings as
-# errors, runs every test with ctest. Under CI=true a missing peer fails.
+# errors, starts a throwaway PostgreSQL on loopback, runs every test with
+# ctest, stops the server. Under CI=true a missing server or peer fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_TESTS=ON \
-  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON >/dev/null
+  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON >/dev/null
 cmake --build build/test -j"$(nproc)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+servers=$(mktemp -d /tmp/dbtrace-servers.XXXXXX)
+chmod 755 "$servers"
+cleanup() { scripts/pg_server.sh stop "$servers/pg" || true; rm -rf "$servers"; }
+trap cleanup EXIT
+pg_port=$(free_port)
+if scripts/pg_server.sh start "$servers/pg" "$pg_port"; then
+  export DBTRACE_TEST_PG="host=127.0.0.1 port=$pg_port dbname=app user=app password=app-secret"
+  export DBTRACE_TEST_PG_ADMIN="host=127.0.0.1 port=$pg_port dbname=postgres user=postgres"
+elif [ "${CI:-}" = true ]; then
+  echo "test.sh: could not start PostgreSQL (see $servers/pg/*.log)" >&2
+  exit 1
+fi
+
 cd build/test && ctest --output-on-failure -j2 --timeout 300

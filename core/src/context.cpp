@@ -141,7 +141,9 @@ void trace::activate(const std::string& base_id, const std::string& parent_id) {
 }
 
 trace::~trace() {
-  if (saved_) detail::this_thread() = std::move(saved_->previous);
+  if (!saved_) return;
+  detail::close_open_sql_spans();
+  detail::this_thread() = std::move(saved_->previous);
 }
 
 const std::string& trace::base_id() const noexcept {
@@ -209,6 +211,7 @@ void span::set_error(const std::exception& e) noexcept {
 
 span::~span() {
   if (!state_) return;
+  detail::close_open_sql_spans(&state_->trace_id);  // statements still fetched end with their parent
   auto& t = detail::this_thread();
   // Pop this span, and any inner one left open above it (spans are RAII, so
   // only a moved trace can leave one), but never another trace's entries.

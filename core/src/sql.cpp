@@ -2,6 +2,9 @@
 // path reads the clock, looks up a per-thread cache and pushes one record.
 #include "dbtrace/sql.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -65,6 +68,22 @@ const interned_statement* intern_slow(std::string_view sql, thread_cache& cache)
 }
 
 }  // namespace
+
+namespace {
+thread_local std::vector<sql_span*> t_open_spans;  // sql_span::keep_open, this thread
+}  // namespace
+
+void close_open_sql_spans(const id128* parent) noexcept {
+  auto& open = t_open_spans;
+  if (open.empty()) return;
+  // Move the ones to close to the back, finish them, then drop them; finishing
+  // leaves the list alone because it is told they are already out of it.
+  const auto closing = std::partition(open.begin(), open.end(), [&](sql_span* s) {
+    return parent && !(s->parent_id_ == *parent);
+  });
+  for (auto it = closing; it != open.end(); ++it) (*it)->end_and_finish_from_list();
+  open.erase(closing, open.end());
+}
 
 void reset_statement_cache() noexcept {
   auto& table = statements();
@@ -131,6 +150,74 @@ target_ref intern_target(const db_target& t) noexcept {
   }
 }
 
+db_target describe_connection(std::string system, std::string_view cs) {
+  db_target t;
+  t.system = std::move(system);
+  auto set = [&](std::string_view key, std::string value) {
+    if (key == "dbname" || key == "db" || key == "database") t.name_space = std::move(value);
+    else if (key == "host" || key == "hostaddr") {
+      if (t.address.empty() || key == "host") t.address = std::move(value);
+    } else if (key == "port") {
+      t.port = std::atoi(value.c_str());
+    }
+  };
+  const auto scheme_end = cs.find("://");
+  if (scheme_end != std::string_view::npos && cs.find('=') > scheme_end) {
+    // URI: scheme://[user[:password]@][host][:port][/dbname][?key=value&...]
+    std::string_view rest = cs.substr(scheme_end + 3);
+    const auto query = rest.find('?');
+    std::string_view params = query == std::string_view::npos ? "" : rest.substr(query + 1);
+    rest = rest.substr(0, query);
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    if (slash != std::string_view::npos) t.name_space = std::string(rest.substr(slash + 1));
+    const auto at = authority.rfind('@');
+    if (at != std::string_view::npos) authority = authority.substr(at + 1);  // drop credentials
+    const auto colon = authority.rfind(':');
+    if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+      t.port = std::atoi(std::string(authority.substr(colon + 1)).c_str());
+      authority = authority.substr(0, colon);
+    }
+    t.address = std::string(authority);
+    while (!params.empty()) {
+      const auto amp = params.find('&');
+      const auto pair = params.substr(0, amp);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos) set(pair.substr(0, eq), std::string(pair.substr(eq + 1)));
+      params = amp == std::string_view::npos ? "" : params.substr(amp + 1);
+    }
+    return t;
+  }
+  // key=value pairs separated by blanks; values may be single-quoted.
+  std::size_t i = 0;
+  bool any_pair = false;
+  while (i < cs.size()) {
+    while (i < cs.size() && std::isspace(static_cast<unsigned char>(cs[i]))) ++i;
+    const auto eq = cs.find('=', i);
+    if (eq == std::string_view::npos) break;
+    std::string key(cs.substr(i, eq - i));
+    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+    i = eq + 1;
+    while (i < cs.size() && cs[i] == ' ') ++i;
+    std::string value;
+    if (i < cs.size() && cs[i] == '\'') {
+      for (++i; i < cs.size() && cs[i] != '\''; ++i) {
+        if (cs[i] == '\\' && i + 1 < cs.size()) ++i;
+        value.push_back(cs[i]);
+      }
+      ++i;
+    } else {
+      while (i < cs.size() && !std::isspace(static_cast<unsigned char>(cs[i]))) value.push_back(cs[i++]);
+    }
+    any_pair = true;
+    set(key, std::move(value));
+  }
+  if (!any_pair) t.name_space = std::string(cs);  // e.g. SOCI's sqlite3 "app.db"
+  return t;
+}
+
+std::string statement_operation(std::string_view sql) { return detail::operation_name(sql); }
+
 bool sql_recording() noexcept {
   return detail::g_sql.load(std::memory_order_relaxed) && detail::this_thread().active;
 }
@@ -174,13 +261,39 @@ void sql_span::start(target_ref target) noexcept {
   start_ns_ = detail::wall_ns();
 }
 
+std::int64_t sql_span::clock() noexcept { return detail::wall_ns(); }
+
+void sql_span::end_now() noexcept {
+  if (on_) end_ns_ = detail::wall_ns();
+}
+
+void sql_span::keep_open() noexcept {
+  if (!on_ || registered_) return;
+  try {
+    detail::t_open_spans.push_back(this);
+    registered_ = true;
+  } catch (...) {
+  }
+}
+
+void sql_span::end_and_finish_from_list() noexcept {
+  registered_ = false;  // close_open_sql_spans removes it from the list
+  if (on_) finish();
+}
+
 void sql_span::finish() noexcept {
+  if (registered_) {
+    auto& open = detail::t_open_spans;
+    open.erase(std::remove(open.begin(), open.end(), this), open.end());
+    registered_ = false;
+  }
+  on_ = false;
   detail::record r{detail::record_kind::sql,
                    base_id_,
                    trace_id_,
                    parent_id_,
                    start_ns_,
-                   detail::wall_ns(),
+                   end_ns_ ? end_ns_ : detail::wall_ns(),
                    statement_,
                    target_,
                    rows_,

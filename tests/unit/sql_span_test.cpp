@@ -2,6 +2,7 @@
 // keys and the OTel database attributes.
 #include "dbtrace/sql.hpp"
 
+#include <optional>
 #include <thread>
 
 #include "test_support.hpp"
@@ -159,6 +160,48 @@ TEST_F(sql_span_test, threads_with_their_own_traces_never_mix) {
     ++db_spans[e["base_id"]];
   }
   for (const auto& b : bases) EXPECT_EQ(db_spans[b], statements);
+}
+
+}  // namespace
+}  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+using sql_span_keep_open_test = testing::recorder_test;
+
+TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_parent_span_not_later) {
+  start();
+  std::optional<sql_span> cursor;  // e.g. a statement the application still fetches from
+  {
+    trace t;
+    {
+      span rpc{"rpc"};
+      cursor.emplace(target_ref{}, "SELECT id FROM t");
+      cursor->rows(5);
+      cursor->end_now();
+      cursor->keep_open();
+    }
+    span later{"later"};
+  }
+  cursor.reset();  // already finished: records nothing more
+  std::vector<std::string> names;
+  for (const auto& e : events()) names.push_back(e["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"rpc-start", "db-start", "db-stop", "rpc-stop", "later-start",
+                                             "later-stop"}));
+}
+
+TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_trace) {
+  start();
+  std::optional<sql_span> cursor;
+  {
+    trace t;
+    cursor.emplace(target_ref{}, "SELECT 1");
+    cursor->keep_open();
+  }
+  EXPECT_EQ(events().size(), 2u);
+  cursor.reset();
+  EXPECT_EQ(events().size(), 2u);
 }
 
 }  // namespace

@@ -82,6 +82,24 @@ inline bool python_peer_available() {
     }                                                                                      \
   } while (0)
 
+// The test PostgreSQL server (scripts/test.sh starts it): libpq key=value
+// strings for the app role (with a password) and the superuser.
+inline std::string pg_app() {
+  const char* v = std::getenv("DBTRACE_TEST_PG");
+  return v ? v : "";
+}
+inline std::string pg_admin() {
+  const char* v = std::getenv("DBTRACE_TEST_PG_ADMIN");
+  return v ? v : "";
+}
+#define DBTRACE_REQUIRE_PG()                                                                 \
+  do {                                                                                       \
+    if (::dbtrace::testing::pg_app().empty()) {                                              \
+      if (::dbtrace::testing::under_ci()) FAIL() << "no test PostgreSQL (DBTRACE_TEST_PG) in CI"; \
+      GTEST_SKIP() << "DBTRACE_TEST_PG not set: run scripts/test.sh";                         \
+    }                                                                                        \
+  } while (0)
+
 // Runs a Python script with Debian's interpreter; arguments are passed as argv.
 inline command_result run_python(const std::string& script,
                                  const std::vector<std::string>& args = {}) {

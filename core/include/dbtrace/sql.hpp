@@ -29,6 +29,9 @@ struct record_extra;
 // True while SQL statements are recorded (tracing on, trace_sql on). Read
 // inline so that disabled tracing costs one relaxed load and a branch.
 extern std::atomic<bool> g_sql;
+// Finishes the SQL spans this thread keeps open (sql_span::keep_open) whose
+// parent is `parent`, or all of them (a trace ends): nothing stays pending.
+void close_open_sql_spans(const id128* parent = nullptr) noexcept;
 }  // namespace detail
 
 // A target/statement known to the recorder. Copyable handles; the empty
@@ -56,12 +59,26 @@ class statement_ref {
 // Interns a connection's target once (at connect time).
 target_ref intern_target(const db_target& t) noexcept;
 
+// What a connection string says about its target: db.namespace (dbname / db /
+// the database path), server.address and server.port, from a URI
+// (`postgresql://user:secret@host:5432/app?…`) or key=value pairs
+// (`dbname=app host=db port=5432 password=…`). The password is never read.
+db_target describe_connection(std::string system, std::string_view connection_string);
+
 // Interns a statement text: truncated to max_statement_length and sanitized
 // once, then looked up without a lock or an allocation. Shims call it at
 // prepare time; for one-shot statements per execution. Returns an empty
 // handle when SQL tracing is off or the statement table is full (the text is
 // then copied into the span instead).
 statement_ref intern_statement(std::string_view sql) noexcept;
+
+// The statement's leading keyword, uppercased ("SELECT", "INSERT"), skipping
+// blanks, parentheses and comments; empty when there is none.
+std::string statement_operation(std::string_view sql);
+
+// True while SQL statements are recorded at all (tracing on, trace_sql on),
+// whether or not a trace is active on this thread: shims prepare for it.
+inline bool sql_tracing_enabled() noexcept { return detail::g_sql.load(std::memory_order_relaxed); }
 
 // True when SQL statements are being recorded right now on this thread:
 // tracing on, trace_sql on, and a sampled trace active.
@@ -86,6 +103,20 @@ class sql_span {
   sql_span& operator=(const sql_span&) = delete;
 
   bool recording() const noexcept { return on_; }
+  // The wall clock as spans read it (ns since the epoch). A span made after
+  // the fact (a prepare that failed) takes the time read before the call.
+  static std::int64_t clock() noexcept;
+  void started_at(std::int64_t clock_ns) noexcept {
+    if (on_) start_ns_ = clock_ns;
+  }
+  // This execution may outlive the call that started it (a cursor the
+  // application fetches from later): the span is then finished by the next
+  // execution, by its destruction, or at the latest when the span or trace
+  // around it ends, so a request never leaves it pending.
+  void keep_open() noexcept;
+  // The database's work ended now (when a span stays open across calls, e.g.
+  // a fetch loop, its stop time is the end of the last call, not its destruction).
+  void end_now() noexcept;
   // Rows returned or affected (db.response.returned_rows).
   void rows(std::int64_t n) noexcept { rows_ = n; }
   // Rows sent in one bulk execution (db.operation.batch.size).
@@ -104,12 +135,16 @@ class sql_span {
   void begin(target_ref target, std::string_view sql) noexcept;
   void start(target_ref target) noexcept;
   void finish() noexcept;
+  friend void detail::close_open_sql_spans(const detail::id128*) noexcept;
+  void end_and_finish_from_list() noexcept;
   bool on_ = false;
+  bool registered_ = false;  // in the thread's list of open spans (keep_open)
   const detail::interned_statement* statement_ = nullptr;
   const detail::interned_target* target_ = nullptr;
   std::int64_t rows_ = -1;
   std::int64_t batch_ = 0;
   std::int64_t start_ns_ = 0;
+  std::int64_t end_ns_ = 0;
   detail::record_extra* extra_ = nullptr;  // owned; only made for errors, params, uninterned text
   detail::id128 base_id_, parent_id_, trace_id_;
 };

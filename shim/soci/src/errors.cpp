@@ -1,0 +1,71 @@
+// Error fields from SOCI's exceptions; backend-specific ones when that backend is linked.
+#include "errors.hpp"
+
+#include <soci/error.h>
+#ifdef DBTRACE_SOCI_HAVE_POSTGRESQL
+#include <soci/postgresql/soci-postgresql.h>
+#endif
+#ifdef DBTRACE_SOCI_HAVE_SQLITE3
+#include <soci/sqlite3/soci-sqlite3.h>
+#endif
+
+#include <cxxabi.h>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <typeinfo>
+
+namespace dbtrace::soci::detail {
+namespace {
+
+std::string type_name(const std::type_info& t) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
+                                          std::free);
+  return status == 0 && d ? d.get() : t.name();
+}
+
+const char* category_name(::soci::soci_error::error_category c) {
+  switch (c) {
+    case ::soci::soci_error::connection_error: return "connection_error";
+    case ::soci::soci_error::invalid_statement: return "invalid_statement";
+    case ::soci::soci_error::no_privilege: return "no_privilege";
+    case ::soci::soci_error::no_data: return "no_data";
+    case ::soci::soci_error::constraint_violation: return "constraint_violation";
+    case ::soci::soci_error::unknown_transaction_state: return "unknown_transaction_state";
+    case ::soci::soci_error::system_error: return "system_error";
+    case ::soci::soci_error::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::string status_code(const ::soci::soci_error& e) {
+#ifdef DBTRACE_SOCI_HAVE_POSTGRESQL
+  if (auto* pg = dynamic_cast<const ::soci::postgresql_soci_error*>(&e)) return pg->sqlstate();
+#endif
+#ifdef DBTRACE_SOCI_HAVE_SQLITE3
+  if (auto* lite = dynamic_cast<const ::soci::sqlite3_soci_error*>(&e)) return std::to_string(lite->result());
+#endif
+  (void)e;
+  return {};
+}
+
+}  // namespace
+
+void record_current_exception(sql_span& span) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const ::soci::soci_error& e) {
+      span.error(type_name(typeid(e)), e.what(), status_code(e), category_name(e.get_error_category()));
+    } catch (const std::exception& e) {
+      span.error(type_name(typeid(e)), e.what());
+    } catch (...) {
+      span.error("unknown", "a non-standard exception");
+    }
+  } catch (...) {
+    // Recording must never replace the application's exception.
+  }
+}
+
+}  // namespace dbtrace::soci::detail

@@ -1,0 +1,13 @@
+// Turning the exception a SOCI backend threw into span error fields.
+#pragma once
+
+#include "dbtrace/sql.hpp"
+
+namespace dbtrace::soci::detail {
+
+// Call from a catch block: records the in-flight exception's type, message,
+// SOCI error category and SQLSTATE (PostgreSQL) or result code (SQLite) on `span`.
+// The caller rethrows the exception unchanged.
+void record_current_exception(sql_span& span) noexcept;
+
+}  // namespace dbtrace::soci::detail

@@ -1,0 +1,352 @@
+// dbtrace::soci on SQLite and on a real PostgreSQL server: one span per
+// execution, with the statement, ids, rows, errors and parameters; results and
+// exceptions exactly as SOCI's own.
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <thread>
+
+#include "dbtrace/soci.hpp"
+#include "test_support.hpp"
+
+namespace dbtrace {
+namespace {
+
+struct backend_case {
+  const char* name;  // SOCI backend
+  const char* system;
+};
+
+class soci_test : public testing::recorder_test, public ::testing::WithParamInterface<backend_case> {
+ protected:
+  void SetUp() override {
+    recorder_test::SetUp();
+    if (is_pg()) {
+      DBTRACE_REQUIRE_PG();
+      connect_ = testing::pg_app();
+    } else {
+      const auto path = testing::temp_dir() / (test_name() + ".db");
+      std::filesystem::remove(path);
+      connect_ = "db=" + path.string();
+    }
+    table_ = "t_" + test_name();
+    start();
+    sql_ = std::make_unique<soci::session>(factory(), connect_);
+    raw_ = std::make_unique<::soci::session>(factory(), connect_);
+    *raw_ << "DROP TABLE IF EXISTS " + table_;
+    *raw_ << "CREATE TABLE " + table_ + " (id INTEGER PRIMARY KEY, name VARCHAR(50), score INTEGER)";
+  }
+  void TearDown() override {
+    if (raw_) *raw_ << "DROP TABLE IF EXISTS " + table_;
+    sql_.reset();
+    raw_.reset();
+    recorder_test::TearDown();
+  }
+  bool is_pg() const { return std::string(GetParam().name) == "postgresql"; }
+  ::soci::backend_factory const& factory() const {
+    if (is_pg()) return ::soci::postgresql;
+    return ::soci::sqlite3;
+  }
+  std::string test_name() const {
+    std::string n = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (auto& c : n)
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    return n;
+  }
+  // Positional placeholder syntax is the same (:name) for both backends via SOCI.
+  void fill(int n) {
+    for (int i = 1; i <= n; ++i)
+      *raw_ << "INSERT INTO " + table_ + " (id, name, score) VALUES (:i, :n, :s)", ::soci::use(i),
+          ::soci::use("user" + std::to_string(i)), ::soci::use(i * 10);
+  }
+
+  struct db_span {
+    nlohmann::json start, stop;
+    const nlohmann::json& db() const { return start["info"]["db"]; }
+    std::string statement() const { return db()["statement"]; }
+  };
+  // The db spans recorded so far, paired by trace_id, in start order.
+  std::vector<db_span> spans() {
+    std::vector<db_span> out;
+    std::map<std::string, nlohmann::json> stops;
+    const auto ev = events();
+    for (const auto& e : ev)
+      if (e["name"] == "db-stop") stops[e["trace_id"]] = e;
+    for (const auto& e : ev)
+      if (e["name"] == "db-start") out.push_back({e, stops[e["trace_id"]]});
+    std::stable_sort(out.begin(), out.end(), [](const db_span& a, const db_span& b) {
+      return a.start["timestamp"].get<std::string>() < b.start["timestamp"].get<std::string>();
+    });
+    return out;
+  }
+  std::string stmt(const std::string& text) const { return text; }
+
+  std::string connect_, table_;
+  std::unique_ptr<soci::session> sql_;
+  std::unique_ptr<::soci::session> raw_;
+};
+
+TEST_P(soci_test, a_one_shot_statement_is_one_span_under_the_current_span) {
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    span request{"wsgi"};
+    int id = 7;
+    *sql_ << "INSERT INTO " + table_ + " (id, name, score) VALUES (:id, 'ada', 1)", ::soci::use(id);
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].statement(), "INSERT INTO " + table_ + " (id, name, score) VALUES (:id, 'ada', 1)");
+  EXPECT_EQ(s[0].start["base_id"], base);
+  EXPECT_NE(s[0].start["parent_id"], base);  // under the wsgi span
+  EXPECT_EQ(s[0].db()["db.system.name"], GetParam().system);
+  EXPECT_EQ(s[0].db()["db.operation.name"], "INSERT");
+  EXPECT_FALSE(s[0].db().contains("params"));
+  EXPECT_EQ(s[0].stop["info"]["db"]["db.response.returned_rows"], 1);
+  EXPECT_EQ(s[0].stop["trace_id"], s[0].start["trace_id"]);
+}
+
+TEST_P(soci_test, results_are_the_drivers_own) {
+  fill(3);
+  int count = -1;
+  std::string name;
+  {
+    trace t;
+    *sql_ << "SELECT COUNT(*) FROM " + table_, ::soci::into(count);
+    *sql_ << "SELECT name FROM " + table_ + " WHERE id = 2", ::soci::into(name);
+  }
+  EXPECT_EQ(count, 3);
+  EXPECT_EQ(name, "user2");
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].stop["info"]["db"]["db.response.returned_rows"], 1);
+  EXPECT_EQ(s[1].statement(), "SELECT name FROM " + table_ + " WHERE id = 2");
+}
+
+TEST_P(soci_test, a_prepared_statement_is_one_span_per_execute) {
+  fill(5);
+  int id = 0;
+  std::string name;
+  // Prepared once at start-up, outside any request's trace; executed per request.
+  ::soci::statement st = (sql_->prepare << "SELECT name FROM " + table_ + " WHERE id = :id",
+                          ::soci::into(name), ::soci::use(id));
+  {
+    trace t;
+    for (id = 1; id <= 4; ++id) {
+      st.execute(true);
+      EXPECT_EQ(name, "user" + std::to_string(id));
+    }
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 4u);  // preparing is no span of its own
+  std::set<std::string> ids;
+  for (const auto& sp : s) {
+    EXPECT_EQ(sp.statement(), "SELECT name FROM " + table_ + " WHERE id = :id");
+    EXPECT_EQ(sp.stop["info"]["db"]["db.response.returned_rows"], 1);
+    ids.insert(sp.start["trace_id"]);
+  }
+  EXPECT_EQ(ids.size(), 4u);
+}
+
+TEST_P(soci_test, a_fetch_loop_and_a_rowset_are_one_span_each_with_all_rows) {
+  fill(6);
+  int total = 0;
+  {
+    trace t;
+    int id;
+    ::soci::statement st = (sql_->prepare << "SELECT id FROM " + table_ + " ORDER BY id", ::soci::into(id));
+    st.execute();
+    while (st.fetch()) total += id;
+    ::soci::rowset<::soci::row> rs = (sql_->prepare << "SELECT id, name FROM " + table_);
+    for (const auto& r : rs) total += r.get<int>(0);
+  }
+  EXPECT_EQ(total, 42);
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].stop["info"]["db"]["db.response.returned_rows"], 6);
+  EXPECT_EQ(s[1].stop["info"]["db"]["db.response.returned_rows"], 6);
+}
+
+TEST_P(soci_test, bulk_operations_are_one_span_with_the_batch_size) {
+  std::vector<int> ids{1, 2, 3, 4, 5};
+  std::vector<std::string> names{"a", "b", "c", "d", "e"};
+  std::vector<int> back(10);
+  {
+    trace t;
+    *sql_ << "INSERT INTO " + table_ + " (id, name) VALUES (:id, :name)", ::soci::use(ids), ::soci::use(names);
+    *sql_ << "SELECT id FROM " + table_ + " ORDER BY id", ::soci::into(back);
+  }
+  EXPECT_EQ(back, (std::vector<int>{1, 2, 3, 4, 5}));
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].db()["db.operation.batch.size"], 5);
+  EXPECT_EQ(s[0].stop["info"]["db"]["db.response.returned_rows"], 5);
+  EXPECT_FALSE(s[1].db().contains("db.operation.batch.size"));
+  EXPECT_EQ(s[1].stop["info"]["db"]["db.response.returned_rows"], 5);
+}
+
+TEST_P(soci_test, ddl_and_transactions_are_recorded) {
+  {
+    trace t;
+    *sql_ << "CREATE TABLE " + table_ + "_x (a INTEGER)";
+    {
+      ::soci::transaction tr(*sql_);
+      *sql_ << "INSERT INTO " + table_ + " (id) VALUES (1)";
+      tr.commit();
+    }
+    {
+      ::soci::transaction tr(*sql_);
+      *sql_ << "INSERT INTO " + table_ + " (id) VALUES (2)";
+    }  // rolled back
+    *sql_ << "DROP TABLE " + table_ + "_x";
+  }
+  int count = -1;
+  *raw_ << "SELECT COUNT(*) FROM " + table_, ::soci::into(count);
+  EXPECT_EQ(count, 1);
+  std::vector<std::string> statements;
+  for (const auto& sp : spans()) statements.push_back(sp.statement());
+  EXPECT_EQ(statements, (std::vector<std::string>{
+                            "CREATE TABLE " + table_ + "_x (a INTEGER)", "BEGIN",
+                            "INSERT INTO " + table_ + " (id) VALUES (1)", "COMMIT", "BEGIN",
+                            "INSERT INTO " + table_ + " (id) VALUES (2)", "ROLLBACK",
+                            "DROP TABLE " + table_ + "_x"}));
+}
+
+// What SOCI alone throws for `statement`, as type name and message.
+template <class Session>
+std::pair<std::string, std::string> failure_of(Session& s, const std::string& statement) {
+  try {
+    s << statement;
+  } catch (const std::exception& e) {
+    return {typeid(e).name(), e.what()};
+  }
+  return {"none", ""};
+}
+
+TEST_P(soci_test, a_failing_statement_records_the_error_and_throws_what_soci_throws) {
+  const std::string bad = "SELECT * FROM no_such_table_" + test_name();
+  std::pair<std::string, std::string> traced_failure;
+  {
+    trace t;
+    traced_failure = failure_of(*sql_, bad);
+  }
+  EXPECT_EQ(traced_failure, failure_of(*raw_, bad));  // same type, same message
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  const auto& info = s[0].stop["info"];
+  EXPECT_EQ(s[0].statement(), bad);
+  EXPECT_EQ(info["etype"], is_pg() ? "soci::postgresql_soci_error" : "soci::sqlite3_soci_error");
+  EXPECT_NE(info["message"].get<std::string>().find("no_such_table"), std::string::npos);
+  EXPECT_EQ(info["db"]["db.response.status_code"], is_pg() ? "42P01" : "1");
+  EXPECT_TRUE(info["db"].contains("db.error.category"));
+}
+
+TEST_P(soci_test, params_are_recorded_only_when_asked_and_nulls_are_null) {
+  {
+    trace t;
+    *sql_ << "INSERT INTO " + table_ + " (id, name) VALUES (:id, :name)", ::soci::use(1), ::soci::use(std::string("secret"));
+  }
+  EXPECT_FALSE(spans()[0].db().contains("params"));
+
+  opts_.record_params = true;
+  restart();
+  {
+    trace t;
+    std::string name = "ada";
+    ::soci::indicator null_score = ::soci::i_null;
+    int score = 0;
+    *sql_ << "INSERT INTO " + table_ + " (id, name, score) VALUES (:id, :name, :score)", ::soci::use(2, "id"),
+        ::soci::use(name, "name"), ::soci::use(score, null_score, "score");
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].db()["params"], nlohmann::json::parse(R"([{"id": 2}, {"name": "ada"}, {"score": null}])"));
+}
+
+TEST_P(soci_test, nothing_is_recorded_outside_a_trace_or_when_off) {
+  *sql_ << "INSERT INTO " + table_ + " (id) VALUES (1)";
+  opts_.enabled = false;
+  restart();
+  int count = 0;
+  {
+    trace t;
+    *sql_ << "INSERT INTO " + table_ + " (id) VALUES (2)";
+    *sql_ << "SELECT COUNT(*) FROM " + table_, ::soci::into(count);
+  }
+  EXPECT_EQ(count, 2);  // still executed, only not recorded
+  opts_.enabled = true;
+  opts_.trace_sql = false;
+  restart();
+  {
+    trace t;
+    *sql_ << "INSERT INTO " + table_ + " (id) VALUES (3)";
+  }
+  EXPECT_TRUE(spans().empty());
+}
+
+TEST_P(soci_test, the_target_is_recorded_without_the_password) {
+  {
+    trace t;
+    *sql_ << "SELECT 1 FROM " + table_;
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  for (const auto& e : ev) EXPECT_EQ(e.dump().find("app-secret"), std::string::npos);
+  const auto& db = ev[0]["info"]["db"];
+  if (is_pg()) {
+    EXPECT_EQ(db["db.namespace"], "app");
+    EXPECT_EQ(db["server.address"], "127.0.0.1");
+    EXPECT_GT(db["server.port"].get<int>(), 0);
+  } else {
+    EXPECT_NE(db["db.namespace"].get<std::string>().find(test_name() + ".db"), std::string::npos);
+    EXPECT_FALSE(db.contains("server.address"));
+  }
+}
+
+TEST_P(soci_test, threads_with_their_own_sessions_and_traces_never_mix) {
+  constexpr int threads = 3, statements = 20;
+  std::vector<std::string> bases(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      soci::session own(factory(), connect_);
+      trace t;
+      bases[i] = t.base_id();
+      for (int n = 0; n < statements; ++n) {
+        int v = 0;
+        own << "SELECT " + std::to_string(n), ::soci::into(v);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  std::map<std::string, int> per_trace;
+  for (const auto& sp : spans()) {
+    EXPECT_EQ(sp.start["parent_id"], sp.start["base_id"]);
+    ++per_trace[sp.start["base_id"]];
+  }
+  for (const auto& b : bases) EXPECT_EQ(per_trace[b], statements);
+}
+
+TEST_P(soci_test, a_procedure_call_is_one_span) {
+  if (!is_pg()) GTEST_SKIP() << "SQLite has no stored procedures";
+  *raw_ << "CREATE OR REPLACE FUNCTION " + table_ + "_double(x INTEGER) RETURNS INTEGER AS $$ SELECT 2 * x $$ LANGUAGE SQL";
+  int in = 21, out = 0;
+  {
+    trace t;
+    ::soci::procedure proc = (sql_->prepare << table_ + "_double(:x)", ::soci::use(in), ::soci::into(out));
+    proc.execute(true);
+  }
+  EXPECT_EQ(out, 42);
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].statement(), "select " + table_ + "_double(:x)");
+  *raw_ << "DROP FUNCTION " + table_ + "_double(INTEGER)";
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, soci_test,
+                         ::testing::Values(backend_case{"sqlite3", "sqlite"}, backend_case{"postgresql", "postgresql"}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace dbtrace
