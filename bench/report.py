@@ -16,10 +16,18 @@ BUDGETS = {
     "export_to_sqlite": ("exporter: SQLite store", ">= 200k events/s", lambda _, ips: ips >= 2e5),
 }
 
+RATIOS = {
+    "prepared_select": ("SOCI + SQLite in-memory, prepared SELECT by id, traced / raw", 1.15),
+    "one_shot_select": ("SOCI + SQLite in-memory, one-shot sql << SELECT, traced / raw", 1.05),
+}
+
 rows = []
+medians = {}
 for path in sys.argv[1:]:
     with open(path) as f:
         for b in json.load(f)["benchmarks"]:
+            if b["name"].endswith("_median"):
+                medians[b["name"].split("/repeats")[0]] = b["real_time"]
             name = b["name"]
             if name not in BUDGETS:
                 continue
@@ -30,7 +38,17 @@ for path in sys.argv[1:]:
             verdict = "" if check is None else ("within" if check(ns, ips) else "OVER BUDGET")
             rows.append((what, measured, budget, verdict))
 
+for key, (what, budget) in RATIOS.items():
+    traced, raw = medians.get(key + "/traced"), medians.get(key + "/raw_multithreaded")
+    if traced and raw:
+        ratio = traced / raw
+        rows.append((what, f"{ratio:.3f} ({raw:.0f} -> {traced:.0f} ns)", f"<= {budget}",
+                     "within" if ratio <= budget else "OVER BUDGET"))
+    off = medians.get(key + "/traced_disabled")
+    if off and raw:
+        rows.append((what.replace("traced / raw", "tracing off / raw"), f"{off / raw:.3f}", "", ""))
+
 width = max(len(r[0]) for r in rows)
-print(f"{'what':<{width}}  {'measured':>18}  {'budget':>18}  verdict")
+print(f"{'what':<{width}}  {'measured':>28}  {'budget':>16}  verdict")
 for what, measured, budget, verdict in rows:
-    print(f"{what:<{width}}  {measured:>18}  {budget:>18}  {verdict}")
+    print(f"{what:<{width}}  {measured:>28}  {budget:>16}  {verdict}")

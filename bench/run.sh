@@ -5,9 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
 build=${1:-build/bench}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
+  -DDBTRACE_WITH_SOCI=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci >/dev/null
 out=$(mktemp -d)
 "$build/bench/bench_hot_path" --benchmark_format=json --benchmark_out="$out/hot_path.json" >/dev/null 2>&1
 "$build/bench/bench_exporter" --benchmark_format=json --benchmark_out="$out/exporter.json" >/dev/null 2>&1
+# Interleaved repetitions: drift on a shared VM hits traced and raw alike.
+"$build/bench/bench_soci" --benchmark_enable_random_interleaving=true --benchmark_format=json \
+  --benchmark_out="$out/soci.json" >/dev/null 2>&1
 python3 bench/report.py "$out"/*.json

@@ -1,12 +1,22 @@
 // Event formatting: records to OSProfiler events, on the exporter thread.
 #include "format.hpp"
 
+#include <charconv>
 #include <memory>
 
 #include "ids.hpp"
 #include "statement_text.hpp"
 
 namespace dbtrace::detail {
+namespace {
+
+void append_integer(std::string& out, std::int64_t v) {
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+}  // namespace
 
 event_formatter::event_formatter(std::string project, std::string service, std::string host)
     : project_(std::move(project)), service_(std::move(service)), host_(std::move(host)) {
@@ -61,11 +71,11 @@ void event_formatter::add(record& r, std::vector<event>& out, std::size_t& used)
       append_python_json(info, extra->params);
     }
     if (r.target) info += r.target->json_attributes;
-    if (r.statement && !r.statement->operation.empty()) {
-      info += ", \"db.operation.name\": ";
-      append_json_string(info, r.statement->operation);
+    if (r.statement) info += r.statement->json_attributes;
+    if (r.batch > 0) {
+      info += ", \"db.operation.batch.size\": ";
+      append_integer(info, r.batch);
     }
-    if (r.batch > 0) info += ", \"db.operation.batch.size\": " + std::to_string(r.batch);
     info += "}, \"host\": ";
     info += host_json_;
     info += '}';
@@ -91,7 +101,9 @@ void event_formatter::add(record& r, std::vector<event>& out, std::size_t& used)
       }
       sinfo += "}, ";
     } else if (r.rows >= 0) {
-      sinfo += "\"db\": {\"db.response.returned_rows\": " + std::to_string(r.rows) + "}, ";
+      sinfo += "\"db\": {\"db.response.returned_rows\": ";
+      append_integer(sinfo, r.rows);
+      sinfo += "}, ";
     }
     sinfo += "\"host\": ";
     sinfo += host_json_;

@@ -1,6 +1,7 @@
 // UUID4s from a per-thread xoshiro256** generator seeded once from the OS.
 #include "ids.hpp"
 
+#include <array>
 #include <random>
 
 namespace dbtrace::detail {
@@ -45,13 +46,23 @@ id128 new_uuid4() noexcept {
 }
 
 void format_uuid(const id128& id, char out[36]) noexcept {
-  static const char digits[] = "0123456789abcdef";
+  // Two hex digits per byte from a table: the exporter formats three ids per event.
+  static const auto pairs = [] {
+    std::array<char, 512> t{};
+    const char* digits = "0123456789abcdef";
+    for (int b = 0; b < 256; ++b) {
+      t[2 * b] = digits[b >> 4];
+      t[2 * b + 1] = digits[b & 0xF];
+    }
+    return t;
+  }();
   int pos = 0;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out[pos++] = '-';
-    const std::uint64_t word = i < 16 ? id.hi : id.lo;
-    const int shift = 60 - 4 * (i % 16);
-    out[pos++] = digits[(word >> shift) & 0xF];
+  for (int byte = 0; byte < 16; ++byte) {
+    if (byte == 4 || byte == 6 || byte == 8 || byte == 10) out[pos++] = '-';
+    const std::uint64_t word = byte < 8 ? id.hi : id.lo;
+    const unsigned v = static_cast<unsigned>(word >> (56 - 8 * (byte % 8))) & 0xFF;
+    out[pos++] = pairs[2 * v];
+    out[pos++] = pairs[2 * v + 1];
   }
 }
 

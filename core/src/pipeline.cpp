@@ -1,6 +1,8 @@
 // The exporter thread: drain, format, write, retry, count.
 #include "pipeline.hpp"
 
+#include "clock.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -9,6 +11,10 @@ namespace dbtrace::detail {
 namespace {
 constexpr std::size_t batch_records = 512;
 constexpr auto idle_wait = std::chrono::milliseconds(5);
+// After a small batch the exporter waits this long for more to accumulate:
+// fewer, larger batches, and far less cache-line traffic with the
+// application's threads than draining each record as it arrives.
+constexpr auto gather_wait = std::chrono::milliseconds(2);
 constexpr auto first_backoff = std::chrono::milliseconds(10);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
 // A batch the backend keeps refusing is abandoned after this many tries
@@ -29,7 +35,7 @@ struct pipeline::shared {
   bool flush_wanted = false;
   std::chrono::steady_clock::time_point deadline{};
   bool store_failing = false;                     // for the once-per-outage stderr line
-  std::atomic<std::uint64_t> flushed_records{0};  // settled and flushed by the driver
+  std::atomic<std::uint64_t> flushed{0};  // events settled and flushed by the driver
   std::uint64_t inflight_events = 0;              // the batch inside driver::write (under mutex)
   bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
   std::atomic<bool> warned_full{false};
@@ -96,16 +102,18 @@ pipeline::~pipeline() {
 
 void pipeline::push(record& r) noexcept {
   const auto n = event_count(r);
-  stats_.recorded.fetch_add(n, std::memory_order_relaxed);
-  const auto queued = stats_.enqueued_records.load(std::memory_order_relaxed) -
-                      stats_.settled_records.load(std::memory_order_relaxed);
+  // Queued events bound the queued records from above, so this keeps the
+  // queue within capacity_ records.
+  // Signed: the exporter may settle a record before its push is counted.
+  const auto queued = static_cast<std::int64_t>(stats_.enqueued.load(std::memory_order_relaxed) -
+                                                stats_.settled.load(std::memory_order_relaxed));
   // The blocks for `capacity_` records are allocated up front, so enqueue
   // reuses them; it allocates only when a thread's first push sets up its slot.
-  if (queued < capacity_ && queue_.enqueue(r)) {
-    stats_.enqueued_records.fetch_add(1, std::memory_order_relaxed);
+  if (queued < static_cast<std::int64_t>(capacity_) && queue_.enqueue(r)) {
+    stats_.enqueued.fetch_add(n, std::memory_order_relaxed);
     return;
   }
-  stats_.dropped.fetch_add(n, std::memory_order_relaxed);
+  stats_.dropped_full.fetch_add(n, std::memory_order_relaxed);
   delete r.extra;
   if (!shared_->warned_full.exchange(true, std::memory_order_relaxed))
     std::fprintf(stderr,
@@ -116,12 +124,17 @@ void pipeline::run(std::shared_ptr<shared> s) {
   std::vector<record> records(batch_records);
   std::vector<event> events;
   bool dirty = false;
+  auto next_anchor = std::chrono::steady_clock::now();
   for (;;) {
+    if (std::chrono::steady_clock::now() >= next_anchor) {
+      reanchor_fast_clock();  // follow the system clock (NTP) about once a second
+      next_anchor = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
     const std::size_t n = s->queue.try_dequeue_bulk(records.begin(), records.size());
     if (n == 0) {
       if (dirty) s->drv->flush();
       dirty = false;
-      s->flushed_records.store(s->stats.settled_records.load());
+      s->flushed.store(s->stats.settled.load());
       std::unique_lock<std::mutex> lock(s->mutex);
       s->settled.notify_all();
       if (s->stopping) break;
@@ -144,6 +157,7 @@ void pipeline::run(std::shared_ptr<shared> s) {
       std::lock_guard<std::mutex> lock(s->mutex);
       s->inflight_events = count;
     }
+    const bool small_batch = n < batch_records / 4;
     const bool written = s->deliver(events);
     dirty = true;
     {
@@ -156,23 +170,30 @@ void pipeline::run(std::shared_ptr<shared> s) {
       } else {
         s->stats.dropped.fetch_add(count, std::memory_order_relaxed);
       }
-      s->stats.settled_records.fetch_add(n, std::memory_order_release);
+      s->stats.settled.fetch_add(count, std::memory_order_release);
     }
     if (s->past_deadline()) break;
+    if (small_batch) {
+      std::unique_lock<std::mutex> lock(s->mutex);
+      if (!s->stopping && !s->flush_wanted) s->wake.wait_for(lock, gather_wait);
+    }
   }
   if (dirty) s->drv->flush();
-  s->flushed_records.store(s->stats.settled_records.load());
+  s->flushed.store(s->stats.settled.load());
   std::lock_guard<std::mutex> lock(s->mutex);
   s->settled.notify_all();
 }
 
 bool pipeline::flush(std::chrono::milliseconds timeout) noexcept {
-  const auto target = stats_.enqueued_records.load(std::memory_order_acquire);
+  const auto target = stats_.enqueued.load(std::memory_order_acquire);
   std::unique_lock<std::mutex> lock(shared_->mutex);
+  shared_->flush_wanted = true;  // no gathering pauses until it is done
   shared_->wake.notify_all();
-  return shared_->settled.wait_for(lock, timeout, [&] {
-    return shared_->flushed_records.load(std::memory_order_acquire) >= target;
+  const bool done = shared_->settled.wait_for(lock, timeout, [&] {
+    return shared_->flushed.load(std::memory_order_acquire) >= target;
   });
+  shared_->flush_wanted = false;
+  return done;
 }
 
 void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
@@ -188,7 +209,7 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   std::unique_lock<std::mutex> lock(shared_->mutex);
   const bool done = shared_->settled.wait_until(
       lock, shared_->deadline + std::chrono::milliseconds(200),
-      [&] { return shared_->flushed_records.load() >= stats_.enqueued_records.load(); });
+      [&] { return shared_->flushed.load() >= stats_.enqueued.load(); });
   if (!done) {
     shared_->abandoned = true;
     stats_.dropped.fetch_add(shared_->inflight_events, std::memory_order_relaxed);

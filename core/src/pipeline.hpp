@@ -30,15 +30,22 @@ struct queue_traits : moodycamel::ConcurrentQueueDefaultTraits {
 };
 using record_queue = moodycamel::ConcurrentQueue<record, queue_traits>;
 
-// Counters in events; the hot path touches only `recorded` and `dropped`.
+// Counters, in events. The hot path adds to `enqueued` (one atomic per
+// record) and, when the queue is full, to `dropped_full`; recorded is their sum.
+// What the application's threads write and what the exporter writes sit on
+// separate cache lines.
 struct counters {
-  std::atomic<std::uint64_t> recorded{0};
-  std::atomic<std::uint64_t> exported{0};
-  std::atomic<std::uint64_t> dropped{0};
-  std::atomic<std::uint64_t> failed_writes{0};
+  alignas(64) std::atomic<std::uint64_t> enqueued{0};  // pushed onto the queue
+  std::atomic<std::uint64_t> dropped_full{0};          // refused by a full queue
   std::atomic<std::uint64_t> rejected_contexts{0};
-  std::atomic<std::uint64_t> enqueued_records{0};  // pushed onto the queue
-  std::atomic<std::uint64_t> settled_records{0};   // taken off and written or dropped
+  alignas(64) std::atomic<std::uint64_t> settled{0};   // taken off and written or dropped
+  std::atomic<std::uint64_t> exported{0};
+  std::atomic<std::uint64_t> dropped{0};  // by the exporter or shutdown
+  std::atomic<std::uint64_t> failed_writes{0};
+  void reset() noexcept {
+    for (auto* c : {&enqueued, &dropped_full, &rejected_contexts, &settled, &exported, &dropped, &failed_writes})
+      c->store(0);
+  }
 };
 
 class pipeline {
@@ -58,7 +65,7 @@ class pipeline {
   struct shared;  // what the exporter thread owns jointly with the pipeline
   static void run(std::shared_ptr<shared> s);
   record_queue& queue_;
-  const std::uint64_t capacity_;  // records; the queue's own bound is looser
+  const std::uint64_t capacity_;  // records (a record is one or two events)
   counters& stats_;
   std::shared_ptr<shared> shared_;
   std::thread thread_;

@@ -19,6 +19,7 @@ struct interned_statement {
   std::string text;       // truncated / sanitized, as it appears in spans
   std::string json_text;  // `text` as a JSON string literal, escaped once
   std::string operation;  // db.operation.name ("SELECT"), may be empty
+  std::string json_attributes;  // `, "db.operation.name": "SELECT"`, rendered once
 };
 
 // A connection's target with its db-start attributes pre-rendered.

@@ -90,10 +90,9 @@ void init(const options& o, std::unique_ptr<driver> d) {
 
   r.opts = o;
   detail::reset_statement_cache();
-  for (auto* c : {&r.stats.recorded, &r.stats.exported, &r.stats.dropped, &r.stats.failed_writes,
-                  &r.stats.rejected_contexts, &r.stats.enqueued_records, &r.stats.settled_records})
-    c->store(0);
+  r.stats.reset();
   if (!o.enabled || !d) return;
+  detail::start_fast_clock();
 
   if (!r.queue || r.queue_capacity != o.queue_size) {
     if (r.queue) r.retired_queues.push_back(std::move(r.queue));
@@ -132,9 +131,9 @@ void shutdown(std::chrono::milliseconds deadline) noexcept {
 statistics stats() noexcept {
   const auto& c = detail::rec().stats;
   statistics s;
-  s.recorded = c.recorded.load();
+  s.recorded = c.enqueued.load() + c.dropped_full.load();
   s.exported = c.exported.load();
-  s.dropped = c.dropped.load();
+  s.dropped = c.dropped.load() + c.dropped_full.load();
   s.failed_writes = c.failed_writes.load();
   s.rejected_contexts = c.rejected_contexts.load();
   return s;

@@ -10,6 +10,7 @@
 
 #include "dbtrace/context.hpp"
 #include "dbtrace/options.hpp"
+#include "clock.hpp"
 #include "record.hpp"
 
 namespace dbtrace::detail {
@@ -28,11 +29,6 @@ void push(record& r) noexcept;
 // Counts an incoming context that was not trusted.
 void count_rejected_context() noexcept;
 
-inline std::int64_t wall_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The per-thread trace stack, OSProfiler's `[base_id, parent_id or base_id, ...]`.
 struct thread_context {

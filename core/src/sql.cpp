@@ -49,6 +49,10 @@ std::unique_ptr<interned_statement> prepare(std::string_view sql) {
                                o.max_statement_length);
   append_json_string(s->json_text, s->text);
   s->operation = operation_name(s->text);
+  if (!s->operation.empty()) {
+    s->json_attributes = ", \"db.operation.name\": ";
+    append_json_string(s->json_attributes, s->operation);
+  }
   return s;
 }
 
@@ -214,6 +218,10 @@ db_target describe_connection(std::string system, std::string_view cs) {
   }
   if (!any_pair) t.name_space = std::string(cs);  // e.g. SOCI's sqlite3 "app.db"
   return t;
+}
+
+std::string_view statement_ref::operation() const noexcept {
+  return p_ ? std::string_view(p_->operation) : std::string_view();
 }
 
 std::string statement_operation(std::string_view sql) { return detail::operation_name(sql); }

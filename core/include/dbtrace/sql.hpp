@@ -51,6 +51,8 @@ class statement_ref {
   explicit statement_ref(const detail::interned_statement* p) : p_(p) {}
   const detail::interned_statement* get() const noexcept { return p_; }
   explicit operator bool() const noexcept { return p_ != nullptr; }
+  // The statement's leading keyword (db.operation.name), found when interned.
+  std::string_view operation() const noexcept;
 
  private:
   const detail::interned_statement* p_ = nullptr;

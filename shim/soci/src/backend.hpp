@@ -67,6 +67,7 @@ class traced_statement_backend final : public sd::statement_backend {
   statement_ref statement_;
   bool changes_rows_ = false;  // INSERT/UPDATE/DELETE/...: rows are the affected rows
   int intos_ = 0;
+  int vector_uses_ = 0;
   std::vector<std::unique_ptr<bound_value>> bound_;
   std::optional<sql_span> span_;  // open from execute until the last fetch
   std::int64_t rows_ = 0;

@@ -1,6 +1,8 @@
 // The SOCI shim: a forwarding backend that times and records every execution.
 #include "dbtrace/soci.hpp"
 
+#include "dbtrace/dbtrace.hpp"
+
 #include <soci/connection-parameters.h>
 #include <soci/type-wrappers.h>
 
@@ -160,7 +162,7 @@ std::size_t vector_size(const bound_value& v) {
   }
 }
 
-bool is_row_changing(const std::string& operation) {
+bool is_row_changing(std::string_view operation) {
   return operation == "INSERT" || operation == "UPDATE" || operation == "DELETE" ||
          operation == "MERGE" || operation == "REPLACE" || operation == "UPSERT" || operation == "COPY";
 }
@@ -189,7 +191,8 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
   if (sql_tracing_enabled()) {
     statement_ = intern_statement(query);
     if (!statement_) query_ = query;  // not interned (table full): keep the text
-    changes_rows_ = is_row_changing(statement_operation(query));
+    changes_rows_ = statement_ ? is_row_changing(statement_.operation())
+                               : is_row_changing(statement_operation(query));
   }
   const bool recording = sql_recording();
   const std::int64_t started = recording ? sql_span::clock() : 0;
@@ -217,10 +220,8 @@ void traced_statement_backend::start(int number) {
     span_.reset();
     return;
   }
-  std::size_t batch = 0;
-  for (const auto& b : bound_)
-    if (b->vector && b->data) batch = std::max(batch, vector_size(*b));
-  if (batch > 0 && number > 1) span_->batch_size(number);
+  // SOCI executes a bulk use with `number` = the vectors' size.
+  if (vector_uses_ > 0 && intos_ == 0 && number > 1) span_->batch_size(number);
   if (span_->wants_params()) record_params();
 }
 
@@ -267,6 +268,7 @@ void traced_statement_backend::count_rows(exec_fetch_result r, int number) {
 }
 
 sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int number) {
+  if (!span_ && !sql_tracing_enabled()) return inner_->execute(number);  // tracing off
   start(number);
   if (!span_) return inner_->execute(number);
   exec_fetch_result r;
@@ -329,7 +331,12 @@ bound_value& traced_statement_backend::add_bound_value() {
   return *bound_.back();
 }
 
+// Bound values are only looked at for record_params; otherwise SOCI talks to
+// the backend's own use-type objects directly.
+bool params_wanted() { return sql_tracing_enabled() && current_options().record_params; }
+
 sd::standard_use_type_backend* traced_statement_backend::make_use_type_backend() {
+  if (!params_wanted()) return inner_->make_use_type_backend();
   std::unique_ptr<sd::standard_use_type_backend> inner(inner_->make_use_type_backend());
   auto* wrapper = new traced_use_backend(inner.get(), add_bound_value());
   inner.release();
@@ -337,6 +344,8 @@ sd::standard_use_type_backend* traced_statement_backend::make_use_type_backend()
 }
 
 sd::vector_use_type_backend* traced_statement_backend::make_vector_use_type_backend() {
+  ++vector_uses_;
+  if (!params_wanted()) return inner_->make_vector_use_type_backend();
   std::unique_ptr<sd::vector_use_type_backend> inner(inner_->make_vector_use_type_backend());
   auto* wrapper = new traced_vector_use_backend(inner.get(), add_bound_value());
   inner.release();
