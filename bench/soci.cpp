@@ -31,12 +31,14 @@ std::unique_ptr<soci::session> open(mode m) {
   o.enabled = m == mode::traced;
   o.queue_size = 1 << 20;
   dbtrace::init(o, std::make_unique<null_driver>());
-  std::unique_ptr<soci::session> sql = (m == mode::raw || m == mode::raw_multithreaded)
-                                           ? std::make_unique<soci::session>(soci::sqlite3, ":memory:")
-                                           : std::make_unique<dbtrace::soci::session>(soci::sqlite3, ":memory:");
+  std::unique_ptr<soci::session> sql =
+      (m == mode::raw || m == mode::raw_multithreaded)
+          ? std::make_unique<soci::session>(soci::sqlite3, ":memory:")
+          : std::make_unique<dbtrace::soci::session>(soci::sqlite3, ":memory:");
   *sql << "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)";
   soci::transaction tr(*sql);
-  for (int i = 1; i <= 1000; ++i) *sql << "INSERT INTO users (id, name) VALUES (:id, 'user')", soci::use(i);
+  for (int i = 1; i <= 1000; ++i)
+    *sql << "INSERT INTO users (id, name) VALUES (:id, 'user')", soci::use(i);
   tr.commit();
   return sql;
 }
@@ -77,7 +79,8 @@ void prepared_select(benchmark::State& state, mode m) {
   dbtrace::trace t;
   int id = 1;
   std::string name;
-  soci::statement st = (sql->prepare << "SELECT name FROM users WHERE id = :id", soci::into(name), soci::use(id));
+  soci::statement st =
+      (sql->prepare << "SELECT name FROM users WHERE id = :id", soci::into(name), soci::use(id));
   std::size_t n = 0;
   for (auto _ : state) {
     id = static_cast<int>(n % 1000) + 1;

@@ -21,10 +21,12 @@ class users {
  public:
   explicit users(soci::session& sql) : sql_(sql) {
     sql_ << "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)";
-    sql_ << "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, user_id INTEGER, total REAL)";
+    sql_ << "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, user_id INTEGER, total "
+            "REAL)";
   }
   void add(const user& u) {
-    sql_ << "INSERT OR REPLACE INTO users (id, name) VALUES (:id, :name)", soci::use(u.id), soci::use(u.name);
+    sql_ << "INSERT OR REPLACE INTO users (id, name) VALUES (:id, :name)", soci::use(u.id),
+        soci::use(u.name);
   }
   std::string name_of(int id) {
     std::string name;
@@ -34,12 +36,14 @@ class users {
   double spent_by(int id) {
     double total = 0;
     soci::indicator ind;
-    sql_ << "SELECT SUM(total) FROM orders WHERE user_id = :id", soci::into(total, ind), soci::use(id);
+    sql_ << "SELECT SUM(total) FROM orders WHERE user_id = :id", soci::into(total, ind),
+        soci::use(id);
     return ind == soci::i_ok ? total : 0;
   }
   void order(int user_id, double total) {
     soci::transaction tr(sql_);
-    sql_ << "INSERT INTO orders (user_id, total) VALUES (:u, :t)", soci::use(user_id), soci::use(total);
+    sql_ << "INSERT INTO orders (user_id, total) VALUES (:u, :t)", soci::use(user_id),
+        soci::use(total);
     tr.commit();
   }
 
@@ -61,7 +65,8 @@ int main(int argc, char** argv) {
   for (int id = 1; id <= 3; ++id) {
     // What a request handler does: continue the caller's trace (here: none, so a new one).
     dbtrace::trace request{dbtrace::headers{}};
-    dbtrace::span handler{"wsgi", {{"request", {{"method", "POST"}, {"path", "/users/" + std::to_string(id)}}}}};
+    dbtrace::span handler{
+        "wsgi", {{"request", {{"method", "POST"}, {"path", "/users/" + std::to_string(id)}}}}};
     db.add({id, "user" + std::to_string(id)});
     db.order(id, 9.5 * id);
     {

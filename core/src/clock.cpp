@@ -63,8 +63,8 @@ void start_fast_clock() noexcept {
     std::uint64_t tsc = 0;
     sample(wall, tsc);
     if (tsc <= g_base_tsc || wall <= g_base_wall) return;
-    const auto q32 = static_cast<std::uint64_t>(
-        (static_cast<u128>(wall - g_base_wall) << 32) / (tsc - g_base_tsc));
+    const auto q32 = static_cast<std::uint64_t>((static_cast<u128>(wall - g_base_wall) << 32) /
+                                                (tsc - g_base_tsc));
     g_usable = true;
     publish(wall, tsc, q32);
   } catch (...) {
@@ -80,8 +80,8 @@ void reanchor_fast_clock() noexcept {
   std::uint64_t tsc = 0;
   sample(wall, tsc);
   if (tsc <= g_base_tsc || wall <= g_base_wall) return;  // the clock stepped back: keep the rate
-  const auto q32 = static_cast<std::uint64_t>(
-      (static_cast<u128>(wall - g_base_wall) << 32) / (tsc - g_base_tsc));
+  const auto q32 = static_cast<std::uint64_t>((static_cast<u128>(wall - g_base_wall) << 32) /
+                                              (tsc - g_base_tsc));
   publish(wall, tsc, q32);
 #endif
 }

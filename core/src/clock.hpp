@@ -25,7 +25,7 @@ __extension__ using u128 = unsigned __int128;  // GCC/Clang: exact 64x64-bit pro
 #endif
 
 struct clock_anchor {
-  std::int64_t wall_ns;    // system clock at `tsc`
+  std::int64_t wall_ns;  // system clock at `tsc`
   std::uint64_t tsc = 0;
   std::uint64_t ns_per_tick_q32;  // nanoseconds per tick, 32.32 fixed point
 };

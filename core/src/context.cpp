@@ -211,7 +211,8 @@ void span::set_error(const std::exception& e) noexcept {
 
 span::~span() {
   if (!state_) return;
-  detail::close_open_sql_spans(&state_->trace_id);  // statements still fetched end with their parent
+  detail::close_open_sql_spans(
+      &state_->trace_id);  // statements still fetched end with their parent
   auto& t = detail::this_thread();
   // Pop this span, and any inner one left open above it (spans are RAII, so
   // only a moved trace can leave one), but never another trace's entries.

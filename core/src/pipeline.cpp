@@ -34,9 +34,9 @@ struct pipeline::shared {
   bool stopping = false;
   bool flush_wanted = false;
   std::chrono::steady_clock::time_point deadline{};
-  bool store_failing = false;                     // for the once-per-outage stderr line
+  bool store_failing = false;             // for the once-per-outage stderr line
   std::atomic<std::uint64_t> flushed{0};  // events settled and flushed by the driver
-  std::uint64_t inflight_events = 0;              // the batch inside driver::write (under mutex)
+  std::uint64_t inflight_events = 0;      // the batch inside driver::write (under mutex)
   bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
   std::atomic<bool> warned_full{false};
 
@@ -189,9 +189,8 @@ bool pipeline::flush(std::chrono::milliseconds timeout) noexcept {
   std::unique_lock<std::mutex> lock(shared_->mutex);
   shared_->flush_wanted = true;  // no gathering pauses until it is done
   shared_->wake.notify_all();
-  const bool done = shared_->settled.wait_for(lock, timeout, [&] {
-    return shared_->flushed.load(std::memory_order_acquire) >= target;
-  });
+  const bool done = shared_->settled.wait_for(
+      lock, timeout, [&] { return shared_->flushed.load(std::memory_order_acquire) >= target; });
   shared_->flush_wanted = false;
   return done;
 }

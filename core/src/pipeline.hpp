@@ -38,12 +38,13 @@ struct counters {
   alignas(64) std::atomic<std::uint64_t> enqueued{0};  // pushed onto the queue
   std::atomic<std::uint64_t> dropped_full{0};          // refused by a full queue
   std::atomic<std::uint64_t> rejected_contexts{0};
-  alignas(64) std::atomic<std::uint64_t> settled{0};   // taken off and written or dropped
+  alignas(64) std::atomic<std::uint64_t> settled{0};  // taken off and written or dropped
   std::atomic<std::uint64_t> exported{0};
   std::atomic<std::uint64_t> dropped{0};  // by the exporter or shutdown
   std::atomic<std::uint64_t> failed_writes{0};
   void reset() noexcept {
-    for (auto* c : {&enqueued, &dropped_full, &rejected_contexts, &settled, &exported, &dropped, &failed_writes})
+    for (auto* c : {&enqueued, &dropped_full, &rejected_contexts, &settled, &exported, &dropped,
+                    &failed_writes})
       c->store(0);
   }
 };

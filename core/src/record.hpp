@@ -16,9 +16,9 @@ namespace dbtrace::detail {
 
 // A statement as recorded: computed once when interned, immutable afterwards.
 struct interned_statement {
-  std::string text;       // truncated / sanitized, as it appears in spans
-  std::string json_text;  // `text` as a JSON string literal, escaped once
-  std::string operation;  // db.operation.name ("SELECT"), may be empty
+  std::string text;             // truncated / sanitized, as it appears in spans
+  std::string json_text;        // `text` as a JSON string literal, escaped once
+  std::string operation;        // db.operation.name ("SELECT"), may be empty
   std::string json_attributes;  // `, "db.operation.name": "SELECT"`, rendered once
 };
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "clock.hpp"
 #include "dbtrace/context.hpp"
 #include "dbtrace/options.hpp"
-#include "clock.hpp"
 #include "record.hpp"
 
 namespace dbtrace::detail {
@@ -28,7 +28,6 @@ void push(record& r) noexcept;
 
 // Counts an incoming context that was not trusted.
 void count_rejected_context() noexcept;
-
 
 // The per-thread trace stack, OSProfiler's `[base_id, parent_id or base_id, ...]`.
 struct thread_context {

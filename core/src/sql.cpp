@@ -82,9 +82,8 @@ void close_open_sql_spans(const id128* parent) noexcept {
   if (open.empty()) return;
   // Move the ones to close to the back, finish them, then drop them; finishing
   // leaves the list alone because it is told they are already out of it.
-  const auto closing = std::partition(open.begin(), open.end(), [&](sql_span* s) {
-    return parent && !(s->parent_id_ == *parent);
-  });
+  const auto closing = std::partition(
+      open.begin(), open.end(), [&](sql_span* s) { return parent && !(s->parent_id_ == *parent); });
   for (auto it = closing; it != open.end(); ++it) (*it)->end_and_finish_from_list();
   open.erase(closing, open.end());
 }
@@ -158,7 +157,8 @@ db_target describe_connection(std::string system, std::string_view cs) {
   db_target t;
   t.system = std::move(system);
   auto set = [&](std::string_view key, std::string value) {
-    if (key == "dbname" || key == "db" || key == "database") t.name_space = std::move(value);
+    if (key == "dbname" || key == "db" || key == "database")
+      t.name_space = std::move(value);
     else if (key == "host" || key == "hostaddr") {
       if (t.address.empty() || key == "host") t.address = std::move(value);
     } else if (key == "port") {
@@ -211,7 +211,8 @@ db_target describe_connection(std::string system, std::string_view cs) {
       }
       ++i;
     } else {
-      while (i < cs.size() && !std::isspace(static_cast<unsigned char>(cs[i]))) value.push_back(cs[i++]);
+      while (i < cs.size() && !std::isspace(static_cast<unsigned char>(cs[i])))
+        value.push_back(cs[i++]);
     }
     any_pair = true;
     set(key, std::move(value));
@@ -224,7 +225,9 @@ std::string_view statement_ref::operation() const noexcept {
   return p_ ? std::string_view(p_->operation) : std::string_view();
 }
 
-std::string statement_operation(std::string_view sql) { return detail::operation_name(sql); }
+std::string statement_operation(std::string_view sql) {
+  return detail::operation_name(sql);
+}
 
 bool sql_recording() noexcept {
   return detail::g_sql.load(std::memory_order_relaxed) && detail::this_thread().active;
@@ -269,7 +272,9 @@ void sql_span::start(target_ref target) noexcept {
   start_ns_ = detail::wall_ns();
 }
 
-std::int64_t sql_span::clock() noexcept { return detail::wall_ns(); }
+std::int64_t sql_span::clock() noexcept {
+  return detail::wall_ns();
+}
 
 void sql_span::end_now() noexcept {
   if (on_) end_ns_ = detail::wall_ns();

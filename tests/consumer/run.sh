@@ -12,6 +12,9 @@ test -x "$work/prefix/bin/dbtrace"
 cmake -S "$source_dir/tests/consumer" -B "$work/installed" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/installed" >/dev/null
 "$work/installed/consumer" "$work/a.jsonl"
+if [ -f "$work/prefix/include/dbtrace/soci.hpp" ]; then
+  "$work/installed/soci_consumer"
+fi
 
 cmake -S "$source_dir/tests/consumer" -B "$work/subdir" -DDBTRACE_SOURCE_DIR="$source_dir" >/dev/null
 # As a subproject dbtrace builds no tests or benchmarks of its own.

@@ -187,8 +187,8 @@ TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_parent_span_not_l
   cursor.reset();  // already finished: records nothing more
   std::vector<std::string> names;
   for (const auto& e : events()) names.push_back(e["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"rpc-start", "db-start", "db-stop", "rpc-stop", "later-start",
-                                             "later-stop"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"rpc-start", "db-start", "db-stop", "rpc-stop",
+                                             "later-start", "later-stop"}));
 }
 
 TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_trace) {

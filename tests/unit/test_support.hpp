@@ -92,12 +92,12 @@ inline std::string pg_admin() {
   const char* v = std::getenv("DBTRACE_TEST_PG_ADMIN");
   return v ? v : "";
 }
-#define DBTRACE_REQUIRE_PG()                                                                 \
-  do {                                                                                       \
-    if (::dbtrace::testing::pg_app().empty()) {                                              \
+#define DBTRACE_REQUIRE_PG()                                                                      \
+  do {                                                                                            \
+    if (::dbtrace::testing::pg_app().empty()) {                                                   \
       if (::dbtrace::testing::under_ci()) FAIL() << "no test PostgreSQL (DBTRACE_TEST_PG) in CI"; \
-      GTEST_SKIP() << "DBTRACE_TEST_PG not set: run scripts/test.sh";                         \
-    }                                                                                        \
+      GTEST_SKIP() << "DBTRACE_TEST_PG not set: run scripts/test.sh";                             \
+    }                                                                                             \
   } while (0)
 
 // Runs a Python script with Debian's interpreter; arguments are passed as argv.

@@ -80,7 +80,9 @@ std::string statement_operation(std::string_view sql);
 
 // True while SQL statements are recorded at all (tracing on, trace_sql on),
 // whether or not a trace is active on this thread: shims prepare for it.
-inline bool sql_tracing_enabled() noexcept { return detail::g_sql.load(std::memory_order_relaxed); }
+inline bool sql_tracing_enabled() noexcept {
+  return detail::g_sql.load(std::memory_order_relaxed);
+}
 
 // True when SQL statements are being recorded right now on this thread:
 // tracing on, trace_sql on, and a sampled trace active.

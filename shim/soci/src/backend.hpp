@@ -38,7 +38,9 @@ class traced_statement_backend final : public sd::statement_backend {
   exec_fetch_result fetch(int number) override;
   long long get_affected_rows() override { return inner_->get_affected_rows(); }
   int get_number_of_rows() override { return inner_->get_number_of_rows(); }
-  std::string get_parameter_name(int index) const override { return inner_->get_parameter_name(index); }
+  std::string get_parameter_name(int index) const override {
+    return inner_->get_parameter_name(index);
+  }
   std::string rewrite_for_procedure_call(std::string const& query) override {
     return inner_->rewrite_for_procedure_call(query);
   }

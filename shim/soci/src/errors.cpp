@@ -21,20 +21,28 @@ namespace {
 std::string type_name(const std::type_info& t) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
-                                          std::free);
+                                           std::free);
   return status == 0 && d ? d.get() : t.name();
 }
 
 const char* category_name(::soci::soci_error::error_category c) {
   switch (c) {
-    case ::soci::soci_error::connection_error: return "connection_error";
-    case ::soci::soci_error::invalid_statement: return "invalid_statement";
-    case ::soci::soci_error::no_privilege: return "no_privilege";
-    case ::soci::soci_error::no_data: return "no_data";
-    case ::soci::soci_error::constraint_violation: return "constraint_violation";
-    case ::soci::soci_error::unknown_transaction_state: return "unknown_transaction_state";
-    case ::soci::soci_error::system_error: return "system_error";
-    case ::soci::soci_error::unknown: return "unknown";
+    case ::soci::soci_error::connection_error:
+      return "connection_error";
+    case ::soci::soci_error::invalid_statement:
+      return "invalid_statement";
+    case ::soci::soci_error::no_privilege:
+      return "no_privilege";
+    case ::soci::soci_error::no_data:
+      return "no_data";
+    case ::soci::soci_error::constraint_violation:
+      return "constraint_violation";
+    case ::soci::soci_error::unknown_transaction_state:
+      return "unknown_transaction_state";
+    case ::soci::soci_error::system_error:
+      return "system_error";
+    case ::soci::soci_error::unknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -44,7 +52,8 @@ std::string status_code(const ::soci::soci_error& e) {
   if (auto* pg = dynamic_cast<const ::soci::postgresql_soci_error*>(&e)) return pg->sqlstate();
 #endif
 #ifdef DBTRACE_SOCI_HAVE_SQLITE3
-  if (auto* lite = dynamic_cast<const ::soci::sqlite3_soci_error*>(&e)) return std::to_string(lite->result());
+  if (auto* lite = dynamic_cast<const ::soci::sqlite3_soci_error*>(&e))
+    return std::to_string(lite->result());
 #endif
   (void)e;
   return {};
@@ -57,7 +66,8 @@ void record_current_exception(sql_span& span) noexcept {
     try {
       throw;
     } catch (const ::soci::soci_error& e) {
-      span.error(type_name(typeid(e)), e.what(), status_code(e), category_name(e.get_error_category()));
+      span.error(type_name(typeid(e)), e.what(), status_code(e),
+                 category_name(e.get_error_category()));
     } catch (const std::exception& e) {
       span.error(type_name(typeid(e)), e.what());
     } catch (...) {

@@ -22,8 +22,9 @@ namespace {
 // OTel db.system.name for SOCI's backend names.
 std::string system_name(const std::string& backend) {
   static const std::map<std::string, std::string> names = {
-      {"sqlite3", "sqlite"}, {"postgresql", "postgresql"}, {"mysql", "mysql"},
-      {"firebird", "firebirdsql"}, {"oracle", "oracle.db"}, {"db2", "ibm.db2"}, {"odbc", "other_sql"}};
+      {"sqlite3", "sqlite"},       {"postgresql", "postgresql"}, {"mysql", "mysql"},
+      {"firebird", "firebirdsql"}, {"oracle", "oracle.db"},      {"db2", "ibm.db2"},
+      {"odbc", "other_sql"}};
   const auto it = names.find(backend);
   return it == names.end() ? backend : it->second;
 }
@@ -132,39 +133,60 @@ nlohmann::json render(const bound_value& v, std::size_t i) {
     return *static_cast<T*>(v.data);
   };
   switch (v.type) {
-    case sd::x_char: return std::string(1, one(static_cast<char*>(nullptr)));
-    case sd::x_stdstring: return one(static_cast<std::string*>(nullptr));
-    case sd::x_short: return one(static_cast<short*>(nullptr));
-    case sd::x_integer: return one(static_cast<int*>(nullptr));
-    case sd::x_long_long: return one(static_cast<long long*>(nullptr));
-    case sd::x_unsigned_long_long: return one(static_cast<unsigned long long*>(nullptr));
-    case sd::x_double: return one(static_cast<double*>(nullptr));
-    case sd::x_stdtm: return format_tm(one(static_cast<std::tm*>(nullptr)));
-    case sd::x_longstring: return one(static_cast<::soci::long_string*>(nullptr)).value;
-    case sd::x_xmltype: return one(static_cast<::soci::xml_type*>(nullptr)).value;
-    case sd::x_blob: return "<blob>";
-    default: return "<unsupported>";
+    case sd::x_char:
+      return std::string(1, one(static_cast<char*>(nullptr)));
+    case sd::x_stdstring:
+      return one(static_cast<std::string*>(nullptr));
+    case sd::x_short:
+      return one(static_cast<short*>(nullptr));
+    case sd::x_integer:
+      return one(static_cast<int*>(nullptr));
+    case sd::x_long_long:
+      return one(static_cast<long long*>(nullptr));
+    case sd::x_unsigned_long_long:
+      return one(static_cast<unsigned long long*>(nullptr));
+    case sd::x_double:
+      return one(static_cast<double*>(nullptr));
+    case sd::x_stdtm:
+      return format_tm(one(static_cast<std::tm*>(nullptr)));
+    case sd::x_longstring:
+      return one(static_cast<::soci::long_string*>(nullptr)).value;
+    case sd::x_xmltype:
+      return one(static_cast<::soci::xml_type*>(nullptr)).value;
+    case sd::x_blob:
+      return "<blob>";
+    default:
+      return "<unsupported>";
   }
 }
 
 std::size_t vector_size(const bound_value& v) {
   switch (v.type) {
-    case sd::x_char: return static_cast<std::vector<char>*>(v.data)->size();
-    case sd::x_stdstring: return static_cast<std::vector<std::string>*>(v.data)->size();
-    case sd::x_short: return static_cast<std::vector<short>*>(v.data)->size();
-    case sd::x_integer: return static_cast<std::vector<int>*>(v.data)->size();
-    case sd::x_long_long: return static_cast<std::vector<long long>*>(v.data)->size();
+    case sd::x_char:
+      return static_cast<std::vector<char>*>(v.data)->size();
+    case sd::x_stdstring:
+      return static_cast<std::vector<std::string>*>(v.data)->size();
+    case sd::x_short:
+      return static_cast<std::vector<short>*>(v.data)->size();
+    case sd::x_integer:
+      return static_cast<std::vector<int>*>(v.data)->size();
+    case sd::x_long_long:
+      return static_cast<std::vector<long long>*>(v.data)->size();
     case sd::x_unsigned_long_long:
       return static_cast<std::vector<unsigned long long>*>(v.data)->size();
-    case sd::x_double: return static_cast<std::vector<double>*>(v.data)->size();
-    case sd::x_stdtm: return static_cast<std::vector<std::tm>*>(v.data)->size();
-    default: return 0;
+    case sd::x_double:
+      return static_cast<std::vector<double>*>(v.data)->size();
+    case sd::x_stdtm:
+      return static_cast<std::vector<std::tm>*>(v.data)->size();
+    default:
+      return 0;
   }
 }
 
 bool is_row_changing(std::string_view operation) {
   return operation == "INSERT" || operation == "UPDATE" || operation == "DELETE" ||
-         operation == "MERGE" || operation == "REPLACE" || operation == "UPSERT" || operation == "COPY";
+         operation == "MERGE" || operation == "REPLACE" || operation == "UPSERT" ||
+         operation == "COPY";
 }
 
 }  // namespace
@@ -175,7 +197,9 @@ traced_statement_backend::traced_statement_backend(traced_session_backend& sessi
                                                    sd::statement_backend* inner)
     : session_(session), inner_(inner) {}
 
-traced_statement_backend::~traced_statement_backend() { finish(); }
+traced_statement_backend::~traced_statement_backend() {
+  finish();
+}
 
 void traced_statement_backend::clean_up() {
   finish();
@@ -213,9 +237,12 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
 void traced_statement_backend::start(int number) {
   finish();
   rows_ = 0;
-  if (statement_) span_.emplace(session_.target(), statement_);
-  else if (!query_.empty()) span_.emplace(session_.target(), std::string_view(query_));
-  else return;  // prepared while tracing was off
+  if (statement_)
+    span_.emplace(session_.target(), statement_);
+  else if (!query_.empty())
+    span_.emplace(session_.target(), std::string_view(query_));
+  else
+    return;  // prepared while tracing was off
   if (!span_->recording()) {
     span_.reset();
     return;
@@ -241,8 +268,10 @@ void traced_statement_backend::record_params() {
       for (std::size_t i = 0; i < bound_.size(); ++i) {
         const auto& b = *bound_[i];
         nlohmann::json value = b.data ? render(b, b.vector ? r : 0) : nlohmann::json("<unbound>");
-        if (named) row[b.name.empty() ? std::to_string(i + 1) : b.name] = std::move(value);
-        else row.push_back(std::move(value));
+        if (named)
+          row[b.name.empty() ? std::to_string(i + 1) : b.name] = std::move(value);
+        else
+          row.push_back(std::move(value));
       }
       if (bulk) {
         span_->param(std::move(row));  // executemany shape: one list/dict per row
@@ -284,8 +313,10 @@ sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int n
   if (intos_ > 0) {
     count_rows(r, number);
     span_->rows(rows_);
-    if (r == ef_no_data) finish();
-    else span_->keep_open();  // rows may still be fetched
+    if (r == ef_no_data)
+      finish();
+    else
+      span_->keep_open();  // rows may still be fetched
   } else {
     if (changes_rows_) {
       const long long affected = inner_->get_affected_rows();
@@ -314,7 +345,9 @@ sd::statement_backend::exec_fetch_result traced_statement_backend::fetch(int num
   return r;
 }
 
-void traced_statement_backend::finish() noexcept { span_.reset(); }
+void traced_statement_backend::finish() noexcept {
+  span_.reset();
+}
 
 sd::standard_into_type_backend* traced_statement_backend::make_into_type_backend() {
   ++intos_;
@@ -333,7 +366,9 @@ bound_value& traced_statement_backend::add_bound_value() {
 
 // Bound values are only looked at for record_params; otherwise SOCI talks to
 // the backend's own use-type objects directly.
-bool params_wanted() { return sql_tracing_enabled() && current_options().record_params; }
+bool params_wanted() {
+  return sql_tracing_enabled() && current_options().record_params;
+}
 
 sd::standard_use_type_backend* traced_statement_backend::make_use_type_backend() {
   if (!params_wanted()) return inner_->make_use_type_backend();
@@ -396,7 +431,8 @@ sd::statement_backend* traced_session_backend::make_statement_backend() {
 ::soci::backend_factory const& traced(::soci::backend_factory const& inner) {
   // One wrapper per real factory, for the life of the process.
   static std::mutex mutex;
-  static auto* factories = new std::map<::soci::backend_factory const*, std::unique_ptr<detail::traced_factory>>;
+  static auto* factories =
+      new std::map<::soci::backend_factory const*, std::unique_ptr<detail::traced_factory>>;
   if (dynamic_cast<detail::traced_factory const*>(&inner)) return inner;  // already traced
   std::lock_guard<std::mutex> lock(mutex);
   auto& slot = (*factories)[&inner];
@@ -433,8 +469,7 @@ session::session(::soci::backend_factory const& factory, std::string const& conn
 session::session(std::string const& backend_name, std::string const& connect_string)
     : ::soci::session(traced(factory_by_name(backend_name)), connect_string) {}
 
-session::session(std::string const& uri)
-    : session(split_uri(uri).first, split_uri(uri).second) {}
+session::session(std::string const& uri) : session(split_uri(uri).first, split_uri(uri).second) {}
 
 void session::open(::soci::backend_factory const& factory, std::string const& connect_string) {
   ::soci::session::open(traced(factory), connect_string);
