@@ -4,6 +4,7 @@
 # ctest, stops the server. Under CI=true a missing server or peer fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 scripts/deps.sh test
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_TESTS=ON \
   -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON >/dev/null
@@ -12,7 +13,7 @@ cmake --build build/test -j"$(nproc)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 servers=$(mktemp -d /tmp/dbtrace-servers.XXXXXX)
 chmod 755 "$servers"
-cleanup() { scripts/pg_server.sh stop "$servers/pg" || true; rm -rf "$servers"; }
+cleanup() { "$root/scripts/pg_server.sh" stop "$servers/pg" || true; rm -rf "$servers"; }
 trap cleanup EXIT
 pg_port=$(free_port)
 if scripts/pg_server.sh start "$servers/pg" "$pg_port"; then
