@@ -8,9 +8,9 @@ set -euo pipefail
 build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libinih-dev
   libcli11-dev libssl-dev libconcurrentqueue-dev)
 # SOCI's Debian headers include Boost and libpq-fe.h without depending on them.
-shim_packages=(libsoci-dev libboost-dev libpq-dev)
+shim_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev)
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql python3
-  python3-osprofiler python3-sqlalchemy)
+  python3-osprofiler python3-sqlalchemy python3-psycopg2)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}" "${shim_packages[@]}") ;;

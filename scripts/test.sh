@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 scripts/deps.sh test
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_TESTS=ON \
-  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON >/dev/null
+  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON >/dev/null
 cmake --build build/test -j"$(nproc)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -19,6 +19,7 @@ pg_port=$(free_port)
 if scripts/pg_server.sh start "$servers/pg" "$pg_port"; then
   export DBTRACE_TEST_PG="host=127.0.0.1 port=$pg_port dbname=app user=app password=app-secret"
   export DBTRACE_TEST_PG_ADMIN="host=127.0.0.1 port=$pg_port dbname=postgres user=postgres"
+  export DBTRACE_TEST_PG_URI="postgresql://app:app-secret@127.0.0.1:$pg_port/app"
 elif [ "${CI:-}" = true ]; then
   echo "test.sh: could not start PostgreSQL (see $servers/pg/*.log)" >&2
   exit 1

@@ -6,6 +6,9 @@
 #include "dbtrace/drivers/memory.hpp"
 #include "dbtrace/drivers/sqlite.hpp"
 #include "dbtrace/error.hpp"
+#ifdef DBTRACE_HAVE_POSTGRES
+#include "dbtrace/drivers/postgres.hpp"
+#endif
 
 namespace dbtrace {
 namespace {
@@ -46,6 +49,10 @@ std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& ho
     return drivers::make_jsonl_driver(path);
   }
   if (starts_with(cs, "memory://")) return drivers::make_memory_driver(cs.substr(9));
+#ifdef DBTRACE_HAVE_POSTGRES
+  if (starts_with(cs, "postgresql://") || starts_with(cs, "postgres://") || starts_with(cs, "postgresql+"))
+    return drivers::make_postgres_driver(cs, host);
+#endif
   const auto scheme = cs.substr(0, cs.find("://"));
   throw config_error(
       "connection_string: the '" + scheme +

@@ -1,0 +1,225 @@
+// postgresql:// — OSProfiler's SQL store on PostgreSQL, through libpq.
+#include "dbtrace/drivers/postgres.hpp"
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <set>
+
+#include "dbtrace/error.hpp"
+#include "statement_text.hpp"
+
+namespace dbtrace::drivers {
+namespace {
+
+// As OSProfiler's SQLAlchemy driver creates it (shared/osprofiler/pg_data_schema.sql).
+const char* const schema_sql = R"(
+CREATE TABLE IF NOT EXISTS data (
+  id SERIAL PRIMARY KEY,
+  "timestamp" VARCHAR(26),
+  base_id VARCHAR(255),
+  parent_id VARCHAR(255),
+  trace_id VARCHAR(255),
+  project VARCHAR(255),
+  host VARCHAR(255),
+  service VARCHAR(255),
+  name VARCHAR(255),
+  data JSON
+);
+CREATE INDEX IF NOT EXISTS ix_data_base_id ON data (base_id);
+CREATE INDEX IF NOT EXISTS ix_data_host ON data (host);
+CREATE INDEX IF NOT EXISTS ix_data_name ON data (name);
+CREATE INDEX IF NOT EXISTS ix_data_parent_id ON data (parent_id);
+CREATE INDEX IF NOT EXISTS ix_data_project ON data (project);
+CREATE INDEX IF NOT EXISTS ix_data_service ON data (service);
+CREATE INDEX IF NOT EXISTS ix_data_timestamp ON data ("timestamp");
+CREATE INDEX IF NOT EXISTS ix_data_trace_id ON data (trace_id);
+)";
+
+using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// libpq takes postgresql:// and postgres://; OSProfiler configs name the Python driver too.
+std::string libpq_uri(std::string uri) {
+  const auto plus = uri.find('+');
+  const auto scheme_end = uri.find("://");
+  if (plus != std::string::npos && plus < scheme_end) uri.erase(plus, scheme_end - plus);
+  // A dead host must not hold the exporter for libpq's default of forever.
+  if (uri.find("connect_timeout") == std::string::npos)
+    uri += (uri.find('?') == std::string::npos ? "?" : "&") + std::string("connect_timeout=3");
+  return uri;
+}
+
+// COPY's text format: backslash escapes for the characters it treats specially.
+void append_copy_field(std::string& out, const std::string& v) {
+  for (const char c : v) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+}
+
+nlohmann::ordered_json decode_payload(const char* text) {
+  auto j = nlohmann::ordered_json::parse(text ? text : "", nullptr, false);
+  if (j.is_string()) j = nlohmann::ordered_json::parse(j.get<std::string>(), nullptr, false);
+  return j.is_discarded() ? nlohmann::ordered_json::object() : j;
+}
+
+class postgres_driver final : public driver {
+ public:
+  postgres_driver(std::string uri, std::string host)
+      : uri_(libpq_uri(std::move(uri))), host_(std::move(host)), shown_(redact_connection_string(uri_)) {}
+  ~postgres_driver() override {
+    if (conn_) PQfinish(conn_);
+  }
+
+  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+    try {
+      if (!connected(error)) return write_result::retry;
+      buffer_.clear();
+      for (const auto& e : batch) {
+        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id, &e.project,
+                                        &host_,       &e.service, &e.name};
+        for (const auto* c : columns) {
+          append_copy_field(buffer_, *c);
+          buffer_ += '\t';
+        }
+        payload_.clear();
+        detail::append_json_string(payload_, event_payload_json(e));  // a JSON string, as OSProfiler stores it
+        append_copy_field(buffer_, payload_);
+        buffer_ += '\n';
+      }
+      pg_result start(PQexec(conn_,
+                             "COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
+                             "service, name, data) FROM STDIN"),
+                      PQclear);
+      if (PQresultStatus(start.get()) != PGRES_COPY_IN) return failed(error);
+      if (PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1 ||
+          PQputCopyEnd(conn_, nullptr) != 1)
+        return failed(error);
+      pg_result done(PQgetResult(conn_), PQclear);
+      const bool ok = PQresultStatus(done.get()) == PGRES_COMMAND_OK;
+      const std::string state = done ? std::string(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE) ? PQresultErrorField(done.get(), PG_DIAG_SQLSTATE) : "") : "";
+      while (pg_result rest{PQgetResult(conn_), PQclear}) {
+      }
+      if (ok) return write_result::ok;
+      error = shown_ + ": " + PQerrorMessage(conn_);
+      // Data the server refuses (class 22: bad data, 23: constraint) will not
+      // pass on a retry either; anything else (connection, disk) may.
+      if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) return write_result::rejected;
+      return reset(write_result::retry);
+    } catch (const std::exception& e) {
+      error = e.what();
+      return write_result::retry;
+    }
+  }
+
+  std::vector<trace_summary> list_traces(bool errors_only) override {
+    reader r(*this);
+    std::set<std::string> failed;
+    if (errors_only) {
+      auto res = r.query("SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data::text LIKE '%etype%'", nullptr);
+      for (int i = 0; i < PQntuples(res.get()); ++i) {
+        const auto payload = decode_payload(PQgetvalue(res.get(), i, 1));
+        if (payload.contains("info") && payload["info"].is_object() && payload["info"].contains("etype"))
+          failed.insert(PQgetvalue(res.get(), i, 0));
+      }
+    }
+    auto res = r.query("SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", nullptr);
+    std::vector<trace_summary> out;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      std::string id = PQgetvalue(res.get(), i, 0);
+      if (!errors_only || failed.count(id)) out.push_back({std::move(id), PQgetvalue(res.get(), i, 1)});
+    }
+    return out;
+  }
+
+  std::vector<stored_event> read_trace(const std::string& base_id) override {
+    reader r(*this);
+    auto res = r.query(
+        "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
+        "FROM data WHERE base_id = $1 ORDER BY id",
+        base_id.c_str());
+    std::vector<stored_event> out;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      auto v = [&](int c) { return std::string(PQgetvalue(res.get(), i, c)); };
+      out.push_back({v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7), decode_payload(PQgetvalue(res.get(), i, 8))});
+    }
+    return out;
+  }
+
+ private:
+  // A connection of the CLI's own, closed when done.
+  struct reader {
+    explicit reader(postgres_driver& d) : d_(d), conn_(PQconnectdb(d.uri_.c_str())) {
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        const std::string msg = d_.shown_ + ": " + PQerrorMessage(conn_);
+        PQfinish(conn_);
+        throw store_error(trim(msg));
+      }
+    }
+    ~reader() { PQfinish(conn_); }
+    pg_result query(const char* sql, const char* param) {
+      pg_result res(PQexecParams(conn_, sql, param ? 1 : 0, nullptr, &param, nullptr, nullptr, 0), PQclear);
+      if (PQresultStatus(res.get()) != PGRES_TUPLES_OK)
+        throw store_error(trim(d_.shown_ + ": " + PQerrorMessage(conn_)) + " (not a dbtrace/OSProfiler store?)");
+      return res;
+    }
+    postgres_driver& d_;
+    PGconn* conn_;
+  };
+
+  static std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    for (auto& c : s)
+      if (c == '\n') c = ' ';
+    return s;
+  }
+
+  bool connected(std::string& error) {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return true;
+    if (conn_) PQfinish(conn_);
+    conn_ = PQconnectdb(uri_.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      error = trim(shown_ + ": " + PQerrorMessage(conn_));
+      PQfinish(conn_);
+      conn_ = nullptr;
+      return false;
+    }
+    pg_result res(PQexec(conn_, schema_sql), PQclear);
+    if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+      error = trim(shown_ + ": creating the data table: " + PQerrorMessage(conn_));
+      PQfinish(conn_);
+      conn_ = nullptr;
+      return false;
+    }
+    return true;
+  }
+
+  write_result failed(std::string& error) {
+    error = trim(shown_ + ": " + PQerrorMessage(conn_));
+    return reset(write_result::retry);
+  }
+
+  // After a failure mid-COPY the connection state is unknown: start afresh.
+  write_result reset(write_result r) {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    return r;
+  }
+
+  std::string uri_, host_, shown_;
+  PGconn* conn_ = nullptr;
+  std::string buffer_, payload_;
+};
+
+}  // namespace
+
+std::unique_ptr<driver> make_postgres_driver(const std::string& uri, const std::string& host) {
+  return std::make_unique<postgres_driver>(uri, host);
+}
+
+}  // namespace dbtrace::drivers

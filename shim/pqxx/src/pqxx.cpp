@@ -1,0 +1,98 @@
+// The libpqxx shim's out-of-line parts: connection bookkeeping and error fields.
+#include "dbtrace/pqxx.hpp"
+
+#include <cxxabi.h>
+#include <cstdlib>
+#include <memory>
+#include <typeinfo>
+
+namespace dbtrace::pqxx {
+namespace detail {
+namespace {
+
+std::string type_name(const std::type_info& t) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && d ? d.get() : t.name();
+}
+
+std::string or_empty(const char* s) { return s ? s : ""; }
+
+}  // namespace
+
+target_ref target_of(::pqxx::connection_base& c) noexcept {
+  try {
+    db_target t;
+    t.system = "postgresql";
+    t.name_space = or_empty(c.dbname());
+    t.address = or_empty(c.hostname());
+    t.port = std::atoi(or_empty(c.port()).c_str());
+    if (t.address.empty() || t.address[0] == '/') t.address.clear();  // a Unix socket directory
+    return intern_target(t);
+  } catch (...) {
+    return {};
+  }
+}
+
+void record_current_exception(sql_span& span) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const ::pqxx::sql_error& e) {
+      span.error(type_name(typeid(e)), e.what(), e.sqlstate());
+    } catch (const std::exception& e) {
+      span.error(type_name(typeid(e)), e.what());
+    } catch (...) {
+      span.error("unknown", "a non-standard exception");
+    }
+  } catch (...) {
+    // Recording never replaces the application's exception.
+  }
+}
+
+std::int64_t rows_of(const ::pqxx::result& r) noexcept {
+  try {
+    if (r.columns() > 0) return static_cast<std::int64_t>(r.size());
+    const auto affected = r.affected_rows();
+    return static_cast<std::int64_t>(affected);
+  } catch (...) {
+    return -1;
+  }
+}
+
+}  // namespace detail
+
+connection::connection(const std::string& options)
+    : ::pqxx::connection(options), target_(detail::target_of(*this)) {}
+
+void connection::prepare(const std::string& name, const std::string& definition) {
+  ::pqxx::connection::prepare(name, definition);
+  // Interned now, so exec_prepared looks nothing up but the name.
+  prepared_[name] = {definition, sql_tracing_enabled() ? intern_statement(definition) : statement_ref()};
+}
+
+void connection::unprepare(const std::string& name) {
+  ::pqxx::connection::unprepare(name);
+  prepared_.erase(name);
+}
+
+statement_ref connection::prepared(const std::string& name) const {
+  const auto it = prepared_.find(name);
+  if (it == prepared_.end()) return {};
+  if (!it->second.second && sql_tracing_enabled()) return intern_statement(it->second.first);
+  return it->second.second;
+}
+
+void stream_from::begin(::pqxx::transaction_base& tx, std::string statement) {
+  if (!sql_recording()) return;
+  span_.emplace(detail::target_of(tx.conn()), std::string_view(statement));
+  span_->keep_open();
+}
+
+void stream_to::begin(::pqxx::transaction_base& tx, std::string statement) {
+  if (!sql_recording()) return;
+  span_.emplace(detail::target_of(tx.conn()), std::string_view(statement));
+  span_->keep_open();
+}
+
+}  // namespace dbtrace::pqxx

@@ -1,0 +1,159 @@
+// The postgresql:// store: OSProfiler's table written with COPY, read back by
+// dbtrace and by Python OSProfiler, and an outage the application never sees.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include "dbtrace/pqxx.hpp"
+#include "dbtrace/report.hpp"
+#include "test_support.hpp"
+
+namespace dbtrace {
+namespace {
+
+std::string pg_uri() {
+  const char* v = std::getenv("DBTRACE_TEST_PG_URI");
+  return v ? v : "";
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+class postgres_store_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DBTRACE_REQUIRE_PG();
+    opts_.enabled = true;
+    opts_.connection_string = pg_uri();
+    opts_.project = "shop";
+    opts_.service = "pg-store";
+  }
+  void TearDown() override { shutdown(); }
+
+  std::string record_request(pqxx::connection& app) {
+    trace t;
+    span request{"wsgi", {{"path", "/orders"}}};
+    pqxx::nontransaction n{app};
+    n.exec("SELECT 1");
+    try {
+      n.exec("SELECT * FROM missing_for_store_test");
+    } catch (const ::pqxx::sql_error&) {
+    }
+    return t.base_id();
+  }
+  options opts_;
+};
+
+TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
+  init(opts_);
+  pqxx::connection app{testing::pg_app()};
+  const std::string base = record_request(app);
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().exported, stats().recorded);
+
+  auto store = make_driver(opts_.connection_string, "");
+  bool listed = false, listed_as_error = false;
+  for (const auto& t : store->list_traces(false)) listed = listed || t.base_id == base;
+  for (const auto& t : store->list_traces(true)) listed_as_error = listed_as_error || t.base_id == base;
+  EXPECT_TRUE(listed);
+  EXPECT_TRUE(listed_as_error);
+  const auto report = build_report(store->read_trace(base));
+  ASSERT_EQ(report["children"].size(), 1u);
+  const auto& wsgi = report["children"][0];
+  ASSERT_EQ(wsgi["children"].size(), 2u);
+  EXPECT_EQ(wsgi["children"][1]["info"]["exception"], "pqxx::undefined_table");
+  EXPECT_EQ(wsgi["info"]["service"], "pg-store");
+
+  // The data column holds a JSON string, as OSProfiler's SQL driver writes it.
+  ::pqxx::connection check{testing::pg_app()};
+  ::pqxx::nontransaction n{check};
+  EXPECT_EQ(n.exec1("SELECT DISTINCT json_typeof(data) FROM data WHERE base_id = " + n.quote(base))[0].as<std::string>(),
+            "string");
+  EXPECT_EQ(n.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE 'ix_data_%'")[0].as<int>(), 8);
+}
+
+TEST_F(postgres_store_test, python_osprofiler_reads_it_and_the_cli_shows_it) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  init(opts_);
+  pqxx::connection app{testing::pg_app()};
+  const std::string base = record_request(app);
+  ASSERT_TRUE(flush());
+  std::string python_uri = pg_uri();
+  python_uri.replace(0, python_uri.find("://"), "postgresql+psycopg2");
+  const auto r = testing::run_python(R"(
+import json, sys
+from osprofiler.drivers.sqlalchemy_driver import SQLAlchemyDriver
+print(json.dumps(SQLAlchemyDriver(sys.argv[1]).get_report(sys.argv[2])))
+)", {python_uri, base});
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto store = make_driver(opts_.connection_string, "");
+  EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
+
+  const auto cli = testing::run(std::string(DBTRACE_CLI) + " trace show " + base + " --json --connection-string '" +
+                                pg_uri() + "'");
+  ASSERT_EQ(cli.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(cli.out), nlohmann::json::parse(r.out));
+  const auto bad = testing::run(std::string(DBTRACE_CLI) +
+                                " trace list --connection-string 'postgresql://app:wrong-secret@127.0.0.1:1/app' 2>&1");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(bad.out.find("wrong-secret"), std::string::npos) << bad.out;
+}
+
+// The store's own server goes down mid-run and comes back: the application's
+// statements (on another server) never fail or wait, and every event is
+// accounted for.
+TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
+  const std::string script = std::string(DBTRACE_SOURCE_DIR) + "/scripts/pg_server.sh";
+  const std::string dir = (testing::temp_dir() / "store-server").string();
+  const int port = free_port();
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  struct stopper {
+    std::string cmd;
+    ~stopper() { testing::run(cmd); }
+  } stop_at_end{script + " stop " + dir};
+
+  opts_.connection_string = "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres";
+  init(opts_);
+  pqxx::connection app{testing::pg_app()};
+  std::chrono::nanoseconds slowest{0};
+  auto requests = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      trace t;
+      pqxx::nontransaction tx{app};
+      const auto t0 = std::chrono::steady_clock::now();
+      EXPECT_EQ(tx.exec1("SELECT " + std::to_string(i))[0].as<int>(), i);  // never an error
+      slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+    }
+  };
+  requests(100);
+  ASSERT_TRUE(flush());
+  ASSERT_EQ(testing::run(script + " stop " + dir).status, 0);
+  requests(100);  // the exporter retries in the background
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  requests(100);
+  ASSERT_TRUE(flush(std::chrono::seconds(60)));
+
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 600u);
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  EXPECT_GT(s.failed_writes, 0u);
+  // Not a speed measurement: a statement that waited on the dead store would take seconds.
+  EXPECT_LT(slowest, std::chrono::milliseconds(500));
+  ::pqxx::connection check{"postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres"};
+  ::pqxx::nontransaction n{check};
+  EXPECT_EQ(n.exec1("SELECT count(*) FROM data")[0].as<std::uint64_t>(), s.exported);
+}
+
+}  // namespace
+}  // namespace dbtrace
