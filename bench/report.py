@@ -38,6 +38,13 @@ for path in sys.argv[1:]:
             verdict = "" if check is None else ("within" if check(ns, ips) else "OVER BUDGET")
             rows.append((what, measured, budget, verdict))
 
+pq_traced, pq_raw = medians.get("traced_exec_prepared"), medians.get("raw_exec_prepared")
+if pq_traced and pq_raw:
+    ratio = pq_traced / pq_raw
+    rows.append(("libpqxx + PostgreSQL on loopback, exec_prepared, traced / raw",
+                 f"{ratio:.3f} ({pq_raw:.1f} -> {pq_traced:.1f} us)", "<= 1.01",
+                 "within" if ratio <= 1.01 else "OVER BUDGET"))
+
 for key, (what, budget) in RATIOS.items():
     traced, raw = medians.get(key + "/traced"), medians.get(key + "/raw_multithreaded")
     if traced and raw:

@@ -50,7 +50,8 @@ std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& ho
   }
   if (starts_with(cs, "memory://")) return drivers::make_memory_driver(cs.substr(9));
 #ifdef DBTRACE_HAVE_POSTGRES
-  if (starts_with(cs, "postgresql://") || starts_with(cs, "postgres://") || starts_with(cs, "postgresql+"))
+  if (starts_with(cs, "postgresql://") || starts_with(cs, "postgres://") ||
+      starts_with(cs, "postgresql+"))
     return drivers::make_postgres_driver(cs, host);
 #endif
   const auto scheme = cs.substr(0, cs.find("://"));

@@ -70,8 +70,8 @@ std::size_t parse_size(const std::string& where, const std::string& key, const s
 }
 
 bool known_scheme(const std::string& cs) {
-  for (const char* scheme : {"sqlite://", "file://", "memory://", "postgresql://", "postgres://", "postgresql+",
-                             "redis://", "otlp://", "http://", "https://"})
+  for (const char* scheme : {"sqlite://", "file://", "memory://", "postgresql://", "postgres://",
+                             "postgresql+", "redis://", "otlp://", "http://", "https://"})
     if (cs.rfind(scheme, 0) == 0) return true;
   return false;
 }

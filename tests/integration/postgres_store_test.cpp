@@ -65,7 +65,8 @@ TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
   auto store = make_driver(opts_.connection_string, "");
   bool listed = false, listed_as_error = false;
   for (const auto& t : store->list_traces(false)) listed = listed || t.base_id == base;
-  for (const auto& t : store->list_traces(true)) listed_as_error = listed_as_error || t.base_id == base;
+  for (const auto& t : store->list_traces(true))
+    listed_as_error = listed_as_error || t.base_id == base;
   EXPECT_TRUE(listed);
   EXPECT_TRUE(listed_as_error);
   const auto report = build_report(store->read_trace(base));
@@ -78,9 +79,14 @@ TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
   // The data column holds a JSON string, as OSProfiler's SQL driver writes it.
   ::pqxx::connection check{testing::pg_app()};
   ::pqxx::nontransaction n{check};
-  EXPECT_EQ(n.exec1("SELECT DISTINCT json_typeof(data) FROM data WHERE base_id = " + n.quote(base))[0].as<std::string>(),
-            "string");
-  EXPECT_EQ(n.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE 'ix_data_%'")[0].as<int>(), 8);
+  EXPECT_EQ(
+      n.exec1("SELECT DISTINCT json_typeof(data) FROM data WHERE base_id = " + n.quote(base))[0]
+          .as<std::string>(),
+      "string");
+  EXPECT_EQ(n.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE "
+                    "'ix_data_%'")[0]
+                .as<int>(),
+            8);
 }
 
 TEST_F(postgres_store_test, python_osprofiler_reads_it_and_the_cli_shows_it) {
@@ -95,17 +101,20 @@ TEST_F(postgres_store_test, python_osprofiler_reads_it_and_the_cli_shows_it) {
 import json, sys
 from osprofiler.drivers.sqlalchemy_driver import SQLAlchemyDriver
 print(json.dumps(SQLAlchemyDriver(sys.argv[1]).get_report(sys.argv[2])))
-)", {python_uri, base});
+)",
+                                     {python_uri, base});
   ASSERT_EQ(r.status, 0) << r.out;
   auto store = make_driver(opts_.connection_string, "");
-  EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
+  EXPECT_EQ(nlohmann::json::parse(r.out),
+            nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
 
-  const auto cli = testing::run(std::string(DBTRACE_CLI) + " trace show " + base + " --json --connection-string '" +
-                                pg_uri() + "'");
+  const auto cli = testing::run(std::string(DBTRACE_CLI) + " trace show " + base +
+                                " --json --connection-string '" + pg_uri() + "'");
   ASSERT_EQ(cli.status, 0);
   EXPECT_EQ(nlohmann::json::parse(cli.out), nlohmann::json::parse(r.out));
-  const auto bad = testing::run(std::string(DBTRACE_CLI) +
-                                " trace list --connection-string 'postgresql://app:wrong-secret@127.0.0.1:1/app' 2>&1");
+  const auto bad = testing::run(
+      std::string(DBTRACE_CLI) +
+      " trace list --connection-string 'postgresql://app:wrong-secret@127.0.0.1:1/app' 2>&1");
   EXPECT_NE(bad.status, 0);
   EXPECT_EQ(bad.out.find("wrong-secret"), std::string::npos) << bad.out;
 }
@@ -117,7 +126,8 @@ TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
   const std::string script = std::string(DBTRACE_SOURCE_DIR) + "/scripts/pg_server.sh";
   const std::string dir = (testing::temp_dir() / "store-server").string();
   const int port = free_port();
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
+            0);
   struct stopper {
     std::string cmd;
     ~stopper() { testing::run(cmd); }
@@ -140,7 +150,8 @@ TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
   ASSERT_TRUE(flush());
   ASSERT_EQ(testing::run(script + " stop " + dir).status, 0);
   requests(100);  // the exporter retries in the background
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
+            0);
   requests(100);
   ASSERT_TRUE(flush(std::chrono::seconds(60)));
 

@@ -158,9 +158,17 @@ TEST_F(pqxx_test, transactions_of_every_kind_are_traced_and_abort_is_recorded) {
   }
   std::vector<std::string> statements;
   for (const auto& s : spans()) statements.push_back(statement(s));
-  const std::vector<std::string> expected{"BEGIN", "BEGIN", "UPDATE " + table_ + " SET name = 'sub' WHERE id = 1",
-                                          "ROLLBACK", "ROLLBACK", "BEGIN", "SELECT name FROM " + table_ + " WHERE id = 1",
-                                          "COMMIT", "BEGIN", "SELECT 1", "COMMIT"};
+  const std::vector<std::string> expected{"BEGIN",
+                                          "BEGIN",
+                                          "UPDATE " + table_ + " SET name = 'sub' WHERE id = 1",
+                                          "ROLLBACK",
+                                          "ROLLBACK",
+                                          "BEGIN",
+                                          "SELECT name FROM " + table_ + " WHERE id = 1",
+                                          "COMMIT",
+                                          "BEGIN",
+                                          "SELECT 1",
+                                          "COMMIT"};
   EXPECT_EQ(statements, expected);
 }
 

@@ -53,11 +53,20 @@ std::string libpq_uri(std::string uri) {
 void append_copy_field(std::string& out, const std::string& v) {
   for (const char c : v) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -71,7 +80,9 @@ nlohmann::ordered_json decode_payload(const char* text) {
 class postgres_driver final : public driver {
  public:
   postgres_driver(std::string uri, std::string host)
-      : uri_(libpq_uri(std::move(uri))), host_(std::move(host)), shown_(redact_connection_string(uri_)) {}
+      : uri_(libpq_uri(std::move(uri))),
+        host_(std::move(host)),
+        shown_(redact_connection_string(uri_)) {}
   ~postgres_driver() override {
     if (conn_) PQfinish(conn_);
   }
@@ -81,28 +92,34 @@ class postgres_driver final : public driver {
       if (!connected(error)) return write_result::retry;
       buffer_.clear();
       for (const auto& e : batch) {
-        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id, &e.project,
-                                        &host_,       &e.service, &e.name};
+        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id,
+                                        &e.project,   &host_,     &e.service,   &e.name};
         for (const auto* c : columns) {
           append_copy_field(buffer_, *c);
           buffer_ += '\t';
         }
         payload_.clear();
-        detail::append_json_string(payload_, event_payload_json(e));  // a JSON string, as OSProfiler stores it
+        detail::append_json_string(
+            payload_, event_payload_json(e));  // a JSON string, as OSProfiler stores it
         append_copy_field(buffer_, payload_);
         buffer_ += '\n';
       }
-      pg_result start(PQexec(conn_,
-                             "COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
-                             "service, name, data) FROM STDIN"),
-                      PQclear);
+      pg_result start(
+          PQexec(conn_,
+                 "COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
+                 "service, name, data) FROM STDIN"),
+          PQclear);
       if (PQresultStatus(start.get()) != PGRES_COPY_IN) return failed(error);
       if (PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1 ||
           PQputCopyEnd(conn_, nullptr) != 1)
         return failed(error);
       pg_result done(PQgetResult(conn_), PQclear);
       const bool ok = PQresultStatus(done.get()) == PGRES_COMMAND_OK;
-      const std::string state = done ? std::string(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE) ? PQresultErrorField(done.get(), PG_DIAG_SQLSTATE) : "") : "";
+      const std::string state =
+          done ? std::string(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE)
+                                 ? PQresultErrorField(done.get(), PG_DIAG_SQLSTATE)
+                                 : "")
+               : "";
       while (pg_result rest{PQgetResult(conn_), PQclear}) {
       }
       if (ok) return write_result::ok;
@@ -121,18 +138,23 @@ class postgres_driver final : public driver {
     reader r(*this);
     std::set<std::string> failed;
     if (errors_only) {
-      auto res = r.query("SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data::text LIKE '%etype%'", nullptr);
+      auto res = r.query(
+          "SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data::text LIKE '%etype%'",
+          nullptr);
       for (int i = 0; i < PQntuples(res.get()); ++i) {
         const auto payload = decode_payload(PQgetvalue(res.get(), i, 1));
-        if (payload.contains("info") && payload["info"].is_object() && payload["info"].contains("etype"))
+        if (payload.contains("info") && payload["info"].is_object() &&
+            payload["info"].contains("etype"))
           failed.insert(PQgetvalue(res.get(), i, 0));
       }
     }
-    auto res = r.query("SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", nullptr);
+    auto res = r.query(
+        "SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", nullptr);
     std::vector<trace_summary> out;
     for (int i = 0; i < PQntuples(res.get()); ++i) {
       std::string id = PQgetvalue(res.get(), i, 0);
-      if (!errors_only || failed.count(id)) out.push_back({std::move(id), PQgetvalue(res.get(), i, 1)});
+      if (!errors_only || failed.count(id))
+        out.push_back({std::move(id), PQgetvalue(res.get(), i, 1)});
     }
     return out;
   }
@@ -146,7 +168,8 @@ class postgres_driver final : public driver {
     std::vector<stored_event> out;
     for (int i = 0; i < PQntuples(res.get()); ++i) {
       auto v = [&](int c) { return std::string(PQgetvalue(res.get(), i, c)); };
-      out.push_back({v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7), decode_payload(PQgetvalue(res.get(), i, 8))});
+      out.push_back({v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7),
+                     decode_payload(PQgetvalue(res.get(), i, 8))});
     }
     return out;
   }
@@ -163,9 +186,11 @@ class postgres_driver final : public driver {
     }
     ~reader() { PQfinish(conn_); }
     pg_result query(const char* sql, const char* param) {
-      pg_result res(PQexecParams(conn_, sql, param ? 1 : 0, nullptr, &param, nullptr, nullptr, 0), PQclear);
+      pg_result res(PQexecParams(conn_, sql, param ? 1 : 0, nullptr, &param, nullptr, nullptr, 0),
+                    PQclear);
       if (PQresultStatus(res.get()) != PGRES_TUPLES_OK)
-        throw store_error(trim(d_.shown_ + ": " + PQerrorMessage(conn_)) + " (not a dbtrace/OSProfiler store?)");
+        throw store_error(trim(d_.shown_ + ": " + PQerrorMessage(conn_)) +
+                          " (not a dbtrace/OSProfiler store?)");
       return res;
     }
     postgres_driver& d_;

@@ -12,11 +12,14 @@ namespace {
 
 std::string type_name(const std::type_info& t) {
   int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
+                                           std::free);
   return status == 0 && d ? d.get() : t.name();
 }
 
-std::string or_empty(const char* s) { return s ? s : ""; }
+std::string or_empty(const char* s) {
+  return s ? s : "";
+}
 
 }  // namespace
 
@@ -68,7 +71,8 @@ connection::connection(const std::string& options)
 void connection::prepare(const std::string& name, const std::string& definition) {
   ::pqxx::connection::prepare(name, definition);
   // Interned now, so exec_prepared looks nothing up but the name.
-  prepared_[name] = {definition, sql_tracing_enabled() ? intern_statement(definition) : statement_ref()};
+  prepared_[name] = {definition,
+                     sql_tracing_enabled() ? intern_statement(definition) : statement_ref()};
 }
 
 void connection::unprepare(const std::string& name) {

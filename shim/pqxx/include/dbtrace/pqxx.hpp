@@ -38,7 +38,9 @@ target_ref target_of(::pqxx::connection_base& c) noexcept;
 void record_current_exception(sql_span& span) noexcept;
 // Rows returned (a query) or affected (DML) by `r`.
 std::int64_t rows_of(const ::pqxx::result& r) noexcept;
-inline std::int64_t rows_of(const ::pqxx::row&) noexcept { return 1; }
+inline std::int64_t rows_of(const ::pqxx::row&) noexcept {
+  return 1;
+}
 // A bound value as the span records it.
 template <class T>
 nlohmann::json param_value(const T& v) {
@@ -58,16 +60,22 @@ nlohmann::json param_value(const std::optional<T>& v) {
 }
 template <class T>
 nlohmann::json param_value(T* v) {
-  if constexpr (std::is_same_v<std::remove_cv_t<T>, char>) return v ? nlohmann::json(std::string(v)) : nullptr;
-  else return v ? param_value(*v) : nlohmann::json(nullptr);
+  if constexpr (std::is_same_v<std::remove_cv_t<T>, char>)
+    return v ? nlohmann::json(std::string(v)) : nullptr;
+  else
+    return v ? param_value(*v) : nlohmann::json(nullptr);
 }
 
 // A transaction's name: the first string among its constructor's arguments.
-inline std::string transaction_name() { return {}; }
+inline std::string transaction_name() {
+  return {};
+}
 template <class First, class... Rest>
 std::string transaction_name(const First& first, const Rest&... rest) {
-  if constexpr (std::is_convertible_v<const First&, std::string>) return std::string(first);
-  else return transaction_name(rest...);
+  if constexpr (std::is_convertible_v<const First&, std::string>)
+    return std::string(first);
+  else
+    return transaction_name(rest...);
 }
 
 // Reads the clock before a libpqxx base class's constructor runs (it sends BEGIN).
@@ -126,42 +134,51 @@ class traced : private detail::begin_clock, public Base {
   ::pqxx::row exec1(const std::string& query, const std::string& desc = std::string()) {
     return run(text(query), [&] { return Base::exec1(query, desc); });
   }
-  ::pqxx::result exec_n(std::size_t rows, const std::string& query, const std::string& desc = std::string()) {
+  ::pqxx::result exec_n(std::size_t rows, const std::string& query,
+                        const std::string& desc = std::string()) {
     return run(text(query), [&] { return Base::exec_n(rows, query, desc); });
   }
 
   template <class... Args>
   ::pqxx::result exec_params(const std::string& query, Args&&... args) {
-    return run(text(query), [&] { return Base::exec_params(query, args...); }, args...);
+    return run(
+        text(query), [&] { return Base::exec_params(query, args...); }, args...);
   }
   template <class... Args>
   ::pqxx::row exec_params1(const std::string& query, Args&&... args) {
-    return run(text(query), [&] { return Base::exec_params1(query, args...); }, args...);
+    return run(
+        text(query), [&] { return Base::exec_params1(query, args...); }, args...);
   }
   template <class... Args>
   ::pqxx::result exec_params0(const std::string& query, Args&&... args) {
-    return run(text(query), [&] { return Base::exec_params0(query, args...); }, args...);
+    return run(
+        text(query), [&] { return Base::exec_params0(query, args...); }, args...);
   }
   template <class... Args>
   ::pqxx::result exec_params_n(std::size_t rows, const std::string& query, Args&&... args) {
-    return run(text(query), [&] { return Base::exec_params_n(rows, query, args...); }, args...);
+    return run(
+        text(query), [&] { return Base::exec_params_n(rows, query, args...); }, args...);
   }
 
   template <class... Args>
   ::pqxx::result exec_prepared(const std::string& name, Args&&... args) {
-    return run(prepared(name), [&] { return Base::exec_prepared(name, args...); }, args...);
+    return run(
+        prepared(name), [&] { return Base::exec_prepared(name, args...); }, args...);
   }
   template <class... Args>
   ::pqxx::row exec_prepared1(const std::string& name, Args&&... args) {
-    return run(prepared(name), [&] { return Base::exec_prepared1(name, args...); }, args...);
+    return run(
+        prepared(name), [&] { return Base::exec_prepared1(name, args...); }, args...);
   }
   template <class... Args>
   ::pqxx::result exec_prepared0(const std::string& name, Args&&... args) {
-    return run(prepared(name), [&] { return Base::exec_prepared0(name, args...); }, args...);
+    return run(
+        prepared(name), [&] { return Base::exec_prepared0(name, args...); }, args...);
   }
   template <class... Args>
   ::pqxx::result exec_prepared_n(std::size_t rows, const std::string& name, Args&&... args) {
-    return run(prepared(name), [&] { return Base::exec_prepared_n(rows, name, args...); }, args...);
+    return run(
+        prepared(name), [&] { return Base::exec_prepared_n(rows, name, args...); }, args...);
   }
 
   void commit() {
@@ -196,8 +213,10 @@ class traced : private detail::begin_clock, public Base {
   auto run(const statement& st, F&& call, const Args&... args) -> decltype(call()) {
     if (!sql_tracing_enabled()) return call();
     std::optional<sql_span> span;
-    if (st.interned) span.emplace(target_, st.interned);
-    else span.emplace(target_, st.text);
+    if (st.interned)
+      span.emplace(target_, st.interned);
+    else
+      span.emplace(target_, st.text);
     if (span->wants_params()) (span->param(detail::param_value(args)), ...);
     try {
       if constexpr (std::is_void_v<decltype(call())>) {

@@ -1,0 +1,65 @@
+// Traced vs raw libpqxx exec_prepared over loopback (DBTRACE_BENCH_PG names the server).
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+
+#include "dbtrace/dbtrace.hpp"
+#include "dbtrace/driver.hpp"
+#include "dbtrace/pqxx.hpp"
+
+namespace {
+
+struct null_driver final : dbtrace::driver {
+  dbtrace::write_result write(const std::vector<dbtrace::event>&, std::string&) noexcept override {
+    return dbtrace::write_result::ok;
+  }
+  std::vector<dbtrace::trace_summary> list_traces(bool) override { return {}; }
+  std::vector<dbtrace::stored_event> read_trace(const std::string&) override { return {}; }
+};
+
+const char* server() {
+  const char* s = std::getenv("DBTRACE_BENCH_PG");
+  return s ? s : "";
+}
+
+void start(bool enabled) {
+  dbtrace::options o;
+  o.enabled = enabled;
+  o.queue_size = 1 << 20;
+  dbtrace::init(o, std::make_unique<null_driver>());
+}
+
+void raw_exec_prepared(benchmark::State& state) {
+  start(false);
+  pqxx::connection c{server()};
+  c.prepare("q", "SELECT $1::int + 1");
+  pqxx::nontransaction n{c};
+  int i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(n.exec_prepared("q", ++i));
+  dbtrace::shutdown();
+}
+
+void traced_exec_prepared(benchmark::State& state) {
+  start(true);
+  dbtrace::pqxx::connection c{server()};
+  c.prepare("q", "SELECT $1::int + 1");
+  dbtrace::trace t;
+  dbtrace::pqxx::nontransaction n{c};
+  int i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(n.exec_prepared("q", ++i));
+  state.counters["dropped"] = static_cast<double>(dbtrace::stats().dropped);
+  dbtrace::shutdown();
+}
+
+BENCHMARK(raw_exec_prepared)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(traced_exec_prepared)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true)
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
