@@ -183,7 +183,7 @@ TEST_F(pqxx_test, streams_are_one_span_each_with_their_rows) {
     }
     int count = 0;
     {
-      pqxx::stream_from in{w, table_, std::vector<std::string>{"id", "name"}};
+      pqxx::stream_from in{w, table_};  // libpqxx 6.4 fails to parse rows when given a column list
       std::tuple<int, std::string> row;
       while (in >> row) ++count;
       in.complete();
