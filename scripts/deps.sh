@@ -7,14 +7,15 @@ set -euo pipefail
 
 build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libinih-dev
   libcli11-dev libssl-dev libconcurrentqueue-dev)
-# SOCI's Debian headers include Boost and libpq-fe.h without depending on them.
-shim_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev)
-test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql python3
-  python3-osprofiler python3-sqlalchemy python3-psycopg2)
+# The shims and stores; SOCI's Debian headers include Boost and libpq-fe.h
+# without depending on them.
+library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev)
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server python3
+  python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis)
 
 case "${1:-build}" in
-  build) wanted=("${build_packages[@]}" "${shim_packages[@]}") ;;
-  test) wanted=("${build_packages[@]}" "${shim_packages[@]}" "${test_packages[@]}") ;;
+  build) wanted=("${build_packages[@]}" "${library_packages[@]}") ;;
+  test) wanted=("${build_packages[@]}" "${library_packages[@]}" "${test_packages[@]}") ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds with warnings as
-# errors, starts a throwaway PostgreSQL on loopback, runs every test with
-# ctest, stops the server. Under CI=true a missing server or peer fails.
+# errors, starts throwaway PostgreSQL and Redis servers on loopback, runs
+# every test with ctest, stops the servers. Under CI=true a missing server or peer fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/deps.sh test
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_TESTS=ON \
-  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON >/dev/null
+  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
 cmake --build build/test -j"$(nproc)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 servers=$(mktemp -d /tmp/dbtrace-servers.XXXXXX)
 chmod 755 "$servers"
-cleanup() { "$root/scripts/pg_server.sh" stop "$servers/pg" || true; rm -rf "$servers"; }
+cleanup() {
+  "$root/scripts/pg_server.sh" stop "$servers/pg" || true
+  "$root/scripts/redis_server.sh" stop "$servers/redis" || true
+  rm -rf "$servers"
+}
 trap cleanup EXIT
 pg_port=$(free_port)
 if scripts/pg_server.sh start "$servers/pg" "$pg_port"; then
@@ -22,6 +26,14 @@ if scripts/pg_server.sh start "$servers/pg" "$pg_port"; then
   export DBTRACE_TEST_PG_URI="postgresql://app:app-secret@127.0.0.1:$pg_port/app"
 elif [ "${CI:-}" = true ]; then
   echo "test.sh: could not start PostgreSQL (see $servers/pg/*.log)" >&2
+  exit 1
+fi
+
+redis_port=$(free_port)
+if scripts/redis_server.sh start "$servers/redis" "$redis_port"; then
+  export DBTRACE_TEST_REDIS="redis://127.0.0.1:$redis_port/0"
+elif [ "${CI:-}" = true ]; then
+  echo "test.sh: could not start Redis (see $servers/redis/redis.log)" >&2
   exit 1
 fi
 

@@ -9,6 +9,9 @@
 #ifdef DBTRACE_HAVE_POSTGRES
 #include "dbtrace/drivers/postgres.hpp"
 #endif
+#ifdef DBTRACE_HAVE_REDIS
+#include "dbtrace/drivers/redis.hpp"
+#endif
 
 namespace dbtrace {
 namespace {
@@ -29,7 +32,8 @@ std::string redact_connection_string(const std::string& cs) {
   return std::regex_replace(out, kv_password, "$1$2***");
 }
 
-std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& host) {
+std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& host,
+                                    [[maybe_unused]] bool filter_error_trace) {
   if (starts_with(cs, "sqlite://")) {
     // sqlite:///rel.db is relative, sqlite:////abs.db absolute (SQLAlchemy's rule).
     const std::string rest = cs.substr(9);
@@ -49,6 +53,9 @@ std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& ho
     return drivers::make_jsonl_driver(path);
   }
   if (starts_with(cs, "memory://")) return drivers::make_memory_driver(cs.substr(9));
+#ifdef DBTRACE_HAVE_REDIS
+  if (starts_with(cs, "redis://")) return drivers::make_redis_driver(cs, filter_error_trace);
+#endif
 #ifdef DBTRACE_HAVE_POSTGRES
   if (starts_with(cs, "postgresql://") || starts_with(cs, "postgres://") ||
       starts_with(cs, "postgresql+"))

@@ -1,0 +1,232 @@
+// redis:// — OSProfiler's Redis layout, through hiredis.
+#include "dbtrace/drivers/redis.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "dbtrace/error.hpp"
+
+namespace dbtrace::drivers {
+namespace {
+
+const std::string events_prefix = "osprofiler_opt:";
+const std::string errors_prefix = "osprofiler_error:";
+
+struct location {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string password;
+};
+
+// redis://[:password@]host[:port][/db], as redis-py's from_url reads it.
+location parse(const std::string& uri) {
+  location l;
+  std::string rest = uri.substr(uri.find("://") + 3);
+  const auto at = rest.rfind('@');
+  if (at != std::string::npos) {
+    const std::string user = rest.substr(0, at);
+    const auto colon = user.find(':');
+    l.password = colon == std::string::npos ? user : user.substr(colon + 1);
+    rest = rest.substr(at + 1);
+  }
+  const auto slash = rest.find('/');
+  if (slash != std::string::npos) {
+    const std::string db = rest.substr(slash + 1);
+    if (!db.empty()) l.db = std::atoi(db.c_str());
+    rest = rest.substr(0, slash);
+  }
+  const auto colon = rest.rfind(':');
+  if (colon != std::string::npos) {
+    l.port = std::atoi(rest.substr(colon + 1).c_str());
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) l.host = rest;
+  return l;
+}
+
+using reply_ptr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
+
+class redis_driver final : public driver {
+ public:
+  redis_driver(const std::string& uri, bool filter_error_trace)
+      : where_(parse(uri)), shown_(redact_connection_string(uri)), filter_error_trace_(filter_error_trace) {}
+  ~redis_driver() override { close(); }
+
+  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+    try {
+      if (!ctx_ && !(ctx_ = connect(error))) return write_result::retry;
+      // Pipelined: all commands out, then all replies in.
+      std::size_t commands = 0;
+      for (const auto& e : batch) {
+        key_ = events_prefix + e.base_id;
+        json_.clear();
+        append_event_json(json_, e);
+        redisAppendCommand(ctx_, "LPUSH %b %b", key_.data(), key_.size(), json_.data(), json_.size());
+        ++commands;
+        if (filter_error_trace_ && e.error) {
+          key_ = errors_prefix + e.base_id;
+          json_ = "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}";
+          redisAppendCommand(ctx_, "SET %b %b", key_.data(), key_.size(), json_.data(), json_.size());
+          ++commands;
+        }
+      }
+      bool refused = false;
+      for (std::size_t i = 0; i < commands; ++i) {
+        void* raw = nullptr;
+        if (redisGetReply(ctx_, &raw) != REDIS_OK) {
+          error = shown_ + ": " + (ctx_->errstr[0] ? ctx_->errstr : "connection lost");
+          close();
+          return write_result::retry;
+        }
+        reply_ptr reply(static_cast<redisReply*>(raw), freeReplyObject);
+        if (reply->type == REDIS_REPLY_ERROR) {
+          error = shown_ + ": " + std::string(reply->str, reply->len);
+          refused = true;  // e.g. WRONGTYPE: the key holds something else
+        }
+      }
+      // Commands of a pipeline are not atomic: on a refusal the rest was
+      // written; resending would duplicate it.
+      return refused ? write_result::rejected : write_result::ok;
+    } catch (const std::exception& e) {
+      error = e.what();
+      return write_result::retry;
+    }
+  }
+
+  std::vector<trace_summary> list_traces(bool errors_only) override {
+    reader r(*this);
+    std::vector<trace_summary> out;
+    if (errors_only) {
+      for (const auto& key : r.scan(errors_prefix + "*")) {
+        const auto value = r.command({"GET", key});
+        if (value->type != REDIS_REPLY_STRING) continue;
+        const auto j = nlohmann::json::parse(std::string(value->str, value->len), nullptr, false);
+        if (j.is_object() && j.contains("base_id") && j.contains("timestamp"))
+          out.push_back({j["base_id"].get<std::string>(), j["timestamp"].get<std::string>()});
+      }
+    } else {
+      for (const auto& key : r.scan(events_prefix + "*")) {
+        // LPUSH puts the newest first: the last element is the trace's first event.
+        const auto value = r.command({"LINDEX", key, "-1"});
+        if (value->type != REDIS_REPLY_STRING) continue;
+        const auto j = nlohmann::json::parse(std::string(value->str, value->len), nullptr, false);
+        out.push_back({key.substr(events_prefix.size()),
+                       j.is_object() && j.contains("timestamp") && j["timestamp"].is_string()
+                           ? j["timestamp"].get<std::string>()
+                           : std::string()});
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const trace_summary& a, const trace_summary& b) {
+      return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.base_id < b.base_id;
+    });
+    return out;
+  }
+
+  std::vector<stored_event> read_trace(const std::string& base_id) override {
+    reader r(*this);
+    const auto list = r.command({"LRANGE", events_prefix + base_id, "0", "-1"});
+    std::vector<stored_event> out;
+    if (list->type != REDIS_REPLY_ARRAY) return out;
+    for (std::size_t i = 0; i < list->elements; ++i) {
+      const auto* item = list->element[i];
+      auto j = nlohmann::ordered_json::parse(std::string(item->str, item->len), nullptr, false);
+      if (!j.is_object()) continue;  // not an event: skipped, the others still read
+      auto field = [&](const char* k) {
+        return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+      };
+      std::string host;
+      if (j.contains("info") && j["info"].is_object() && j["info"].contains("host") && j["info"]["host"].is_string())
+        host = j["info"]["host"].get<std::string>();
+      out.push_back({field("name"), field("base_id"), field("trace_id"), field("parent_id"), field("timestamp"),
+                     field("project"), field("service"), host, std::move(j)});
+    }
+    return out;
+  }
+
+ private:
+  redisContext* connect(std::string& error) {
+    const timeval timeout{2, 0};  // a dead host must not hold the exporter
+    redisContext* c = redisConnectWithTimeout(where_.host.c_str(), where_.port, timeout);
+    if (!c || c->err) {
+      error = shown_ + ": " + (c ? c->errstr : "cannot allocate a connection");
+      if (c) redisFree(c);
+      return nullptr;
+    }
+    redisSetTimeout(c, timeout);
+    auto check = [&](redisReply* r) {
+      reply_ptr reply(r, freeReplyObject);
+      if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        error = shown_ + ": " + (reply ? std::string(reply->str, reply->len) : std::string(c->errstr));
+        return false;
+      }
+      return true;
+    };
+    if ((!where_.password.empty() &&
+         !check(static_cast<redisReply*>(redisCommand(c, "AUTH %s", where_.password.c_str())))) ||
+        (where_.db != 0 && !check(static_cast<redisReply*>(redisCommand(c, "SELECT %d", where_.db))))) {
+      redisFree(c);
+      return nullptr;
+    }
+    return c;
+  }
+
+  void close() {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+
+  // A connection of the CLI's own.
+  struct reader {
+    explicit reader(redis_driver& d) : d_(d) {
+      std::string error;
+      c_ = d.connect(error);
+      if (!c_) throw store_error(error);
+    }
+    ~reader() { redisFree(c_); }
+    reply_ptr command(std::vector<std::string> args) {
+      std::vector<const char*> argv;
+      std::vector<std::size_t> lens;
+      for (const auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      reply_ptr r(static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data())),
+                  freeReplyObject);
+      if (!r) throw store_error(d_.shown_ + ": " + c_->errstr);
+      if (r->type == REDIS_REPLY_ERROR) throw store_error(d_.shown_ + ": " + std::string(r->str, r->len));
+      return r;
+    }
+    std::vector<std::string> scan(const std::string& pattern) {
+      std::vector<std::string> keys;
+      std::string cursor = "0";
+      do {
+        const auto r = command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) break;
+        cursor.assign(r->element[0]->str, r->element[0]->len);
+        const auto* batch = r->element[1];
+        for (std::size_t i = 0; i < batch->elements; ++i)
+          keys.emplace_back(batch->element[i]->str, batch->element[i]->len);
+      } while (cursor != "0");
+      return keys;
+    }
+    redis_driver& d_;
+    redisContext* c_;
+  };
+
+  location where_;
+  std::string shown_;
+  bool filter_error_trace_;
+  redisContext* ctx_ = nullptr;
+  std::string key_, json_;
+};
+
+}  // namespace
+
+std::unique_ptr<driver> make_redis_driver(const std::string& uri, bool filter_error_trace) {
+  return std::make_unique<redis_driver>(uri, filter_error_trace);
+}
+
+}  // namespace dbtrace::drivers

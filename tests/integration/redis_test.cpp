@@ -1,0 +1,192 @@
+// The redis:// store, and one trace across Python OSProfiler and dbtrace: the
+// real Python code (Debian python3-osprofiler) on the other side.
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "dbtrace/report.hpp"
+#include "dbtrace/signing.hpp"
+#include "dbtrace/soci.hpp"
+#include "test_support.hpp"
+
+namespace dbtrace {
+namespace {
+
+std::string redis_uri() {
+  const char* v = std::getenv("DBTRACE_TEST_REDIS");
+  return v ? v : "";
+}
+std::string redis_cli(const std::string& args) {
+  const auto uri = redis_uri();
+  const auto port = uri.substr(uri.rfind(':') + 1, uri.rfind('/') - uri.rfind(':') - 1);
+  return testing::run("redis-cli -p " + port + " " + args).out;
+}
+
+class redis_test : public testing::recorder_test {
+ protected:
+  void SetUp() override {
+    recorder_test::SetUp();
+    if (redis_uri().empty()) {
+      if (testing::under_ci()) FAIL() << "no test Redis (DBTRACE_TEST_REDIS) in CI";
+      GTEST_SKIP() << "DBTRACE_TEST_REDIS not set: run scripts/test.sh";
+    }
+    opts_.connection_string = redis_uri();
+    opts_.filter_error_trace = true;
+  }
+  // A request with two statements, the second failing.
+  std::string record_request(const headers& incoming = {}) {
+    soci::session sql(::soci::sqlite3, ":memory:");
+    trace t{incoming};
+    span request{"wsgi", {{"path", "/items"}}};
+    sql << "CREATE TABLE items (id INTEGER)";
+    try {
+      sql << "SELECT * FROM missing";
+    } catch (const ::soci::soci_error&) {
+    }
+    return t.base_id();
+  }
+};
+
+TEST_F(redis_test, events_are_lpushed_as_osprofiler_does_and_errors_indexed) {
+  start();
+  const std::string base = record_request();
+  ASSERT_TRUE(flush());
+  const auto lines = redis_cli("LRANGE osprofiler_opt:" + base + " 0 -1");
+  std::vector<nlohmann::json> pushed;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);) pushed.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(pushed.size(), 6u);
+  EXPECT_EQ(pushed.front()["name"], "wsgi-stop");  // newest first, as LPUSH leaves it
+  EXPECT_EQ(pushed.back()["name"], "wsgi-start");
+  const auto index = nlohmann::json::parse(redis_cli("GET osprofiler_error:" + base));
+  EXPECT_EQ(index["base_id"], base);
+  EXPECT_EQ(index.size(), 2u);  // base_id and timestamp
+
+  auto store = make_driver(redis_uri(), "");
+  bool listed = false, as_error = false;
+  for (const auto& t : store->list_traces(false)) listed = listed || t.base_id == base;
+  for (const auto& t : store->list_traces(true)) as_error = as_error || t.base_id == base;
+  EXPECT_TRUE(listed);
+  EXPECT_TRUE(as_error);
+  EXPECT_EQ(build_report(store->read_trace(base))["stats"]["db"]["count"], 2);
+}
+
+TEST_F(redis_test, python_continues_into_cpp_and_osprofiler_shows_one_tree) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  start();
+  // Python: a request span, and the headers it sends to the C++ service.
+  const auto py = testing::run_python(R"(
+import json
+from osprofiler import profiler, web
+profiler.init("SECRET_KEY")
+profiler.start("wsgi", info={"path": "/py"})
+h = web.get_trace_id_headers()
+t = lambda v: v.decode() if isinstance(v, bytes) else v
+print(json.dumps({"info": t(h["X-Trace-Info"]), "hmac": t(h["X-Trace-HMAC"]), "base": profiler.get().get_base_id(), "parent": profiler.get().get_id()}))
+)");
+  ASSERT_EQ(py.status, 0) << py.out;
+  const auto ctx = nlohmann::json::parse(py.out);
+  const std::string base = record_request({{"X-Trace-Info", ctx["info"]}, {"X-Trace-HMAC", ctx["hmac"]}});
+  EXPECT_EQ(base, ctx["base"]);
+  ASSERT_TRUE(flush());
+
+  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " + redis_uri() + " " + base);
+  ASSERT_EQ(theirs.status, 0) << theirs.out;
+  const auto report = nlohmann::json::parse(theirs.out);
+  // The C++ wsgi span hangs under the Python span's id; its db spans under it.
+  ASSERT_EQ(report["children"].size(), 1u);
+  EXPECT_EQ(report["children"][0]["parent_id"], ctx["parent"]);
+  EXPECT_EQ(report["children"][0]["children"].size(), 2u);
+  EXPECT_EQ(report["stats"]["db"]["count"], 2);
+  // And dbtrace's CLI shows the same tree.
+  const auto ours = testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " + redis_uri() + " " + base);
+  ASSERT_EQ(ours.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(ours.out), report);
+}
+
+TEST_F(redis_test, cpp_continues_into_python_and_dbtrace_shows_its_spans) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  start();
+  std::string base, parent;
+  headers out;
+  {
+    trace t;
+    span rpc{"rpc", {{"function", "call_python"}}};
+    base = t.base_id();
+    parent = current_context().parent_id;
+    out = outgoing_headers();
+  }
+  ASSERT_TRUE(flush());
+  // Python: the WSGI middleware's checks, then traced SQLAlchemy statements.
+  const auto py = testing::run_python(R"(
+import sys
+import osprofiler.opts
+from osprofiler import _utils, notifier, profiler, sqlalchemy as ossa
+import sqlalchemy
+ctx = _utils.signed_unpack(sys.argv[1], sys.argv[2], ["SECRET_KEY"])
+assert ctx is not None, "signature refused"
+notifier.set(notifier.create(sys.argv[3], project="py", service="api"))
+profiler.init(ctx["hmac_key"], base_id=ctx["base_id"], parent_id=ctx["parent_id"])
+engine = sqlalchemy.create_engine("sqlite://")
+ossa.add_tracing(sqlalchemy, engine, "db")
+with profiler.Trace("wsgi", info={"path": "/py"}):
+    with engine.connect() as c:
+        c.execute(sqlalchemy.text("SELECT 1"))
+        c.execute(sqlalchemy.text("SELECT 2"))
+)", {out.at("X-Trace-Info"), out.at("X-Trace-HMAC"), redis_uri()});
+  ASSERT_EQ(py.status, 0) << py.out;
+  const auto ours = testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " + redis_uri() + " " + base);
+  ASSERT_EQ(ours.status, 0) << ours.out;
+  const auto report = nlohmann::json::parse(ours.out);
+  ASSERT_EQ(report["children"].size(), 1u);  // the C++ rpc span
+  const auto& rpc = report["children"][0];
+  ASSERT_EQ(rpc["children"].size(), 1u);     // Python's wsgi span under it
+  EXPECT_EQ(rpc["children"][0]["info"]["service"], "api");
+  EXPECT_EQ(rpc["children"][0]["children"].size(), 2u);  // its two SQLAlchemy db spans
+  EXPECT_EQ(report["stats"]["db"]["count"], 2);
+  // The Python CLI agrees.
+  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " + redis_uri() + " " + base);
+  ASSERT_EQ(theirs.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(theirs.out), report);
+}
+
+TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
+  const std::string script = std::string(DBTRACE_SOURCE_DIR) + "/scripts/redis_server.sh";
+  const std::string dir = (testing::temp_dir() / "redis-store").string();
+  const int port = 20000 + getpid() % 20000;
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  struct stopper {
+    std::string cmd;
+    ~stopper() { testing::run(cmd); }
+  } stop_at_end{script + " stop " + dir};
+  opts_.connection_string = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  start();
+  soci::session sql(::soci::sqlite3, ":memory:");
+  std::chrono::nanoseconds slowest{0};
+  auto requests = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      trace t;
+      int v = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      sql << "SELECT " + std::to_string(i), ::soci::into(v);
+      slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+      EXPECT_EQ(v, i);
+    }
+  };
+  requests(100);
+  ASSERT_TRUE(flush());
+  ASSERT_EQ(testing::run(script + " stop " + dir).status, 0);
+  requests(100);
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  requests(100);
+  ASSERT_TRUE(flush(std::chrono::seconds(60)));
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 600u);
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  EXPECT_GT(s.failed_writes, 0u);
+  EXPECT_LT(slowest, std::chrono::milliseconds(500));  // a hang detector, not a speed measurement
+  // What the restarted (empty) server holds is what was written after the restart.
+  const auto keys = testing::run("redis-cli -p " + std::to_string(port) + " --scan --pattern 'osprofiler_opt:*' | wc -l").out;
+  EXPECT_GT(std::stoi(keys), 0);
+}
+
+}  // namespace
+}  // namespace dbtrace
