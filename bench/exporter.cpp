@@ -2,11 +2,15 @@
 // by a driver, as the exporter thread does it (events per second).
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/drivers/jsonl.hpp"
 #include "dbtrace/drivers/sqlite.hpp"
+#ifdef DBTRACE_BENCH_HAVE_REDIS
+#include "dbtrace/drivers/redis.hpp"
+#endif
 #include "dbtrace/sql.hpp"
 #include "format.hpp"
 #include "ids.hpp"
@@ -60,7 +64,7 @@ void export_to_jsonl(benchmark::State& state) {
   export_batches(state, *d);
   std::filesystem::remove(path);
 }
-BENCHMARK(export_to_jsonl)->Unit(benchmark::kMicrosecond);
+BENCHMARK(export_to_jsonl)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 void export_to_sqlite(benchmark::State& state) {
   const auto path = std::filesystem::temp_directory_path() / "dbtrace-bench.db";
@@ -69,7 +73,23 @@ void export_to_sqlite(benchmark::State& state) {
   export_batches(state, *d);
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
 }
-BENCHMARK(export_to_sqlite)->Unit(benchmark::kMicrosecond);
+BENCHMARK(export_to_sqlite)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+#ifdef DBTRACE_BENCH_HAVE_REDIS
+// Against the Redis server DBTRACE_BENCH_REDIS names (bench/run.sh starts one).
+void export_to_redis(benchmark::State& state) {
+  const char* uri = std::getenv("DBTRACE_BENCH_REDIS");
+  if (!uri) {
+    state.SkipWithError("DBTRACE_BENCH_REDIS is not set");
+    for (auto _ : state) {
+    }
+    return;
+  }
+  auto d = dbtrace::drivers::make_redis_driver(uri, false);
+  export_batches(state, *d);
+}
+BENCHMARK(export_to_redis)->Unit(benchmark::kMicrosecond)->UseRealTime();
+#endif
 
 }  // namespace
 

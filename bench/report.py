@@ -14,6 +14,7 @@ BUDGETS = {
                                    lambda ns, _: ns < 1000),
     "export_to_jsonl": ("exporter: JSON lines", ">= 1M events/s", lambda _, ips: ips >= 1e6),
     "export_to_sqlite": ("exporter: SQLite store", ">= 200k events/s", lambda _, ips: ips >= 2e5),
+    "export_to_redis": ("exporter: Redis store (loopback)", ">= 200k events/s", lambda _, ips: ips >= 2e5),
 }
 
 RATIOS = {
@@ -28,7 +29,7 @@ for path in sys.argv[1:]:
         for b in json.load(f)["benchmarks"]:
             if b["name"].endswith("_median"):
                 medians[b["name"].split("/repeats")[0]] = b["real_time"]
-            name = b["name"]
+            name = b["name"].replace("/real_time", "")
             if name not in BUDGETS:
                 continue
             what, budget, check = BUDGETS[name]

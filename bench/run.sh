@@ -6,19 +6,23 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
-  -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON >/dev/null
+  -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx >/dev/null
 out=$(mktemp -d)
+chmod 755 "$out"
+root=$PWD
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+trap '"$root/scripts/pg_server.sh" stop "$out/pg" || true; "$root/scripts/redis_server.sh" stop "$out/redis" || true' EXIT
+redis_port=$(free_port)
+scripts/redis_server.sh start "$out/redis" "$redis_port"
 "$build/bench/bench_hot_path" --benchmark_format=json --benchmark_out="$out/hot_path.json" >/dev/null 2>&1
-"$build/bench/bench_exporter" --benchmark_format=json --benchmark_out="$out/exporter.json" >/dev/null 2>&1
+DBTRACE_BENCH_REDIS="redis://127.0.0.1:$redis_port/0" \
+  "$build/bench/bench_exporter" --benchmark_format=json --benchmark_out="$out/exporter.json" >/dev/null 2>&1
 # Interleaved repetitions: drift on a shared VM hits traced and raw alike.
 "$build/bench/bench_soci" --benchmark_enable_random_interleaving=true --benchmark_format=json \
   --benchmark_out="$out/soci.json" >/dev/null 2>&1
 # libpqxx over loopback, against a throwaway server of its own.
-root=$PWD
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-trap '"$root/scripts/pg_server.sh" stop "$out/pg" || true' EXIT
-chmod 755 "$out"
+port=$(free_port)
 scripts/pg_server.sh start "$out/pg" "$port"
 DBTRACE_BENCH_PG="host=127.0.0.1 port=$port dbname=app user=app password=app-secret" \
   "$build/bench/bench_pqxx" --benchmark_enable_random_interleaving=true --benchmark_format=json \

@@ -78,7 +78,8 @@ void count_rejected_context() noexcept {
 
 void init(const options& o) {
   // Validate before touching state: a bad scheme leaves the running pipeline alone.
-  init(o, o.enabled ? make_driver(o.connection_string, detail::hostname(), o.filter_error_trace) : nullptr);
+  init(o, o.enabled ? make_driver(o.connection_string, detail::hostname(), o.filter_error_trace)
+                    : nullptr);
 }
 
 void init(const options& o, std::unique_ptr<driver> d) {

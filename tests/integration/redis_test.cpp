@@ -84,11 +84,13 @@ print(json.dumps({"info": t(h["X-Trace-Info"]), "hmac": t(h["X-Trace-HMAC"]), "b
 )");
   ASSERT_EQ(py.status, 0) << py.out;
   const auto ctx = nlohmann::json::parse(py.out);
-  const std::string base = record_request({{"X-Trace-Info", ctx["info"]}, {"X-Trace-HMAC", ctx["hmac"]}});
+  const std::string base =
+      record_request({{"X-Trace-Info", ctx["info"]}, {"X-Trace-HMAC", ctx["hmac"]}});
   EXPECT_EQ(base, ctx["base"]);
   ASSERT_TRUE(flush());
 
-  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " + redis_uri() + " " + base);
+  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " +
+                                   redis_uri() + " " + base);
   ASSERT_EQ(theirs.status, 0) << theirs.out;
   const auto report = nlohmann::json::parse(theirs.out);
   // The C++ wsgi span hangs under the Python span's id; its db spans under it.
@@ -97,7 +99,9 @@ print(json.dumps({"info": t(h["X-Trace-Info"]), "hmac": t(h["X-Trace-HMAC"]), "b
   EXPECT_EQ(report["children"][0]["children"].size(), 2u);
   EXPECT_EQ(report["stats"]["db"]["count"], 2);
   // And dbtrace's CLI shows the same tree.
-  const auto ours = testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " + redis_uri() + " " + base);
+  const auto ours =
+      testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " +
+                   redis_uri() + " " + base);
   ASSERT_EQ(ours.status, 0);
   EXPECT_EQ(nlohmann::json::parse(ours.out), report);
 }
@@ -116,7 +120,8 @@ TEST_F(redis_test, cpp_continues_into_python_and_dbtrace_shows_its_spans) {
   }
   ASSERT_TRUE(flush());
   // Python: the WSGI middleware's checks, then traced SQLAlchemy statements.
-  const auto py = testing::run_python(R"(
+  const auto py =
+      testing::run_python(R"(
 import sys
 import osprofiler.opts
 from osprofiler import _utils, notifier, profiler, sqlalchemy as ossa
@@ -131,19 +136,23 @@ with profiler.Trace("wsgi", info={"path": "/py"}):
     with engine.connect() as c:
         c.execute(sqlalchemy.text("SELECT 1"))
         c.execute(sqlalchemy.text("SELECT 2"))
-)", {out.at("X-Trace-Info"), out.at("X-Trace-HMAC"), redis_uri()});
+)",
+                          {out.at("X-Trace-Info"), out.at("X-Trace-HMAC"), redis_uri()});
   ASSERT_EQ(py.status, 0) << py.out;
-  const auto ours = testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " + redis_uri() + " " + base);
+  const auto ours =
+      testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " +
+                   redis_uri() + " " + base);
   ASSERT_EQ(ours.status, 0) << ours.out;
   const auto report = nlohmann::json::parse(ours.out);
   ASSERT_EQ(report["children"].size(), 1u);  // the C++ rpc span
   const auto& rpc = report["children"][0];
-  ASSERT_EQ(rpc["children"].size(), 1u);     // Python's wsgi span under it
+  ASSERT_EQ(rpc["children"].size(), 1u);  // Python's wsgi span under it
   EXPECT_EQ(rpc["children"][0]["info"]["service"], "api");
   EXPECT_EQ(rpc["children"][0]["children"].size(), 2u);  // its two SQLAlchemy db spans
   EXPECT_EQ(report["stats"]["db"]["count"], 2);
   // The Python CLI agrees.
-  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " + redis_uri() + " " + base);
+  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " +
+                                   redis_uri() + " " + base);
   ASSERT_EQ(theirs.status, 0);
   EXPECT_EQ(nlohmann::json::parse(theirs.out), report);
 }
@@ -152,7 +161,8 @@ TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
   const std::string script = std::string(DBTRACE_SOURCE_DIR) + "/scripts/redis_server.sh";
   const std::string dir = (testing::temp_dir() / "redis-store").string();
   const int port = 20000 + getpid() % 20000;
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
+            0);
   struct stopper {
     std::string cmd;
     ~stopper() { testing::run(cmd); }
@@ -175,7 +185,8 @@ TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
   ASSERT_TRUE(flush());
   ASSERT_EQ(testing::run(script + " stop " + dir).status, 0);
   requests(100);
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status, 0);
+  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
+            0);
   requests(100);
   ASSERT_TRUE(flush(std::chrono::seconds(60)));
   const auto s = stats();
@@ -184,7 +195,9 @@ TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
   EXPECT_GT(s.failed_writes, 0u);
   EXPECT_LT(slowest, std::chrono::milliseconds(500));  // a hang detector, not a speed measurement
   // What the restarted (empty) server holds is what was written after the restart.
-  const auto keys = testing::run("redis-cli -p " + std::to_string(port) + " --scan --pattern 'osprofiler_opt:*' | wc -l").out;
+  const auto keys = testing::run("redis-cli -p " + std::to_string(port) +
+                                 " --scan --pattern 'osprofiler_opt:*' | wc -l")
+                        .out;
   EXPECT_GT(std::stoi(keys), 0);
 }
 

@@ -129,3 +129,73 @@ print(as_text(h["X-Trace-HMAC"]))
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// The same headers through both implementations: dbtrace continues a trace
+// exactly when OSProfiler's WsgiMiddleware would (signed_unpack, then only
+// base_id/parent_id keys, base_id required).
+TEST(signing, refuses_exactly_where_osprofiler_refuses) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  const std::string b = "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05",
+                    p = "a3d1e2f4-5b6c-4d7e-8f90-1a2b3c4d5e6f";
+  auto b64 = [](const std::string& json) {
+    return testing::run("printf '%s' '" + json + "' | base64 -w0 | tr '+/' '-_'").out;
+  };
+  const auto good = sign_context(b, p, "SECRET_KEY");
+  struct test_case {
+    std::string label, info, hmac;
+  };
+  std::vector<test_case> cases = {
+      {"valid", good.info, good.hmac},
+      {"wrong key", good.info, sign_context(b, p, "OTHER").hmac},
+      {"tampered payload", "X" + good.info.substr(1), good.hmac},
+      {"uppercase hmac", good.info,
+       [&] {
+         auto h = good.hmac;
+         for (auto& c : h) c = static_cast<char>(std::toupper(c));
+         return h;
+       }()},
+      {"blank-padded hmac", good.info, " " + good.hmac + " "},
+      {"empty hmac", good.info, ""},
+  };
+  for (const auto& [label, json] : std::vector<std::pair<std::string, std::string>>{
+           {"extra field",
+            R"({"base_id": ")" + b + R"(", "parent_id": ")" + p + R"(", "sampled": true})"},
+           {"missing base_id", R"({"parent_id": ")" + p + R"("})"},
+           {"no parent_id", R"({"base_id": ")" + b + R"("})"},
+           {"compact json", R"({"base_id":")" + b + R"(","parent_id":")" + p + R"("})"},
+           {"not json", "hello"}}) {
+    const auto info = b64(json);
+    cases.push_back({label, info, hmac_sha1_hex(info, "SECRET_KEY")});
+  }
+  nlohmann::json input = nlohmann::json::array();
+  for (const auto& c : cases) input.push_back({c.info, c.hmac});
+  const auto r = testing::run_python(R"(
+import json, sys
+from osprofiler import _utils
+out = []
+for info, hmac in json.loads(sys.argv[1]):
+    try:
+        d = _utils.signed_unpack(info, hmac, ["SECRET_KEY"])
+    except Exception:
+        d = None
+    # osprofiler.web.WsgiMiddleware: the keys it accepts, base_id required.
+    ok = d is not None and "base_id" in d and set(d) <= {"base_id", "parent_id", "hmac_key"}
+    out.append(ok)
+print(json.dumps(out))
+)",
+                                     {input.dump()});
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto theirs = nlohmann::json::parse(r.out);
+  ASSERT_EQ(theirs.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const bool ours = verify_context(cases[i].info, cases[i].hmac, {"SECRET_KEY"}).status ==
+                      context_status::continued;
+    EXPECT_EQ(ours, theirs[i].get<bool>()) << cases[i].label;
+  }
+}
+
+}  // namespace
+}  // namespace dbtrace

@@ -52,7 +52,9 @@ using reply_ptr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 class redis_driver final : public driver {
  public:
   redis_driver(const std::string& uri, bool filter_error_trace)
-      : where_(parse(uri)), shown_(redact_connection_string(uri)), filter_error_trace_(filter_error_trace) {}
+      : where_(parse(uri)),
+        shown_(redact_connection_string(uri)),
+        filter_error_trace_(filter_error_trace) {}
   ~redis_driver() override { close(); }
 
   write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
@@ -64,12 +66,14 @@ class redis_driver final : public driver {
         key_ = events_prefix + e.base_id;
         json_.clear();
         append_event_json(json_, e);
-        redisAppendCommand(ctx_, "LPUSH %b %b", key_.data(), key_.size(), json_.data(), json_.size());
+        redisAppendCommand(ctx_, "LPUSH %b %b", key_.data(), key_.size(), json_.data(),
+                           json_.size());
         ++commands;
         if (filter_error_trace_ && e.error) {
           key_ = errors_prefix + e.base_id;
           json_ = "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}";
-          redisAppendCommand(ctx_, "SET %b %b", key_.data(), key_.size(), json_.data(), json_.size());
+          redisAppendCommand(ctx_, "SET %b %b", key_.data(), key_.size(), json_.data(),
+                             json_.size());
           ++commands;
         }
       }
@@ -138,10 +142,11 @@ class redis_driver final : public driver {
         return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
       };
       std::string host;
-      if (j.contains("info") && j["info"].is_object() && j["info"].contains("host") && j["info"]["host"].is_string())
+      if (j.contains("info") && j["info"].is_object() && j["info"].contains("host") &&
+          j["info"]["host"].is_string())
         host = j["info"]["host"].get<std::string>();
-      out.push_back({field("name"), field("base_id"), field("trace_id"), field("parent_id"), field("timestamp"),
-                     field("project"), field("service"), host, std::move(j)});
+      out.push_back({field("name"), field("base_id"), field("trace_id"), field("parent_id"),
+                     field("timestamp"), field("project"), field("service"), host, std::move(j)});
     }
     return out;
   }
@@ -159,14 +164,16 @@ class redis_driver final : public driver {
     auto check = [&](redisReply* r) {
       reply_ptr reply(r, freeReplyObject);
       if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        error = shown_ + ": " + (reply ? std::string(reply->str, reply->len) : std::string(c->errstr));
+        error =
+            shown_ + ": " + (reply ? std::string(reply->str, reply->len) : std::string(c->errstr));
         return false;
       }
       return true;
     };
     if ((!where_.password.empty() &&
          !check(static_cast<redisReply*>(redisCommand(c, "AUTH %s", where_.password.c_str())))) ||
-        (where_.db != 0 && !check(static_cast<redisReply*>(redisCommand(c, "SELECT %d", where_.db))))) {
+        (where_.db != 0 &&
+         !check(static_cast<redisReply*>(redisCommand(c, "SELECT %d", where_.db))))) {
       redisFree(c);
       return nullptr;
     }
@@ -193,10 +200,12 @@ class redis_driver final : public driver {
         argv.push_back(a.data());
         lens.push_back(a.size());
       }
-      reply_ptr r(static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data())),
+      reply_ptr r(static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()),
+                                                            argv.data(), lens.data())),
                   freeReplyObject);
       if (!r) throw store_error(d_.shown_ + ": " + c_->errstr);
-      if (r->type == REDIS_REPLY_ERROR) throw store_error(d_.shown_ + ": " + std::string(r->str, r->len));
+      if (r->type == REDIS_REPLY_ERROR)
+        throw store_error(d_.shown_ + ": " + std::string(r->str, r->len));
       return r;
     }
     std::vector<std::string> scan(const std::string& pattern) {
