@@ -62,9 +62,12 @@ struct trace_tree {
       if (it == by_id.end()) {
         node n;
         n.info["name"] = e.name.substr(0, e.name.find('-'));
-        n.info["project"] = e.project;
-        n.info["service"] = e.service;
-        n.info["host"] = e.host;
+        auto or_null = [](const std::optional<std::string>& v) {
+          return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+        };
+        n.info["project"] = or_null(e.project);
+        n.info["service"] = or_null(e.service);
+        n.info["host"] = or_null(e.host);
         n.trace_id = e.trace_id;
         n.parent_id = e.parent_id;
         it = by_id.emplace(e.trace_id, nodes.size()).first;

@@ -39,7 +39,8 @@ TEST(jsonl_store, writes_one_osprofiler_event_per_line_and_reads_them_back) {
   const auto events = store->read_trace(base);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].name, "db-stop");
-  EXPECT_FALSE(events[1].host.empty());
+  ASSERT_TRUE(events[1].host.has_value());
+  EXPECT_FALSE(events[1].host->empty());
 }
 
 }  // namespace

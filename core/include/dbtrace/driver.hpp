@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,10 @@ enum class write_result {
 
 // An event read back from a store, in the shape the report needs.
 struct stored_event {
-  std::string name, base_id, trace_id, parent_id, timestamp, project, service, host;
+  std::string name, base_id, trace_id, parent_id, timestamp;
+  // SQL stores may hold NULL here (OSProfiler's notifier without a host, say),
+  // which reports show as null.
+  std::optional<std::string> project, service, host;
   nlohmann::ordered_json raw;  // the payload as the store holds it (meta.raw_payload.*)
 };
 

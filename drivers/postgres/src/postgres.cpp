@@ -168,7 +168,11 @@ class postgres_driver final : public driver {
     std::vector<stored_event> out;
     for (int i = 0; i < PQntuples(res.get()); ++i) {
       auto v = [&](int c) { return std::string(PQgetvalue(res.get(), i, c)); };
-      out.push_back({v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7),
+      auto nullable = [&](int c) -> std::optional<std::string> {
+        if (PQgetisnull(res.get(), i, c)) return std::nullopt;
+        return v(c);
+      };
+      out.push_back({v(0), v(1), v(2), v(3), v(4), nullable(5), nullable(6), nullable(7),
                      decode_payload(PQgetvalue(res.get(), i, 8))});
     }
     return out;

@@ -65,6 +65,11 @@ std::string column_text(sqlite3_stmt* st, int i) {
            : std::string();
 }
 
+std::optional<std::string> nullable_text(sqlite3_stmt* st, int i) {
+  if (sqlite3_column_type(st, i) == SQLITE_NULL) return std::nullopt;
+  return column_text(st, i);
+}
+
 // OSProfiler stores the payload JSON as a JSON string (double-encoded); accept both.
 nlohmann::ordered_json decode_payload(const std::string& text) {
   auto j = nlohmann::ordered_json::parse(text, nullptr, false);
@@ -143,8 +148,8 @@ class sqlite_driver final : public driver {
           "FROM data WHERE base_id = ? ORDER BY id",
           base_id, [&](sqlite3_stmt* st) {
             out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2),
-                           column_text(st, 3), column_text(st, 4), column_text(st, 5),
-                           column_text(st, 6), column_text(st, 7),
+                           column_text(st, 3), column_text(st, 4), nullable_text(st, 5),
+                           nullable_text(st, 6), nullable_text(st, 7),
                            decode_payload(column_text(st, 8))});
           });
     sqlite3_close(db);

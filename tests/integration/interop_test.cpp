@@ -1,5 +1,6 @@
-// The redis:// store, and one trace across Python OSProfiler and dbtrace: the
-// real Python code (Debian python3-osprofiler) on the other side.
+// The redis:// store, and one trace across Python OSProfiler and dbtrace on
+// the Redis and PostgreSQL stores: the real Python code (Debian
+// python3-osprofiler) on the other side, its CLI reading what dbtrace wrote.
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include "dbtrace/report.hpp"
@@ -20,6 +21,19 @@ std::string redis_cli(const std::string& args) {
   return testing::run("redis-cli -p " + port + " " + args).out;
 }
 
+// A request of a C++ service: a span with two statements, the second failing.
+std::string record_request(const headers& incoming = {}) {
+  soci::session sql(::soci::sqlite3, ":memory:");
+  trace t{incoming};
+  span request{"wsgi", {{"path", "/items"}}};
+  sql << "CREATE TABLE items (id INTEGER)";
+  try {
+    sql << "SELECT * FROM missing";
+  } catch (const ::soci::soci_error&) {
+  }
+  return t.base_id();
+}
+
 class redis_test : public testing::recorder_test {
  protected:
   void SetUp() override {
@@ -30,18 +44,6 @@ class redis_test : public testing::recorder_test {
     }
     opts_.connection_string = redis_uri();
     opts_.filter_error_trace = true;
-  }
-  // A request with two statements, the second failing.
-  std::string record_request(const headers& incoming = {}) {
-    soci::session sql(::soci::sqlite3, ":memory:");
-    trace t{incoming};
-    span request{"wsgi", {{"path", "/items"}}};
-    sql << "CREATE TABLE items (id INTEGER)";
-    try {
-      sql << "SELECT * FROM missing";
-    } catch (const ::soci::soci_error&) {
-    }
-    return t.base_id();
   }
 };
 
@@ -67,94 +69,6 @@ TEST_F(redis_test, events_are_lpushed_as_osprofiler_does_and_errors_indexed) {
   EXPECT_TRUE(listed);
   EXPECT_TRUE(as_error);
   EXPECT_EQ(build_report(store->read_trace(base))["stats"]["db"]["count"], 2);
-}
-
-TEST_F(redis_test, python_continues_into_cpp_and_osprofiler_shows_one_tree) {
-  DBTRACE_REQUIRE_PYTHON_PEER();
-  start();
-  // Python: a request span, and the headers it sends to the C++ service.
-  const auto py = testing::run_python(R"(
-import json
-from osprofiler import profiler, web
-profiler.init("SECRET_KEY")
-profiler.start("wsgi", info={"path": "/py"})
-h = web.get_trace_id_headers()
-t = lambda v: v.decode() if isinstance(v, bytes) else v
-print(json.dumps({"info": t(h["X-Trace-Info"]), "hmac": t(h["X-Trace-HMAC"]), "base": profiler.get().get_base_id(), "parent": profiler.get().get_id()}))
-)");
-  ASSERT_EQ(py.status, 0) << py.out;
-  const auto ctx = nlohmann::json::parse(py.out);
-  const std::string base =
-      record_request({{"X-Trace-Info", ctx["info"]}, {"X-Trace-HMAC", ctx["hmac"]}});
-  EXPECT_EQ(base, ctx["base"]);
-  ASSERT_TRUE(flush());
-
-  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " +
-                                   redis_uri() + " " + base);
-  ASSERT_EQ(theirs.status, 0) << theirs.out;
-  const auto report = nlohmann::json::parse(theirs.out);
-  // The C++ wsgi span hangs under the Python span's id; its db spans under it.
-  ASSERT_EQ(report["children"].size(), 1u);
-  EXPECT_EQ(report["children"][0]["parent_id"], ctx["parent"]);
-  EXPECT_EQ(report["children"][0]["children"].size(), 2u);
-  EXPECT_EQ(report["stats"]["db"]["count"], 2);
-  // And dbtrace's CLI shows the same tree.
-  const auto ours =
-      testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " +
-                   redis_uri() + " " + base);
-  ASSERT_EQ(ours.status, 0);
-  EXPECT_EQ(nlohmann::json::parse(ours.out), report);
-}
-
-TEST_F(redis_test, cpp_continues_into_python_and_dbtrace_shows_its_spans) {
-  DBTRACE_REQUIRE_PYTHON_PEER();
-  start();
-  std::string base, parent;
-  headers out;
-  {
-    trace t;
-    span rpc{"rpc", {{"function", "call_python"}}};
-    base = t.base_id();
-    parent = current_context().parent_id;
-    out = outgoing_headers();
-  }
-  ASSERT_TRUE(flush());
-  // Python: the WSGI middleware's checks, then traced SQLAlchemy statements.
-  const auto py =
-      testing::run_python(R"(
-import sys
-import osprofiler.opts
-from osprofiler import _utils, notifier, profiler, sqlalchemy as ossa
-import sqlalchemy
-ctx = _utils.signed_unpack(sys.argv[1], sys.argv[2], ["SECRET_KEY"])
-assert ctx is not None, "signature refused"
-notifier.set(notifier.create(sys.argv[3], project="py", service="api"))
-profiler.init(ctx["hmac_key"], base_id=ctx["base_id"], parent_id=ctx["parent_id"])
-engine = sqlalchemy.create_engine("sqlite://")
-ossa.add_tracing(sqlalchemy, engine, "db")
-with profiler.Trace("wsgi", info={"path": "/py"}):
-    with engine.connect() as c:
-        c.execute(sqlalchemy.text("SELECT 1"))
-        c.execute(sqlalchemy.text("SELECT 2"))
-)",
-                          {out.at("X-Trace-Info"), out.at("X-Trace-HMAC"), redis_uri()});
-  ASSERT_EQ(py.status, 0) << py.out;
-  const auto ours =
-      testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string " +
-                   redis_uri() + " " + base);
-  ASSERT_EQ(ours.status, 0) << ours.out;
-  const auto report = nlohmann::json::parse(ours.out);
-  ASSERT_EQ(report["children"].size(), 1u);  // the C++ rpc span
-  const auto& rpc = report["children"][0];
-  ASSERT_EQ(rpc["children"].size(), 1u);  // Python's wsgi span under it
-  EXPECT_EQ(rpc["children"][0]["info"]["service"], "api");
-  EXPECT_EQ(rpc["children"][0]["children"].size(), 2u);  // its two SQLAlchemy db spans
-  EXPECT_EQ(report["stats"]["db"]["count"], 2);
-  // The Python CLI agrees.
-  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " +
-                                   redis_uri() + " " + base);
-  ASSERT_EQ(theirs.status, 0);
-  EXPECT_EQ(nlohmann::json::parse(theirs.out), report);
 }
 
 TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
@@ -200,6 +114,134 @@ TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
                         .out;
   EXPECT_GT(std::stoi(keys), 0);
 }
+
+// One trace across the Python OSProfiler and dbtrace, on each store both read.
+struct store_case {
+  const char* name;
+  const char* env;  // the variable scripts/test.sh sets to the store's URI
+};
+
+class cross_language_test : public testing::recorder_test,
+                            public ::testing::WithParamInterface<store_case> {
+ protected:
+  void SetUp() override {
+    recorder_test::SetUp();
+    DBTRACE_REQUIRE_PYTHON_PEER();
+    const char* uri = std::getenv(GetParam().env);
+    if (!uri || !*uri) {
+      if (testing::under_ci()) FAIL() << GetParam().env << " is not set in CI";
+      GTEST_SKIP() << GetParam().env << " not set: run scripts/test.sh";
+    }
+    store_ = uri;
+    opts_.connection_string = store_;
+  }
+  const std::string& store() const { return store_; }
+  // The same store as the Python tools name it (SQLAlchemy wants its driver).
+  std::string python_store() const {
+    if (store_.rfind("postgresql://", 0) == 0) return "postgresql+psycopg2://" + store_.substr(13);
+    return store_;
+  }
+  std::string store_;
+};
+
+TEST_P(cross_language_test, python_continues_into_cpp_and_osprofiler_shows_one_tree) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  start();
+  // Python: a request span, and the headers it sends to the C++ service.
+  const auto py = testing::run_python(R"(
+import json
+from osprofiler import profiler, web
+profiler.init("SECRET_KEY")
+profiler.start("wsgi", info={"path": "/py"})
+h = web.get_trace_id_headers()
+t = lambda v: v.decode() if isinstance(v, bytes) else v
+print(json.dumps({"info": t(h["X-Trace-Info"]), "hmac": t(h["X-Trace-HMAC"]), "base": profiler.get().get_base_id(), "parent": profiler.get().get_id()}))
+)");
+  ASSERT_EQ(py.status, 0) << py.out;
+  const auto ctx = nlohmann::json::parse(py.out);
+  const std::string base =
+      record_request({{"X-Trace-Info", ctx["info"]}, {"X-Trace-HMAC", ctx["hmac"]}});
+  EXPECT_EQ(base, ctx["base"]);
+  ASSERT_TRUE(flush());
+
+  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " +
+                                   python_store() + " " + base);
+  ASSERT_EQ(theirs.status, 0) << theirs.out;
+  const auto report = nlohmann::json::parse(theirs.out);
+  // The C++ wsgi span hangs under the Python span's id; its db spans under it.
+  ASSERT_EQ(report["children"].size(), 1u);
+  EXPECT_EQ(report["children"][0]["parent_id"], ctx["parent"]);
+  EXPECT_EQ(report["children"][0]["children"].size(), 2u);
+  EXPECT_EQ(report["stats"]["db"]["count"], 2);
+  // And dbtrace's CLI shows the same tree.
+  const auto ours =
+      testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string '" + store() +
+                   "' " + base);
+  ASSERT_EQ(ours.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(ours.out), report);
+}
+
+TEST_P(cross_language_test, cpp_continues_into_python_and_dbtrace_shows_its_spans) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  start();
+  std::string base, parent;
+  headers out;
+  {
+    trace t;
+    span rpc{"rpc", {{"function", "call_python"}}};
+    base = t.base_id();
+    parent = current_context().parent_id;
+    out = outgoing_headers();
+  }
+  ASSERT_TRUE(flush());
+  // Python: the WSGI middleware's checks, then traced SQLAlchemy statements.
+  const auto py =
+      testing::run_python(R"(
+import sys
+import osprofiler.opts
+from osprofiler import _utils, notifier, profiler, sqlalchemy as ossa
+import sqlalchemy
+ctx = _utils.signed_unpack(sys.argv[1], sys.argv[2], ["SECRET_KEY"])
+assert ctx is not None, "signature refused"
+notifier.set(notifier.create(sys.argv[3], project="py", service="api"))
+profiler.init(ctx["hmac_key"], base_id=ctx["base_id"], parent_id=ctx["parent_id"])
+engine = sqlalchemy.create_engine("sqlite://")
+ossa.add_tracing(sqlalchemy, engine, "db")
+with profiler.Trace("wsgi", info={"path": "/py"}):
+    with engine.connect() as c:
+        c.execute(sqlalchemy.text("SELECT 1"))
+        c.execute(sqlalchemy.text("SELECT :a, :b"), {"a": 1, "b": "two"})
+# A trace of Python's own, for dbtrace trace list.
+profiler.clean()
+profiler.init("SECRET_KEY")
+with profiler.Trace("rpc", info={"function": "own"}):
+    pass
+print(profiler.get().get_base_id())
+)",
+                          {out.at("X-Trace-Info"), out.at("X-Trace-HMAC"), python_store()});
+  ASSERT_EQ(py.status, 0) << py.out;
+  const auto ours =
+      testing::run(std::string(DBTRACE_CLI) + " trace show --json --connection-string '" + store() +
+                   "' " + base);
+  ASSERT_EQ(ours.status, 0) << ours.out;
+  const auto report = nlohmann::json::parse(ours.out);
+  ASSERT_EQ(report["children"].size(), 1u);  // the C++ rpc span
+  const auto& rpc = report["children"][0];
+  ASSERT_EQ(rpc["children"].size(), 1u);  // Python's wsgi span under it
+  EXPECT_EQ(rpc["children"][0]["info"]["service"], "api");
+  EXPECT_EQ(rpc["children"][0]["children"].size(), 2u);  // its two SQLAlchemy db spans
+  EXPECT_EQ(report["stats"]["db"]["count"], 2);
+  // The Python CLI agrees.
+  const auto theirs = testing::run("/usr/bin/osprofiler trace show --json --connection-string " +
+                                   python_store() + " " + base);
+  ASSERT_EQ(theirs.status, 0);
+  EXPECT_EQ(nlohmann::json::parse(theirs.out), report);
+}
+
+INSTANTIATE_TEST_SUITE_P(stores, cross_language_test,
+                         ::testing::Values(store_case{"redis", "DBTRACE_TEST_REDIS"},
+                                           store_case{"postgresql", "DBTRACE_TEST_PG_URI"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace dbtrace
