@@ -9,6 +9,7 @@
 #include <typeinfo>
 
 #include "dbtrace/signing.hpp"
+#include "dbtrace/traceparent.hpp"
 #include "ids.hpp"
 #include "runtime.hpp"
 
@@ -70,7 +71,7 @@ std::string demangled(const char* name) {
 context current_context() {
   const auto& t = detail::this_thread();
   if (!t.active) return {};
-  return {t.base_id_text, detail::to_string(t.stack.back())};
+  return {t.base_id_text, detail::to_string(t.stack.back()), t.tracestate};
 }
 
 struct trace::saved_state {
@@ -95,16 +96,32 @@ trace::trace(const headers& incoming) : status_(context_status::disabled) {
   const auto hmac = incoming.find("X-Trace-HMAC");
   context_status why = context_status::no_context;
   if (info != incoming.end() && hmac == incoming.end()) why = context_status::unsigned_context;
+  const auto state = incoming.find("tracestate");
+  std::string tracestate = state == incoming.end() ? std::string() : state->second;
   if (info != incoming.end() && hmac != incoming.end()) {
     const auto v = verify_context(info->second, hmac->second, detail::current().hmac_keys);
     if (v.status == context_status::continued) {
       status_ = context_status::continued;
-      activate(v.ids.base_id, v.ids.parent_id);
+      activate(v.ids.base_id, v.ids.parent_id, std::move(tracestate));
       return;
     }
     why = v.status;
   }
   if (why != context_status::no_context) detail::count_rejected_context();
+  if (const auto tp = incoming.find("traceparent"); tp != incoming.end()) {
+    if (const auto w3c = parse_traceparent(tp->second)) {
+      status_ = w3c->sampled ? context_status::continued : context_status::not_sampled;
+      if (w3c->sampled)
+        activate(w3c->base_id, w3c->parent_id, std::move(tracestate));
+      else
+        activate({}, {});  // the caller decided: record nothing, hide any outer trace
+      return;
+    }
+    if (why == context_status::no_context) {
+      why = context_status::malformed;
+      detail::count_rejected_context();
+    }
+  }
   const bool keep = sampled();
   status_ = keep ? why : context_status::not_sampled;
   if (keep) {
@@ -123,10 +140,11 @@ trace::trace(const context& parent) : status_(context_status::disabled) {
     return;
   }
   status_ = context_status::continued;
-  activate(parent.base_id, parent.parent_id);
+  activate(parent.base_id, parent.parent_id, parent.tracestate);
 }
 
-void trace::activate(const std::string& base_id, const std::string& parent_id) {
+void trace::activate(const std::string& base_id, const std::string& parent_id,
+                     std::string tracestate) {
   auto& t = detail::this_thread();
   saved_ = std::make_unique<saved_state>();
   saved_->previous = std::move(t);
@@ -138,6 +156,7 @@ void trace::activate(const std::string& base_id, const std::string& parent_id) {
   t.base_id = *base;
   t.base_id_text = base_id;
   t.stack = {*base, *parent};
+  t.tracestate = std::move(tracestate);
 }
 
 trace::~trace() {
@@ -257,7 +276,11 @@ headers outgoing_headers() {
   const auto& keys = detail::current().hmac_keys;
   if (keys.empty()) return {};
   const auto s = sign_context(c.base_id, c.parent_id, keys.front());
-  return {{"X-Trace-Info", s.info}, {"X-Trace-HMAC", s.hmac}};
+  headers out{{"X-Trace-Info", s.info},
+              {"X-Trace-HMAC", s.hmac},
+              {"traceparent", format_traceparent(c.base_id, c.parent_id)}};
+  if (!c.tracestate.empty()) out["tracestate"] = c.tracestate;
+  return out;
 }
 
 }  // namespace dbtrace

@@ -35,6 +35,7 @@ struct thread_context {
   id128 base_id;
   std::string base_id_text;
   std::vector<id128> stack;
+  std::string tracestate;  // W3C tracestate received, passed on unchanged
 };
 thread_context& this_thread() noexcept;
 

@@ -32,8 +32,9 @@ const char* to_string(context_status s) noexcept;
 
 // The ids needed to continue a trace elsewhere (another thread or process).
 struct context {
-  std::string base_id;    // the trace's id, empty when no trace is active
-  std::string parent_id;  // the element new spans hang under
+  std::string base_id;     // the trace's id, empty when no trace is active
+  std::string parent_id;   // the element new spans hang under
+  std::string tracestate;  // W3C tracestate received with the trace, passed on
   bool valid() const noexcept { return !base_id.empty(); }
 };
 
@@ -44,9 +45,11 @@ context current_context();
 // The previous thread state comes back when it is destroyed.
 class trace {
  public:
-  trace();                                  // a new trace (subject to sample_rate)
-  explicit trace(const headers& incoming);  // continues a signed context, else a new trace
-  explicit trace(const context& parent);    // continues a context captured in this process
+  trace();  // a new trace (subject to sample_rate)
+  // Continues signed X-Trace-* headers (they win), else a W3C traceparent
+  // (with its tracestate and sampled flag), else starts a new trace.
+  explicit trace(const headers& incoming);
+  explicit trace(const context& parent);  // continues a context captured in this process
   ~trace();
   trace(const trace&) = delete;
   trace& operator=(const trace&) = delete;
@@ -58,7 +61,8 @@ class trace {
 
  private:
   struct saved_state;
-  void activate(const std::string& base_id, const std::string& parent_id);
+  void activate(const std::string& base_id, const std::string& parent_id,
+                std::string tracestate = {});
   std::unique_ptr<saved_state> saved_;
   context_status status_;
 };
@@ -93,7 +97,8 @@ class span {
 };
 
 // Headers that continue the active trace in another service: X-Trace-Info and
-// X-Trace-HMAC signed with the first of hmac_keys. Empty when no trace is active.
+// X-Trace-HMAC signed with the first of hmac_keys, traceparent, and the
+// tracestate received, if any. Empty when no trace is active.
 headers outgoing_headers();
 
 }  // namespace dbtrace
