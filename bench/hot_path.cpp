@@ -6,18 +6,12 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/sql.hpp"
+#include "null_driver.hpp"
 #include "statement_text.hpp"
 
 namespace {
 
-// Discards events: the exporter keeps up, so the hot path is measured, not drops.
-struct null_driver final : dbtrace::driver {
-  dbtrace::write_result write(const std::vector<dbtrace::event>&, std::string&) noexcept override {
-    return dbtrace::write_result::ok;
-  }
-  std::vector<dbtrace::trace_summary> list_traces(bool) override { return {}; }
-  std::vector<dbtrace::stored_event> read_trace(const std::string&) override { return {}; }
-};
+using dbtrace::bench::null_driver;
 
 void start(bool enabled) {
   dbtrace::options o;

@@ -6,16 +6,11 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/pqxx.hpp"
+#include "null_driver.hpp"
 
 namespace {
 
-struct null_driver final : dbtrace::driver {
-  dbtrace::write_result write(const std::vector<dbtrace::event>&, std::string&) noexcept override {
-    return dbtrace::write_result::ok;
-  }
-  std::vector<dbtrace::trace_summary> list_traces(bool) override { return {}; }
-  std::vector<dbtrace::stored_event> read_trace(const std::string&) override { return {}; }
-};
+using dbtrace::bench::null_driver;
 
 const char* server() {
   const char* s = std::getenv("DBTRACE_BENCH_PG");

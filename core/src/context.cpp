@@ -3,7 +3,6 @@
 
 #include <strings.h>
 
-#include <cxxabi.h>
 #include <exception>
 #include <random>
 #include <typeinfo>
@@ -56,14 +55,6 @@ bool sampled() {
   if (rate <= 0.0) return false;
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < rate;
-}
-
-std::string demangled(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && d ? d : name;
-  std::free(d);
-  return out;
 }
 
 }  // namespace
@@ -223,7 +214,7 @@ void span::set_error(std::string etype, std::string message) noexcept {
 void span::set_error(const std::exception& e) noexcept {
   if (!state_) return;
   try {
-    set_error(demangled(typeid(e).name()), e.what());
+    set_error(type_name(typeid(e)), e.what());
   } catch (...) {
   }
 }

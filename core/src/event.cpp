@@ -36,6 +36,23 @@ std::string event_json(const event& e) {
   return out;
 }
 
+stored_event stored_event_from_json(nlohmann::ordered_json j) {
+  auto field = [&](const char* key) -> std::string {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::optional<std::string> host;
+  if (const auto info = j.find("info"); info != j.end() && info->is_object()) {
+    if (const auto h = info->find("host"); h != info->end() && h->is_string())
+      host = h->get<std::string>();
+  }
+  stored_event e{field("name"),      field("base_id"),   field("trace_id"),
+                 field("parent_id"), field("timestamp"), field("project"),
+                 field("service"),   std::move(host),    {}};
+  e.raw = std::move(j);
+  return e;
+}
+
 std::string event_payload_json(const event& e) {
   return "{\"info\": " + e.info_json + "}";
 }

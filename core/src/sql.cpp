@@ -2,6 +2,8 @@
 // path reads the clock, looks up a per-thread cache and pushes one record.
 #include "dbtrace/sql.hpp"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -219,6 +221,13 @@ db_target describe_connection(std::string system, std::string_view cs) {
   }
   if (!any_pair) t.name_space = std::string(cs);  // e.g. SOCI's sqlite3 "app.db"
   return t;
+}
+
+std::string type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? name.get() : type.name();
 }
 
 std::string_view statement_ref::operation() const noexcept {

@@ -72,15 +72,9 @@ TEST_F(redis_test, events_are_lpushed_as_osprofiler_does_and_errors_indexed) {
 }
 
 TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
-  const std::string script = std::string(DBTRACE_SOURCE_DIR) + "/scripts/redis_server.sh";
-  const std::string dir = (testing::temp_dir() / "redis-store").string();
-  const int port = 20000 + getpid() % 20000;
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
-            0);
-  struct stopper {
-    std::string cmd;
-    ~stopper() { testing::run(cmd); }
-  } stop_at_end{script + " stop " + dir};
+  testing::test_server store("redis");
+  ASSERT_TRUE(store.start());
+  const int port = store.port();
   opts_.connection_string = "redis://127.0.0.1:" + std::to_string(port) + "/0";
   start();
   soci::session sql(::soci::sqlite3, ":memory:");
@@ -97,10 +91,9 @@ TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
   };
   requests(100);
   ASSERT_TRUE(flush());
-  ASSERT_EQ(testing::run(script + " stop " + dir).status, 0);
+  ASSERT_TRUE(store.stop());
   requests(100);
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
-            0);
+  ASSERT_TRUE(store.start());
   requests(100);
   ASSERT_TRUE(flush(std::chrono::seconds(60)));
   const auto s = stats();

@@ -1,9 +1,5 @@
 // The postgresql:// store: OSProfiler's table written with COPY, read back by
 // dbtrace and by Python OSProfiler, and an outage the application never sees.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <chrono>
 
 #include "dbtrace/pqxx.hpp"
@@ -16,18 +12,6 @@ namespace {
 std::string pg_uri() {
   const char* v = std::getenv("DBTRACE_TEST_PG_URI");
   return v ? v : "";
-}
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 class postgres_store_test : public ::testing::Test {
@@ -123,15 +107,9 @@ print(json.dumps(SQLAlchemyDriver(sys.argv[1]).get_report(sys.argv[2])))
 // statements (on another server) never fail or wait, and every event is
 // accounted for.
 TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
-  const std::string script = std::string(DBTRACE_SOURCE_DIR) + "/scripts/pg_server.sh";
-  const std::string dir = (testing::temp_dir() / "store-server").string();
-  const int port = free_port();
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
-            0);
-  struct stopper {
-    std::string cmd;
-    ~stopper() { testing::run(cmd); }
-  } stop_at_end{script + " stop " + dir};
+  testing::test_server store("pg");
+  ASSERT_TRUE(store.start());
+  const int port = store.port();
 
   opts_.connection_string = "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres";
   init(opts_);
@@ -148,10 +126,9 @@ TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
   };
   requests(100);
   ASSERT_TRUE(flush());
-  ASSERT_EQ(testing::run(script + " stop " + dir).status, 0);
+  ASSERT_TRUE(store.stop());
   requests(100);  // the exporter retries in the background
-  ASSERT_EQ(testing::run(script + " start " + dir + " " + std::to_string(port) + " 2>&1").status,
-            0);
+  ASSERT_TRUE(store.start());
   requests(100);
   ASSERT_TRUE(flush(std::chrono::seconds(60)));
 

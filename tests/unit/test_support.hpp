@@ -2,7 +2,10 @@
 // Python OSProfiler peer, temporary files, running the CLI.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +67,39 @@ inline std::string read_file(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// A free TCP port on 127.0.0.1 for a server a test starts itself.
+inline int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A throwaway server of the test's own (scripts/<kind>_server.sh: pg, redis),
+// which the test can stop and start again; stopped by PID at the end.
+class test_server {
+ public:
+  explicit test_server(const std::string& kind)
+      : script_(std::string(DBTRACE_SOURCE_DIR) + "/scripts/" + kind + "_server.sh"),
+        dir_((temp_dir() / (kind + "-" + std::to_string(free_port()))).string()),
+        port_(free_port()) {}
+  ~test_server() { stop(); }
+  bool start() {
+    return run(script_ + " start " + dir_ + " " + std::to_string(port_) + " 2>&1").status == 0;
+  }
+  bool stop() { return run(script_ + " stop " + dir_).status == 0; }
+  int port() const { return port_; }
+
+ private:
+  std::string script_, dir_;
+  int port_;
+};
 
 // Debian's interpreter: another python3 on PATH may lack python3-osprofiler.
 constexpr const char* python = "/usr/bin/python3";

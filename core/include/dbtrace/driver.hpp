@@ -52,6 +52,10 @@ struct stored_event {
   nlohmann::ordered_json raw;  // the payload as the store holds it (meta.raw_payload.*)
 };
 
+// A stored event from its whole OSProfiler JSON (the stores that keep events
+// whole: Redis, JSON lines); `host` comes from info.host, as OSProfiler reads it.
+stored_event stored_event_from_json(nlohmann::ordered_json event);
+
 struct trace_summary {
   std::string base_id;
   std::string timestamp;  // the trace's first event

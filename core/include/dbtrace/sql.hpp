@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,10 @@ statement_ref intern_statement(std::string_view sql) noexcept;
 // The statement's leading keyword, uppercased ("SELECT", "INSERT"), skipping
 // blanks, parentheses and comments; empty when there is none.
 std::string statement_operation(std::string_view sql);
+
+// The readable name of a type ("pqxx::undefined_table"): what spans record as
+// etype for an exception.
+std::string type_name(const std::type_info& type);
 
 // True while SQL statements are recorded at all (tracing on, trace_sql on),
 // whether or not a trace is active on this thread: shims prepare for it.

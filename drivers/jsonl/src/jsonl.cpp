@@ -79,15 +79,7 @@ class jsonl_driver final : public driver {
     std::vector<stored_event> out;
     for_each_event([&](const nlohmann::ordered_json& j) {
       if (j.value("base_id", std::string()) != base_id) return;
-      auto field = [&](const char* k) {
-        return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
-      };
-      std::string host;
-      if (j.contains("info") && j["info"].is_object() && j["info"].contains("host") &&
-          j["info"]["host"].is_string())
-        host = j["info"]["host"].get<std::string>();
-      out.push_back({field("name"), base_id, field("trace_id"), field("parent_id"),
-                     field("timestamp"), field("project"), field("service"), host, j});
+      out.push_back(stored_event_from_json(j));
     });
     return out;
   }

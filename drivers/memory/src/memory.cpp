@@ -63,8 +63,7 @@ class memory_driver final : public driver {
     std::vector<stored_event> out;
     for (const auto& e : memory_events(name_)) {
       if (e.base_id != base_id) continue;
-      out.push_back({e.name, e.base_id, e.trace_id, e.parent_id, e.timestamp, e.project, e.service,
-                     e.host, nlohmann::ordered_json::parse(event_json(e))});
+      out.push_back(stored_event_from_json(nlohmann::ordered_json::parse(event_json(e))));
     }
     return out;
   }

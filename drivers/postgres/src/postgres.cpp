@@ -6,35 +6,14 @@
 #include <memory>
 #include <set>
 
+#include "data_table.hpp"
 #include "dbtrace/error.hpp"
 #include "statement_text.hpp"
 
 namespace dbtrace::drivers {
 namespace {
 
-// As OSProfiler's SQLAlchemy driver creates it (shared/osprofiler/pg_data_schema.sql).
-const char* const schema_sql = R"(
-CREATE TABLE IF NOT EXISTS data (
-  id SERIAL PRIMARY KEY,
-  "timestamp" VARCHAR(26),
-  base_id VARCHAR(255),
-  parent_id VARCHAR(255),
-  trace_id VARCHAR(255),
-  project VARCHAR(255),
-  host VARCHAR(255),
-  service VARCHAR(255),
-  name VARCHAR(255),
-  data JSON
-);
-CREATE INDEX IF NOT EXISTS ix_data_base_id ON data (base_id);
-CREATE INDEX IF NOT EXISTS ix_data_host ON data (host);
-CREATE INDEX IF NOT EXISTS ix_data_name ON data (name);
-CREATE INDEX IF NOT EXISTS ix_data_parent_id ON data (parent_id);
-CREATE INDEX IF NOT EXISTS ix_data_project ON data (project);
-CREATE INDEX IF NOT EXISTS ix_data_service ON data (service);
-CREATE INDEX IF NOT EXISTS ix_data_timestamp ON data ("timestamp");
-CREATE INDEX IF NOT EXISTS ix_data_trace_id ON data (trace_id);
-)";
+const std::string schema_sql = detail::data_table_ddl("id SERIAL PRIMARY KEY");
 
 using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
@@ -218,7 +197,7 @@ class postgres_driver final : public driver {
       conn_ = nullptr;
       return false;
     }
-    pg_result res(PQexec(conn_, schema_sql), PQclear);
+    pg_result res(PQexec(conn_, schema_sql.c_str()), PQclear);
     if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
       error = trim(shown_ + ": creating the data table: " + PQerrorMessage(conn_));
       PQfinish(conn_);

@@ -138,15 +138,7 @@ class redis_driver final : public driver {
       const auto* item = list->element[i];
       auto j = nlohmann::ordered_json::parse(std::string(item->str, item->len), nullptr, false);
       if (!j.is_object()) continue;  // not an event: skipped, the others still read
-      auto field = [&](const char* k) {
-        return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
-      };
-      std::string host;
-      if (j.contains("info") && j["info"].is_object() && j["info"].contains("host") &&
-          j["info"]["host"].is_string())
-        host = j["info"]["host"].get<std::string>();
-      out.push_back({field("name"), field("base_id"), field("trace_id"), field("parent_id"),
-                     field("timestamp"), field("project"), field("service"), host, std::move(j)});
+      out.push_back(stored_event_from_json(std::move(j)));
     }
     return out;
   }

@@ -7,35 +7,14 @@
 #include <map>
 #include <set>
 
+#include "data_table.hpp"
 #include "dbtrace/error.hpp"
 #include "statement_text.hpp"
 
 namespace dbtrace::drivers {
 namespace {
 
-// The schema OSProfiler's SQLAlchemy driver creates (shared/osprofiler/pg_data_schema.sql).
-const char* const schema_sql = R"(
-CREATE TABLE IF NOT EXISTS data (
-  id INTEGER NOT NULL PRIMARY KEY,
-  "timestamp" VARCHAR(26),
-  base_id VARCHAR(255),
-  parent_id VARCHAR(255),
-  trace_id VARCHAR(255),
-  project VARCHAR(255),
-  host VARCHAR(255),
-  service VARCHAR(255),
-  name VARCHAR(255),
-  data JSON
-);
-CREATE INDEX IF NOT EXISTS ix_data_base_id ON data (base_id);
-CREATE INDEX IF NOT EXISTS ix_data_host ON data (host);
-CREATE INDEX IF NOT EXISTS ix_data_name ON data (name);
-CREATE INDEX IF NOT EXISTS ix_data_parent_id ON data (parent_id);
-CREATE INDEX IF NOT EXISTS ix_data_project ON data (project);
-CREATE INDEX IF NOT EXISTS ix_data_service ON data (service);
-CREATE INDEX IF NOT EXISTS ix_data_timestamp ON data ("timestamp");
-CREATE INDEX IF NOT EXISTS ix_data_trace_id ON data (trace_id);
-)";
+const std::string schema_sql = detail::data_table_ddl("id INTEGER NOT NULL PRIMARY KEY");
 
 const char* const insert_sql =
     "INSERT INTO data (\"timestamp\", base_id, parent_id, trace_id, project, host, service, name, "
@@ -172,7 +151,7 @@ class sqlite_driver final : public driver {
                         "cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
                         nullptr, nullptr, nullptr);
     }
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db_, schema_sql, nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db_, schema_sql.c_str(), nullptr, nullptr, nullptr);
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db_, insert_sql, -1, &insert_, nullptr);
     if (rc != SQLITE_OK) {
       error = path_ + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));

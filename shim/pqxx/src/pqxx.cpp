@@ -1,7 +1,6 @@
 // The libpqxx shim's out-of-line parts: connection bookkeeping and error fields.
 #include "dbtrace/pqxx.hpp"
 
-#include <cxxabi.h>
 #include <cstdlib>
 #include <memory>
 #include <typeinfo>
@@ -9,13 +8,6 @@
 namespace dbtrace::pqxx {
 namespace detail {
 namespace {
-
-std::string type_name(const std::type_info& t) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
-                                           std::free);
-  return status == 0 && d ? d.get() : t.name();
-}
 
 std::string or_empty(const char* s) {
   return s ? s : "";
@@ -42,9 +34,9 @@ void record_current_exception(sql_span& span) noexcept {
     try {
       throw;
     } catch (const ::pqxx::sql_error& e) {
-      span.error(type_name(typeid(e)), e.what(), e.sqlstate());
+      span.error(dbtrace::type_name(typeid(e)), e.what(), e.sqlstate());
     } catch (const std::exception& e) {
-      span.error(type_name(typeid(e)), e.what());
+      span.error(dbtrace::type_name(typeid(e)), e.what());
     } catch (...) {
       span.error("unknown", "a non-standard exception");
     }
@@ -87,16 +79,14 @@ statement_ref connection::prepared(const std::string& name) const {
   return it->second.second;
 }
 
-void stream_from::begin(::pqxx::transaction_base& tx, std::string statement) {
+namespace detail {
+
+void stream_span::begin(::pqxx::transaction_base& tx, std::string statement) {
   if (!sql_recording()) return;
-  span_.emplace(detail::target_of(tx.conn()), std::string_view(statement));
+  span_.emplace(target_of(tx.conn()), std::string_view(statement));
   span_->keep_open();
 }
 
-void stream_to::begin(::pqxx::transaction_base& tx, std::string statement) {
-  if (!sql_recording()) return;
-  span_.emplace(detail::target_of(tx.conn()), std::string_view(statement));
-  span_->keep_open();
-}
+}  // namespace detail
 
 }  // namespace dbtrace::pqxx

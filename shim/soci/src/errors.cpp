@@ -9,7 +9,6 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #endif
 
-#include <cxxabi.h>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -17,13 +16,6 @@
 
 namespace dbtrace::soci::detail {
 namespace {
-
-std::string type_name(const std::type_info& t) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
-                                           std::free);
-  return status == 0 && d ? d.get() : t.name();
-}
 
 const char* category_name(::soci::soci_error::error_category c) {
   switch (c) {
@@ -66,10 +58,10 @@ void record_current_exception(sql_span& span) noexcept {
     try {
       throw;
     } catch (const ::soci::soci_error& e) {
-      span.error(type_name(typeid(e)), e.what(), status_code(e),
+      span.error(dbtrace::type_name(typeid(e)), e.what(), status_code(e),
                  category_name(e.get_error_category()));
     } catch (const std::exception& e) {
-      span.error(type_name(typeid(e)), e.what());
+      span.error(dbtrace::type_name(typeid(e)), e.what());
     } catch (...) {
       span.error("unknown", "a non-standard exception");
     }

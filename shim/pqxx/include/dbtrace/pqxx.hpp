@@ -250,8 +250,40 @@ class traced : private detail::begin_clock, public Base {
   const connection* connection_;
 };
 
+namespace detail {
+// The span of one COPY stream: opened with the stream, kept open across its
+// calls, finished by complete() or when the stream (or the span around it) ends.
+class stream_span {
+ protected:
+  void begin(::pqxx::transaction_base& tx, std::string statement);
+  // Runs one call of the stream: its error ends the span, else the span's end moves on.
+  template <class F>
+  void guarded(F&& call) {
+    try {
+      call();
+    } catch (...) {
+      if (span_) {
+        span_->rows(rows_);
+        record_current_exception(*span_);
+        span_.reset();
+      }
+      throw;
+    }
+    if (span_) {
+      span_->rows(rows_);
+      span_->end_now();
+    }
+  }
+  void finish() { span_.reset(); }
+  std::int64_t rows_ = 0;
+
+ private:
+  std::optional<sql_span> span_;  // a base: it outlives the stream's own teardown
+};
+}  // namespace detail
+
 // A COPY … TO STDOUT stream: one span from construction to complete(), with its rows.
-class stream_from {
+class stream_from : private detail::stream_span {
  public:
   template <class... Columns>
   stream_from(::pqxx::transaction_base& tx, const std::string& table, const Columns&... columns) {
@@ -276,36 +308,16 @@ class stream_from {
   bool operator!() const noexcept { return !static_cast<bool>(*this); }
   void complete() {
     guarded([&] { stream_->complete(); });
-    span_.reset();
+    finish();
   }
   ::pqxx::stream_from& raw() { return *stream_; }
 
  private:
-  void begin(::pqxx::transaction_base& tx, std::string statement);
-  template <class F>
-  void guarded(F&& call) {
-    try {
-      call();
-    } catch (...) {
-      if (span_) {
-        span_->rows(rows_);
-        detail::record_current_exception(*span_);
-        span_.reset();
-      }
-      throw;
-    }
-    if (span_) {
-      span_->rows(rows_);
-      span_->end_now();
-    }
-  }
-  std::optional<sql_span> span_;  // before stream_: it outlives the stream's own teardown
   std::optional<::pqxx::stream_from> stream_;
-  std::int64_t rows_ = 0;
 };
 
 // A COPY … FROM STDIN stream: one span from construction to complete(), with its rows.
-class stream_to {
+class stream_to : private detail::stream_span {
  public:
   template <class... Columns>
   stream_to(::pqxx::transaction_base& tx, const std::string& table, const Columns&... columns) {
@@ -323,32 +335,12 @@ class stream_to {
   }
   void complete() {
     guarded([&] { stream_->complete(); });
-    span_.reset();
+    finish();
   }
   ::pqxx::stream_to& raw() { return *stream_; }
 
  private:
-  void begin(::pqxx::transaction_base& tx, std::string statement);
-  template <class F>
-  void guarded(F&& call) {
-    try {
-      call();
-    } catch (...) {
-      if (span_) {
-        span_->rows(rows_);
-        detail::record_current_exception(*span_);
-        span_.reset();
-      }
-      throw;
-    }
-    if (span_) {
-      span_->rows(rows_);
-      span_->end_now();
-    }
-  }
-  std::optional<sql_span> span_;
   std::optional<::pqxx::stream_to> stream_;
-  std::int64_t rows_ = 0;
 };
 
 using work = traced<::pqxx::work>;
