@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "dbtrace/traceparent.hpp"
 #include "ids.hpp"
 #include "runtime.hpp"
 #include "statement_text.hpp"
@@ -287,6 +288,14 @@ std::int64_t sql_span::clock() noexcept {
 
 void sql_span::end_now() noexcept {
   if (on_) end_ns_ = detail::wall_ns();
+}
+
+std::string sql_span::with_comment(const std::string& sql) const {
+  if (!on_ || !detail::current().sqlcommenter) return sql;
+  if (sql.find("/*") != std::string::npos || sql.find("--") != std::string::npos) return sql;
+  // Keys sorted and URL-encoded per sqlcommenter; a traceparent needs no escaping.
+  return sql + "/*traceparent='" +
+         format_traceparent(detail::to_string(base_id_), detail::to_string(trace_id_)) + "'*/";
 }
 
 void sql_span::keep_open() noexcept {

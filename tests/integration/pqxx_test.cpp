@@ -2,6 +2,8 @@
 // with SQL text, ids, rows, SQLSTATE; results and exceptions are libpqxx's own.
 #include "dbtrace/pqxx.hpp"
 
+#include "dbtrace/traceparent.hpp"
+
 #include "test_support.hpp"
 
 namespace dbtrace {
@@ -214,6 +216,33 @@ TEST_F(pqxx_test, nothing_outside_a_trace_no_password_and_raw_is_the_libpqxx_obj
     n.exec("SELECT 3");
   }
   for (const auto& e : events()) EXPECT_EQ(e.dump().find("app-secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// sqlcommenter: the server sees the db span's traceparent; the span keeps the user's text.
+TEST_F(pqxx_test, sqlcommenter_sends_the_spans_traceparent_to_the_server) {
+  opts_.sqlcommenter = true;
+  restart();
+  const std::string own_query = "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+  std::string seen_by_server, commented_already;
+  {
+    trace t;
+    pqxx::nontransaction n{*conn_};
+    seen_by_server = n.exec1(own_query)[0].as<std::string>();
+    commented_already = n.exec1(own_query + " /* app */")[0].as<std::string>();
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(statement(s[0]), own_query);
+  const auto traceparent = format_traceparent(s[0].first["base_id"], s[0].first["trace_id"]);
+  EXPECT_EQ(seen_by_server, own_query + "/*traceparent='" + traceparent + "'*/");
+  EXPECT_EQ(commented_already,
+            own_query + " /* app */");  // a statement with a comment is left alone
 }
 
 }  // namespace

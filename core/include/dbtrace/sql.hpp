@@ -126,6 +126,11 @@ class sql_span {
   // The database's work ended now (when a span stays open across calls, e.g.
   // a fetch loop, its stop time is the end of the last call, not its destruction).
   void end_now() noexcept;
+  // sqlcommenter: `sql` with /*traceparent='00-<trace>-<this span>-01'*/
+  // appended, for the text sent to the server (the span keeps the user's text).
+  // Unchanged when sqlcommenter is off, nothing is recorded, or the statement
+  // already has a comment.
+  std::string with_comment(const std::string& sql) const;
   // Rows returned or affected (db.response.returned_rows).
   void rows(std::int64_t n) noexcept { rows_ = n; }
   // Rows sent in one bulk execution (db.operation.batch.size).

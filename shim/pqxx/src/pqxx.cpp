@@ -1,6 +1,8 @@
 // The libpqxx shim's out-of-line parts: connection bookkeeping and error fields.
 #include "dbtrace/pqxx.hpp"
 
+#include "dbtrace/dbtrace.hpp"
+
 #include <cstdlib>
 #include <memory>
 #include <typeinfo>
@@ -43,6 +45,10 @@ void record_current_exception(sql_span& span) noexcept {
   } catch (...) {
     // Recording never replaces the application's exception.
   }
+}
+
+bool sqlcommenter_on() noexcept {
+  return current_options().sqlcommenter;
 }
 
 std::int64_t rows_of(const ::pqxx::result& r) noexcept {

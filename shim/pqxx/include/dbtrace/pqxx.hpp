@@ -36,6 +36,8 @@ namespace detail {
 target_ref target_of(::pqxx::connection_base& c) noexcept;
 // Records the in-flight exception (pqxx::sql_error's SQLSTATE included) on `span`.
 void record_current_exception(sql_span& span) noexcept;
+// The sqlcommenter option (read per call: it may change with init).
+bool sqlcommenter_on() noexcept;
 // Rows returned (a query) or affected (DML) by `r`.
 std::int64_t rows_of(const ::pqxx::result& r) noexcept;
 inline std::int64_t rows_of(const ::pqxx::row&) noexcept {
@@ -126,17 +128,18 @@ class traced : private detail::begin_clock, public Base {
   Base& raw() noexcept { return *this; }
 
   ::pqxx::result exec(const std::string& query, const std::string& desc = std::string()) {
-    return run(text(query), [&] { return Base::exec(query, desc); });
+    return run(text(query), [&](const std::string& sent) { return Base::exec(sent, desc); });
   }
   ::pqxx::result exec0(const std::string& query, const std::string& desc = std::string()) {
-    return run(text(query), [&] { return Base::exec0(query, desc); });
+    return run(text(query), [&](const std::string& sent) { return Base::exec0(sent, desc); });
   }
   ::pqxx::row exec1(const std::string& query, const std::string& desc = std::string()) {
-    return run(text(query), [&] { return Base::exec1(query, desc); });
+    return run(text(query), [&](const std::string& sent) { return Base::exec1(sent, desc); });
   }
   ::pqxx::result exec_n(std::size_t rows, const std::string& query,
                         const std::string& desc = std::string()) {
-    return run(text(query), [&] { return Base::exec_n(rows, query, desc); });
+    return run(text(query),
+               [&](const std::string& sent) { return Base::exec_n(rows, sent, desc); });
   }
 
   template <class... Args>
@@ -191,14 +194,16 @@ class traced : private detail::begin_clock, public Base {
   target_ref target() const noexcept { return target_; }
 
  private:
-  // What a span shows: an interned statement, or text to copy.
+  // What a span shows: an interned statement, or text to copy; `sql` is the
+  // text the call sends, when the call sends one (sqlcommenter may extend it).
   struct statement {
     statement_ref interned;
     std::string_view text;
+    const std::string* sql = nullptr;
   };
   static statement fixed(std::string_view t) { return {{}, t}; }
   static statement text(const std::string& sql) {
-    return {sql_tracing_enabled() ? intern_statement(sql) : statement_ref(), sql};
+    return {sql_tracing_enabled() ? intern_statement(sql) : statement_ref(), sql, &sql};
   }
   // The SQL a prepared statement's name stands for, known from connection::prepare.
   statement prepared(const std::string& name) {
@@ -209,9 +214,20 @@ class traced : private detail::begin_clock, public Base {
   }
 
   // One span around `call`, with its rows, or its error and the same exception.
+  // A call that sends SQL text takes the text to send (sqlcommenter may extend it).
   template <class F, class... Args>
-  auto run(const statement& st, F&& call, const Args&... args) -> decltype(call()) {
-    if (!sql_tracing_enabled()) return call();
+  auto run(const statement& st, F&& call, const Args&... args) {
+    auto invoke = [&](const sql_span* span) {
+      if constexpr (std::is_invocable_v<F, const std::string&>) {
+        if (span && commenting()) return call(span->with_comment(*st.sql));
+        return call(*st.sql);
+      } else {
+        (void)span;
+        return call();
+      }
+    };
+    using result = decltype(invoke(nullptr));
+    if (!sql_tracing_enabled()) return invoke(nullptr);
     std::optional<sql_span> span;
     if (st.interned)
       span.emplace(target_, st.interned);
@@ -219,10 +235,10 @@ class traced : private detail::begin_clock, public Base {
       span.emplace(target_, st.text);
     if (span->wants_params()) (span->param(detail::param_value(args)), ...);
     try {
-      if constexpr (std::is_void_v<decltype(call())>) {
-        call();
+      if constexpr (std::is_void_v<result>) {
+        invoke(&*span);
       } else {
-        auto r = call();
+        auto r = invoke(&*span);
         span->rows(detail::rows_of(r));
         return r;
       }
@@ -231,6 +247,7 @@ class traced : private detail::begin_clock, public Base {
       throw;
     }
   }
+  static bool commenting() noexcept { return detail::sqlcommenter_on(); }
 
   // The dbtrace connection below this transaction (it knows prepared
   // statements' SQL), or null when it was opened on a plain libpqxx one.
