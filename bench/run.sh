@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
-  -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
+  -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx >/dev/null
 out=$(mktemp -d)
 chmod 755 "$out"

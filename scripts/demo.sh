@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_TESTS=OFF \
-  -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
+  -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 cmake --build build/demo -j"$(nproc)" >/dev/null
 
 work=build/demo/run

@@ -9,7 +9,7 @@ build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libi
   libcli11-dev libssl-dev libconcurrentqueue-dev)
 # The shims and stores; SOCI's Debian headers include Boost and libpq-fe.h
 # without depending on them.
-library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev)
+library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev libcurl4-openssl-dev)
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server python3
   python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis)
 
@@ -23,6 +23,11 @@ missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The OTLP test decodes requests with the official protobuf definitions from
+# npm; Node.js and npm from Debian unless the machine already has them.
+if [ "${1:-build}" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

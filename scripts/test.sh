@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 root=$PWD
 scripts/deps.sh test
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_TESTS=ON \
-  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
+  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 cmake --build build/test -j"$(nproc)"
+# The official OTLP definitions for the OTLP test, pinned by package-lock.json.
+[ -d tests/otlp/node_modules/@opentelemetry/otlp-transformer ] ||
+  (cd tests/otlp && npm ci --silent --no-audit --no-fund >/dev/null)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 servers=$(mktemp -d /tmp/dbtrace-servers.XXXXXX)

@@ -12,6 +12,9 @@
 #ifdef DBTRACE_HAVE_REDIS
 #include "dbtrace/drivers/redis.hpp"
 #endif
+#ifdef DBTRACE_HAVE_OTLP
+#include "dbtrace/drivers/otlp.hpp"
+#endif
 
 namespace dbtrace {
 namespace {
@@ -33,7 +36,9 @@ std::string redact_connection_string(const std::string& cs) {
 }
 
 std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& host,
-                                    [[maybe_unused]] bool filter_error_trace) {
+                                    [[maybe_unused]] bool filter_error_trace,
+                                    [[maybe_unused]] const std::string& project,
+                                    [[maybe_unused]] const std::string& service) {
   if (starts_with(cs, "sqlite://")) {
     // sqlite:///rel.db is relative, sqlite:////abs.db absolute (SQLAlchemy's rule).
     const std::string rest = cs.substr(9);
@@ -53,6 +58,9 @@ std::unique_ptr<driver> make_driver(const std::string& cs, const std::string& ho
     return drivers::make_jsonl_driver(path);
   }
   if (starts_with(cs, "memory://")) return drivers::make_memory_driver(cs.substr(9));
+#ifdef DBTRACE_HAVE_OTLP
+  if (starts_with(cs, "otlp://")) return drivers::make_otlp_driver(cs, project, service);
+#endif
 #ifdef DBTRACE_HAVE_REDIS
   if (starts_with(cs, "redis://")) return drivers::make_redis_driver(cs, filter_error_trace);
 #endif

@@ -78,7 +78,8 @@ void count_rejected_context() noexcept {
 
 void init(const options& o) {
   // Validate before touching state: a bad scheme leaves the running pipeline alone.
-  init(o, o.enabled ? make_driver(o.connection_string, detail::hostname(), o.filter_error_trace)
+  init(o, o.enabled ? make_driver(o.connection_string, detail::hostname(), o.filter_error_trace,
+                                  o.project, o.service)
                     : nullptr);
 }
 

@@ -84,9 +84,12 @@ class driver {
 // those built in: postgresql://, redis://, otlp://). `host` is written in the
 // stores' host column. Throws config_error for an unknown or unbuilt scheme;
 // never connects (drivers connect on first use).
-// `filter_error_trace` indexes traces with errors (the Redis store).
+// `filter_error_trace` indexes traces with errors (the Redis store);
+// `project` / `service` name the OTLP resource.
 std::unique_ptr<driver> make_driver(const std::string& connection_string, const std::string& host,
-                                    bool filter_error_trace = false);
+                                    bool filter_error_trace = false,
+                                    const std::string& project = {},
+                                    const std::string& service = {});
 
 struct options;
 // init() with a driver of the caller's (a custom store, or a test double)

@@ -1,0 +1,147 @@
+// otlp:// — the request a real HTTP receiver on loopback gets, decoded with the
+// official OTLP protobuf definitions (npm @opentelemetry/otlp-transformer),
+// with the stable database semantic conventions on the spans.
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <thread>
+
+#include "dbtrace/soci.hpp"
+#include "test_support.hpp"
+
+#include <csignal>
+
+namespace dbtrace {
+namespace {
+
+const std::string otlp_dir = std::string(DBTRACE_SOURCE_DIR) + "/tests/otlp";
+
+// The loopback receiver (tests/otlp/receiver.py), answering `statuses` in turn.
+class receiver {
+ public:
+  explicit receiver(const std::string& statuses) : port_(testing::free_port()) {
+    dir_ = (testing::temp_dir() / ("otlp-" + std::to_string(port_))).string();
+    std::filesystem::create_directories(dir_);
+    pid_ = fork();
+    if (pid_ == 0) {
+      const std::string cmd = std::string(testing::python) + " " + otlp_dir + "/receiver.py " +
+                              dir_ + " " + std::to_string(port_) + " " + statuses;
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 100 && !std::filesystem::exists(dir_ + "/ready"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~receiver() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  int port() const { return port_; }
+  std::string file(int n, const char* ext) const {
+    return dir_ + "/req-" + std::to_string(n) + ext;
+  }
+  int requests() const {
+    int n = 0;
+    while (std::filesystem::exists(file(n, ".json"))) ++n;
+    return n;
+  }
+
+ private:
+  int port_;
+  std::string dir_;
+  pid_t pid_;
+};
+
+using otlp_test = testing::recorder_test;
+
+// Attribute `key` of `span` as a JSON value (stringValue, intValue, ...).
+nlohmann::json attribute(const nlohmann::json& span, const std::string& key) {
+  for (const auto& a : span["attributes"])
+    if (a["key"] == key) return a["value"].begin().value();
+  return nullptr;
+}
+
+TEST_F(otlp_test, spans_reach_the_receiver_valid_by_the_official_otlp_definitions) {
+  if (!std::filesystem::exists(otlp_dir + "/node_modules/@opentelemetry/otlp-transformer")) {
+    if (testing::under_ci())
+      FAIL() << "tests/otlp/node_modules missing: scripts/test.sh installs it";
+    GTEST_SKIP() << "run scripts/test.sh (it installs the OTLP definitions with npm)";
+  }
+  receiver r("503 200");  // the first attempt is refused for now: dbtrace retries
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  opts_.record_params = true;
+  opts_.project = "shop";
+  opts_.service = "orders";
+  start();
+  std::string base;
+  {
+    soci::session sql(::soci::sqlite3, ":memory:");
+    sql << "CREATE TABLE items (id INTEGER, name TEXT)";
+    trace t;
+    base = t.base_id();
+    span request{"wsgi", {{"path", "/items"}}};
+    int id = 7;
+    sql << "INSERT INTO items (id, name) VALUES (:id, 'x')", ::soci::use(id);
+    try {
+      sql << "SELECT * FROM missing";
+    } catch (const ::soci::soci_error&) {
+    }
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_GE(stats().failed_writes, 1u);
+  const int n = r.requests();
+  ASSERT_GE(n, 2);
+  const auto meta = testing::read_file(r.file(n - 1, ".meta"));
+  EXPECT_EQ(meta.substr(0, meta.find('\n')), "/v1/traces");
+  EXPECT_NE(meta.find("application/json"), std::string::npos);
+
+  // The official definitions decode it, and give back exactly what was sent.
+  const auto decoded =
+      testing::run("cd " + otlp_dir + " && node decode.js " + r.file(n - 1, ".json") + " 2>&1");
+  ASSERT_EQ(decoded.status, 0) << decoded.out;
+  const auto req = nlohmann::json::parse(decoded.out);
+  const auto& rs = req["resourceSpans"][0];
+  EXPECT_EQ(attribute(rs["resource"], "service.name"), "orders");
+  const auto& spans = rs["scopeSpans"][0]["spans"];
+  ASSERT_EQ(spans.size(), 3u);  // wsgi, the INSERT, the failed SELECT
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& s : spans) by_name[s["name"]] = s;
+  std::string base_hex = base;
+  base_hex.erase(std::remove(base_hex.begin(), base_hex.end(), '-'), base_hex.end());
+
+  const auto& insert = by_name.at("INSERT items");
+  EXPECT_EQ(insert["traceId"], base_hex);
+  EXPECT_EQ(insert["kind"], 3);  // CLIENT
+  EXPECT_EQ(insert["parentSpanId"], by_name.at("wsgi")["spanId"]);
+  EXPECT_EQ(attribute(insert, "db.system.name"), "sqlite");
+  EXPECT_EQ(attribute(insert, "db.query.text"), "INSERT INTO items (id, name) VALUES (:id, 'x')");
+  EXPECT_EQ(attribute(insert, "db.query.summary"), "INSERT items");
+  EXPECT_EQ(attribute(insert, "db.operation.name"), "INSERT");
+  EXPECT_EQ(attribute(insert, "db.collection.name"), "items");
+  EXPECT_EQ(attribute(insert, "db.response.returned_rows"), "1");  // int64 as a string
+  EXPECT_EQ(attribute(insert, "db.query.parameter.0"), "7");
+  EXPECT_EQ(insert.value("status", nlohmann::json::object()).value("code", 0), 0);  // UNSET
+
+  const auto& failed = by_name.at("SELECT missing");
+  EXPECT_EQ(failed["status"]["code"], 2);  // ERROR
+  EXPECT_EQ(attribute(failed, "error.type"), "soci::sqlite3_soci_error");
+  EXPECT_EQ(attribute(failed, "db.response.status_code"), "1");
+}
+
+TEST_F(otlp_test, a_refusing_endpoint_drops_and_counts_without_retrying) {
+  receiver r("400");
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  start();
+  {
+    trace t;
+    span s{"rpc"};
+  }
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.dropped, 2u);
+  EXPECT_EQ(s.exported, 0u);
+  EXPECT_EQ(s.failed_writes, 1u);  // 400: not retried
+  EXPECT_EQ(r.requests(), 1);
+}
+
+}  // namespace
+}  // namespace dbtrace
