@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "dbtrace/soci.hpp"
+#include "dbtrace/traceparent.hpp"
 #include "test_support.hpp"
 
 namespace dbtrace {
@@ -353,6 +354,24 @@ TEST_P(soci_pg_test, a_procedure_call_is_one_span) {
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0].statement(), "select " + table_ + "_double(:x)");
   *raw_ << "DROP FUNCTION " + table_ + "_double(INTEGER)";
+}
+
+// sqlcommenter: the server sees the one-shot statement's db span as a traceparent.
+TEST_P(soci_pg_test, sqlcommenter_names_the_span_in_the_text_the_server_gets) {
+  opts_.sqlcommenter = true;
+  restart();
+  const std::string own_query = "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+  std::string seen_by_server;
+  {
+    trace t;
+    *sql_ << own_query, ::soci::into(seen_by_server);
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].statement(), own_query);  // the span keeps the user's text
+  EXPECT_EQ(seen_by_server, own_query + "/*traceparent='" +
+                                format_traceparent(s[0].start["base_id"], s[0].start["trace_id"]) +
+                                "'*/");
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, soci_test,

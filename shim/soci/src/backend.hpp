@@ -57,6 +57,7 @@ class traced_statement_backend final : public sd::statement_backend {
   bound_value& add_bound_value();
 
  private:
+  void open_span();
   void start(int number);
   void count_rows(exec_fetch_result r, int number);
   void finish() noexcept;
@@ -71,7 +72,8 @@ class traced_statement_backend final : public sd::statement_backend {
   int intos_ = 0;
   int vector_uses_ = 0;
   std::vector<std::unique_ptr<bound_value>> bound_;
-  std::optional<sql_span> span_;  // open from execute until the last fetch
+  std::optional<sql_span> span_;  // open from execute (a one-shot's prepare) until the last fetch
+  bool opened_at_prepare_ = false;
   std::int64_t rows_ = 0;
 };
 

@@ -218,13 +218,24 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
     changes_rows_ = statement_ ? is_row_changing(statement_.operation())
                                : is_row_changing(statement_operation(query));
   }
+  // A one-shot statement (`sql << …`) is prepared and executed as one: its
+  // span starts here, and sqlcommenter can name it in the text sent.
+  const bool one_shot = type == sd::st_one_time_query && sql_recording();
+  if (one_shot) open_span();
   const bool recording = sql_recording();
-  const std::int64_t started = recording ? sql_span::clock() : 0;
+  const std::int64_t started = recording && !span_ ? sql_span::clock() : 0;
   try {
-    inner_->prepare(query, type);
+    if (span_ && current_options().sqlcommenter)
+      inner_->prepare(span_->with_comment(query), type);
+    else
+      inner_->prepare(query, type);
   } catch (...) {
     // Preparing is no span of its own, but a statement that fails there is one.
-    if (recording) {
+    if (span_) {
+      span_->end_now();
+      record_current_exception(*span_);
+      finish();
+    } else if (recording) {
       sql_span span(session_.target(), std::string_view(query));
       span.started_at(started);
       span.end_now();
@@ -232,10 +243,10 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
     }
     throw;
   }
+  opened_at_prepare_ = static_cast<bool>(span_);
 }
 
-void traced_statement_backend::start(int number) {
-  finish();
+void traced_statement_backend::open_span() {
   rows_ = 0;
   if (statement_)
     span_.emplace(session_.target(), statement_);
@@ -243,10 +254,16 @@ void traced_statement_backend::start(int number) {
     span_.emplace(session_.target(), std::string_view(query_));
   else
     return;  // prepared while tracing was off
-  if (!span_->recording()) {
-    span_.reset();
-    return;
+  if (!span_->recording()) span_.reset();
+}
+
+void traced_statement_backend::start(int number) {
+  if (!opened_at_prepare_) {
+    finish();
+    open_span();
   }
+  opened_at_prepare_ = false;
+  if (!span_) return;
   // SOCI executes a bulk use with `number` = the vectors' size.
   if (vector_uses_ > 0 && intos_ == 0 && number > 1) span_->batch_size(number);
   if (span_->wants_params()) record_params();
