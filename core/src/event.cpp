@@ -1,5 +1,6 @@
 // Event text shared by the pipeline and the drivers: OSProfiler's event JSON,
 // its timestamp format and Python's json.dumps spacing.
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -58,6 +59,27 @@ std::string event_payload_json(const event& e) {
 }
 
 namespace detail {
+
+// Microseconds since the epoch of `%Y-%m-%dT%H:%M:%S.%f`; nullopt if malformed.
+std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
+  int year, month, day, hour, minute, second;
+  char frac[8] = {};
+  if (std::sscanf(ts.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6[0-9]", &year, &month, &day, &hour,
+                  &minute, &second, frac) < 6)
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  std::int64_t micros = 0;
+  int digits = 0;
+  for (const char* p = frac; *p; ++p, ++digits) micros = micros * 10 + (*p - '0');
+  for (; digits < 6; ++digits) micros *= 10;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000000 + micros;
+}
 
 void format_timestamp(std::int64_t ns, std::string& out) {
   // One gmtime per second of timestamps; the exporter formats them in bursts.

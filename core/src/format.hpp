@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace dbtrace::detail {
 
 // Naive UTC `%Y-%m-%dT%H:%M:%S.%f` (always 6 digits), as OSProfiler writes it.
 void format_timestamp(std::int64_t ns, std::string& out);
+
+// Microseconds since the epoch of such a timestamp (fewer fraction digits
+// allowed); nullopt if malformed.
+std::optional<std::int64_t> parse_timestamp(const std::string& ts);
 
 // Writes `j` the way Python's json.dumps does by default: ", " and ": "
 // separators, non-ASCII escaped; invalid UTF-8 becomes U+FFFD.

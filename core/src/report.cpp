@@ -2,6 +2,8 @@
 // _build_tree) rebuilt from stored events, and a text tree of the same nodes.
 #include "dbtrace/report.hpp"
 
+#include "format.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -11,27 +13,6 @@
 
 namespace dbtrace {
 namespace {
-
-// Microseconds since the epoch of `%Y-%m-%dT%H:%M:%S.%f`; nullopt if malformed.
-std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
-  int year, month, day, hour, minute, second;
-  char frac[8] = {};
-  if (std::sscanf(ts.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6[0-9]", &year, &month, &day, &hour,
-                  &minute, &second, frac) < 6)
-    return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  std::int64_t micros = 0;
-  int digits = 0;
-  for (const char* p = frac; *p; ++p, ++digits) micros = micros * 10 + (*p - '0');
-  for (; digits < 6; ++digits) micros *= 10;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000000 + micros;
-}
 
 // Python's int(microseconds / 1000.0): truncation toward zero.
 std::int64_t msec(std::int64_t micros) {
@@ -56,7 +37,7 @@ struct trace_tree {
   explicit trace_tree(const std::vector<stored_event>& events) {
     std::map<std::string, std::size_t> by_id;
     for (const auto& e : events) {
-      const auto ts = parse_timestamp(e.timestamp);
+      const auto ts = detail::parse_timestamp(e.timestamp);
       if (!ts) continue;  // OSProfiler would crash on it; skipping keeps the rest readable
       auto it = by_id.find(e.trace_id);
       if (it == by_id.end()) {

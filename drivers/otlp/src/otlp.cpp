@@ -3,12 +3,16 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 
 #include "dbtrace/error.hpp"
 #include "dbtrace/sql.hpp"
+#include "format.hpp"
 
 namespace dbtrace::drivers {
 namespace {
@@ -26,21 +30,10 @@ std::string hex_of_uuid(const std::string& uuid) {
   return h;
 }
 
-// Nanoseconds since the epoch of a naive-UTC `%Y-%m-%dT%H:%M:%S.%f`, as a decimal string.
+// Nanoseconds since the epoch of an event's timestamp, as OTLP's decimal string.
 std::string unix_nanos(const std::string& ts) {
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  long micros = 0;
-  if (std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%d.%ld", &year, &month, &day, &hour, &minute, &second,
-                  &micros) < 6)
-    return "0";
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  return std::to_string((static_cast<long long>(timegm(&tm)) * 1000000 + micros) * 1000);
+  const auto micros = detail::parse_timestamp(ts);
+  return std::to_string(micros ? *micros * 1000 : 0);
 }
 
 json attribute(const std::string& key, const json& v) {
