@@ -154,3 +154,31 @@ TEST_F(otlp_test, a_refusing_endpoint_drops_and_counts_without_retrying) {
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+TEST_F(otlp_test, the_standard_otel_environment_variables_win) {
+  receiver r("200");
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT",
+         ("http://127.0.0.1:" + std::to_string(r.port()) + "/").c_str(), 1);
+  setenv("OTEL_SERVICE_NAME", "from-env", 1);
+  opts_.connection_string = "otlp://127.0.0.1:1";  // nothing listens here: the variable must win
+  opts_.service = "from-config";
+  start();
+  unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  unsetenv("OTEL_SERVICE_NAME");
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 2u);
+  ASSERT_EQ(r.requests(), 1);
+  const auto req = nlohmann::json::parse(testing::read_file(r.file(0, ".json")));
+  EXPECT_EQ(attribute(req["resourceSpans"][0]["resource"], "service.name"), "from-env");
+  EXPECT_EQ(testing::read_file(r.file(0, ".meta")).substr(0, 11), "/v1/traces\n");
+}
+
+}  // namespace
+}  // namespace dbtrace

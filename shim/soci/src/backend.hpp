@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dbtrace/sql.hpp"
+#include "errors.hpp"
 
 namespace dbtrace::soci::detail {
 
@@ -61,6 +62,21 @@ class traced_statement_backend final : public sd::statement_backend {
   void start(int number);
   void count_rows(exec_fetch_result r, int number);
   void finish() noexcept;
+  // Runs one backend call inside the open span: its end time moves on; its
+  // exception is recorded, ends the span and reaches SOCI unchanged.
+  template <class F>
+  exec_fetch_result timed(F&& call) {
+    try {
+      const exec_fetch_result r = call();
+      span_->end_now();
+      return r;
+    } catch (...) {
+      span_->end_now();
+      record_current_exception(*span_);
+      finish();
+      throw;
+    }
+  }
   void record_params();
   void record_error();
 
@@ -146,8 +162,5 @@ class traced_session_backend final : public sd::session_backend {
   target_ref target_;
   statement_ref begin_, commit_, rollback_;
 };
-
-// Records the in-flight exception (a soci_error, or anything else) on `span`.
-void record_current_exception(sql_span& span) noexcept;
 
 }  // namespace dbtrace::soci::detail

@@ -317,16 +317,7 @@ sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int n
   if (!span_ && !sql_tracing_enabled()) return inner_->execute(number);  // tracing off
   start(number);
   if (!span_) return inner_->execute(number);
-  exec_fetch_result r;
-  try {
-    r = inner_->execute(number);
-  } catch (...) {
-    span_->end_now();
-    record_current_exception(*span_);
-    finish();
-    throw;
-  }
-  span_->end_now();
+  const exec_fetch_result r = timed([&] { return inner_->execute(number); });
   if (intos_ > 0) {
     count_rows(r, number);
     span_->rows(rows_);
@@ -346,16 +337,7 @@ sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int n
 
 sd::statement_backend::exec_fetch_result traced_statement_backend::fetch(int number) {
   if (!span_) return inner_->fetch(number);
-  exec_fetch_result r;
-  try {
-    r = inner_->fetch(number);
-  } catch (...) {
-    span_->end_now();
-    record_current_exception(*span_);
-    finish();
-    throw;
-  }
-  span_->end_now();
+  const exec_fetch_result r = timed([&] { return inner_->fetch(number); });
   count_rows(r, number);
   span_->rows(rows_);
   if (r == ef_no_data) finish();
