@@ -6,18 +6,18 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/sql.hpp"
-#include "null_driver.hpp"
-#include "statement_text.hpp"
+#include "null_writer.hpp"
+#include "config/statement_text.hpp"
 
 namespace {
 
-using dbtrace::bench::null_driver;
+using dbtrace::bench::null_writer;
 
 void start(bool enabled) {
   dbtrace::options o;
   o.enabled = enabled;
   o.queue_size = 1 << 20;
-  dbtrace::init(o, std::make_unique<null_driver>());
+  dbtrace::init(o, std::make_unique<null_writer>());
 }
 
 // The exporter formats slower than a tight loop records; let it catch up,

@@ -6,11 +6,11 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/pqxx.hpp"
-#include "null_driver.hpp"
+#include "null_writer.hpp"
 
 namespace {
 
-using dbtrace::bench::null_driver;
+using dbtrace::bench::null_writer;
 
 const char* server() {
   const char* s = std::getenv("DBTRACE_BENCH_PG");
@@ -21,7 +21,7 @@ void start(bool enabled) {
   dbtrace::options o;
   o.enabled = enabled;
   o.queue_size = 1 << 20;
-  dbtrace::init(o, std::make_unique<null_driver>());
+  dbtrace::init(o, std::make_unique<null_writer>());
 }
 
 void raw_exec_prepared(benchmark::State& state) {

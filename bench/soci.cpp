@@ -12,11 +12,11 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/soci.hpp"
-#include "null_driver.hpp"
+#include "null_writer.hpp"
 
 namespace {
 
-using dbtrace::bench::null_driver;
+using dbtrace::bench::null_writer;
 
 enum class mode { raw, raw_multithreaded, traced, traced_disabled };
 
@@ -24,7 +24,7 @@ std::unique_ptr<soci::session> open(mode m) {
   dbtrace::options o;
   o.enabled = m == mode::traced;
   o.queue_size = 1 << 20;
-  dbtrace::init(o, std::make_unique<null_driver>());
+  dbtrace::init(o, std::make_unique<null_writer>());
   std::unique_ptr<soci::session> sql =
       (m == mode::raw || m == mode::raw_multithreaded)
           ? std::make_unique<soci::session>(soci::sqlite3, ":memory:")

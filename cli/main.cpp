@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   try {
     const std::string cs = store_location(connection_string, config_file);
     where = dbtrace::redact_connection_string(cs);
-    auto store = dbtrace::make_driver(cs, "");
+    auto store = dbtrace::make_reader(cs);
     if (list_cmd->parsed()) {
       std::string text;
       for (const auto& t : store->list_traces(error_only))

@@ -62,7 +62,7 @@ TEST_F(redis_test, events_are_lpushed_as_osprofiler_does_and_errors_indexed) {
   EXPECT_EQ(index["base_id"], base);
   EXPECT_EQ(index.size(), 2u);  // base_id and timestamp
 
-  auto store = make_driver(redis_uri(), "");
+  auto store = make_reader(redis_uri());
   bool listed = false, as_error = false;
   for (const auto& t : store->list_traces(false)) listed = listed || t.base_id == base;
   for (const auto& t : store->list_traces(true)) as_error = as_error || t.base_id == base;

@@ -46,7 +46,7 @@ TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, stats().recorded);
 
-  auto store = make_driver(opts_.connection_string, "");
+  auto store = make_reader(opts_.connection_string);
   bool listed = false, listed_as_error = false;
   for (const auto& t : store->list_traces(false)) listed = listed || t.base_id == base;
   for (const auto& t : store->list_traces(true))
@@ -88,7 +88,7 @@ print(json.dumps(SQLAlchemyDriver(sys.argv[1]).get_report(sys.argv[2])))
 )",
                                      {python_uri, base});
   ASSERT_EQ(r.status, 0) << r.out;
-  auto store = make_driver(opts_.connection_string, "");
+  auto store = make_reader(opts_.connection_string);
   EXPECT_EQ(nlohmann::json::parse(r.out),
             nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
 

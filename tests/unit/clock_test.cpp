@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "clock.hpp"
+#include "trace/clock.hpp"
 
 namespace dbtrace::detail {
 namespace {

@@ -34,7 +34,7 @@ TEST(jsonl_store, writes_one_osprofiler_event_per_line_and_reads_them_back) {
 
   // A line cut short by a crash does not hide the others.
   std::ofstream(path, std::ios::app) << "{\"name\": \"db-st";
-  auto store = make_driver(o.connection_string, "");
+  auto store = make_reader(o.connection_string);
   ASSERT_EQ(store->list_traces(false).size(), 1u);
   const auto events = store->read_trace(base);
   ASSERT_EQ(events.size(), 2u);

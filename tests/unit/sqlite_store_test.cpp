@@ -1,7 +1,11 @@
-// The embedded store: OSProfiler's `data` table, written in batches, read back
-// by dbtrace and by the Python OSProfiler's own SQL driver, and the other way round.
+// The embedded store: one row per span, read back by dbtrace, by hand with
+// sqlite3, and by the Python OSProfiler's own SQL driver through the `data`
+// view; OSProfiler's own layout read, never written.
 #include <sqlite3.h>
 
+#include <map>
+
+#include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
 #include "dbtrace/sql.hpp"
 #include "test_support.hpp"
@@ -60,14 +64,14 @@ class sqlite_store_test : public ::testing::Test {
   options opts_;
 };
 
-TEST_F(sqlite_store_test, writes_the_osprofiler_schema_and_reads_traces_back) {
+TEST_F(sqlite_store_test, writes_spans_and_reads_traces_back) {
   init(opts_);
   const std::string a = record_request();
   const std::string b = record_request();
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, 12u);
 
-  auto store = make_driver(opts_.connection_string, "");
+  auto store = make_reader(opts_.connection_string);
   const auto traces = store->list_traces(false);
   ASSERT_EQ(traces.size(), 2u);
   EXPECT_EQ(traces[0].base_id, a);
@@ -76,11 +80,15 @@ TEST_F(sqlite_store_test, writes_the_osprofiler_schema_and_reads_traces_back) {
 
   const auto events = store->read_trace(a);
   ASSERT_EQ(events.size(), 6u);
-  EXPECT_EQ(events[0].name, "wsgi-start");
-  EXPECT_EQ(events[0].project, "shop");
-  EXPECT_EQ(events[0].service, "orders");
+  for (const auto& e : events) {
+    EXPECT_EQ(e.project, "shop");
+    EXPECT_EQ(e.service, "orders");
+  }
   const auto report = build_report(events);
+  ASSERT_EQ(report["children"].size(), 1u);
   const auto& wsgi = report["children"][0];
+  EXPECT_EQ(wsgi["info"]["name"], "wsgi");
+  EXPECT_EQ(wsgi["info"]["meta.raw_payload.wsgi-start"]["info"]["path"], "/orders");
   ASSERT_EQ(wsgi["children"].size(), 2u);
   EXPECT_EQ(wsgi["children"][0]["info"]["meta.raw_payload.db-start"]["info"]["db"]["statement"],
             "SELECT * FROM orders");
@@ -88,31 +96,182 @@ TEST_F(sqlite_store_test, writes_the_osprofiler_schema_and_reads_traces_back) {
   EXPECT_TRUE(store->read_trace("00000000-0000-4000-8000-000000000000").empty());
 }
 
-TEST_F(sqlite_store_test, stores_data_double_encoded_with_osprofilers_indexes_in_wal_mode) {
+TEST_F(sqlite_store_test, keeps_one_row_per_span_and_each_text_once_in_wal_mode) {
   init(opts_);
   record_request();
+  record_request();
   ASSERT_TRUE(flush());
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "1");
+  EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0), "6");
+  EXPECT_EQ(query("SELECT count(*) FROM traces").at(0).at(0), "2");
+  EXPECT_EQ(query("SELECT count(*) FROM statements").at(0).at(0), "2");
+  EXPECT_EQ(query("SELECT count(*) FROM errors").at(0).at(0), "1");
+  EXPECT_EQ(query("SELECT count(*) FROM sources").at(0).at(0), "1");
+  // OSProfiler's view: two events per span, data double-encoded as its driver expects.
+  EXPECT_EQ(query("SELECT count(*) FROM data").at(0).at(0), "12");
   const auto types = query("SELECT DISTINCT json_type(data) FROM data");
   ASSERT_EQ(types.size(), 1u);
-  EXPECT_EQ(types[0][0], "text");  // a JSON string holding the JSON text, as OSProfiler writes it
+  EXPECT_EQ(types[0][0], "text");
   const auto payload =
       query("SELECT json_extract(data, '$') FROM data WHERE name = 'db-start' LIMIT 1");
   EXPECT_EQ(nlohmann::json::parse(payload.at(0).at(0))["info"]["db"]["statement"],
             "SELECT * FROM orders");
-  const auto indexes = query(
-      "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_data_%' ORDER BY "
-      "name");
-  std::vector<std::string> names;
-  for (const auto& r : indexes) names.push_back(r[0]);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"ix_data_base_id", "ix_data_host", "ix_data_name",
-                                      "ix_data_parent_id", "ix_data_project", "ix_data_service",
-                                      "ix_data_timestamp", "ix_data_trace_id"}));
   EXPECT_EQ(query("PRAGMA journal_mode").at(0).at(0), "wal");
 }
 
+// A writer that hands every batch to two stores: the same spans, two formats.
+struct tee_writer final : writer {
+  tee_writer(std::unique_ptr<writer> a, std::unique_ptr<writer> b)
+      : a_(std::move(a)), b_(std::move(b)) {}
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
+    const auto r = a_->write(batch, error);
+    return r == write_result::ok ? b_->write(batch, error) : r;
+  }
+  std::unique_ptr<writer> a_, b_;
+};
+
+TEST_F(sqlite_store_test, gives_back_the_same_events_as_the_json_lines_store_for_every_field) {
+  const std::string jsonl = (testing::temp_dir() / "same_events.jsonl").string();
+  std::filesystem::remove(jsonl);
+  opts_.record_params = true;
+  const store_params sqlite_params{opts_.connection_string, "h\xC3\xB6st", "shop", "orders", false};
+  auto jsonl_params = sqlite_params;
+  jsonl_params.connection_string = "file://" + jsonl;
+  init(opts_, std::make_unique<tee_writer>(make_writer(sqlite_params), make_writer(jsonl_params)));
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    span request{"wsgi", {{"path", "/caf\xC3\xA9"}, {"n", 3}, {"nested", {{"a", nullptr}}}}};
+    const auto pg = intern_target({"postgresql", "shop", "db.local", 5432});
+    {
+      sql_span ok(pg, intern_statement("SELECT name FROM users WHERE id = $1"));
+      ok.param(7);
+      ok.param(nullptr);
+      ok.param("x\xFFy");  // invalid UTF-8 in a bound value
+      ok.rows(1);
+    }
+    {
+      sql_span bulk(pg, intern_statement("INSERT INTO items (a) VALUES ($1)"));
+      bulk.batch_size(3);
+      bulk.rows(3);
+    }
+    {
+      sql_span bad(pg, "SELECT * FROM \xC3\xA9t\xE9");  // not interned, invalid UTF-8
+      bad.error("pqxx::undefined_table", "relation \"\xE9t\" does not exist", "42P01", "sql");
+    }
+    { sql_span unknown({}, statement_ref{}); }
+    span failing{"rpc", {{"function", "load_user"}}};
+    failing.set_error("std::runtime_error", "boom");
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().dropped, 0u);
+
+  auto by_key = [](std::vector<stored_event> events) {
+    std::map<std::string, stored_event> out;
+    for (auto& e : events) out.emplace(e.trace_id + " " + e.name, std::move(e));
+    return out;
+  };
+  const auto from_sqlite = by_key(make_reader(opts_.connection_string)->read_trace(base));
+  const auto from_jsonl = by_key(make_reader("file://" + jsonl)->read_trace(base));
+  ASSERT_EQ(from_sqlite.size(), 12u);
+  ASSERT_EQ(from_jsonl.size(), from_sqlite.size());
+  for (const auto& [key, j] : from_jsonl) {
+    SCOPED_TRACE(key);
+    ASSERT_EQ(from_sqlite.count(key), 1u);
+    const auto& s = from_sqlite.at(key);
+    EXPECT_EQ(s.base_id, j.base_id);
+    EXPECT_EQ(s.parent_id, j.parent_id);
+    EXPECT_EQ(s.timestamp, j.timestamp);
+    EXPECT_EQ(s.project, j.project);
+    EXPECT_EQ(s.service, j.service);
+    EXPECT_EQ(s.host, j.host);
+    // Compared as values: key order and spacing are the stores' own.
+    EXPECT_EQ(nlohmann::json::parse(s.raw["info"].dump()),
+              nlohmann::json::parse(j.raw["info"].dump()));
+  }
+  const auto report = build_report(make_reader(opts_.connection_string)->read_trace(base));
+  const auto& wsgi = report["children"][0];
+  const auto& first = wsgi["children"][0]["info"]["meta.raw_payload.db-start"]["info"]["db"];
+  EXPECT_EQ(first["params"].dump(), "[7,null,\"x\xEF\xBF\xBDy\"]");  // U+FFFD
+  EXPECT_EQ(first["server.port"].get<int>(), 5432);
+  EXPECT_EQ(first["db.operation.name"].get<std::string>(), "SELECT");
+}
+
+TEST_F(sqlite_store_test, an_osprofiler_layout_file_is_read_but_never_written) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    const std::string ddl = data_table_ddl("id INTEGER NOT NULL PRIMARY KEY");
+    ASSERT_EQ(sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "INSERT INTO data (\"timestamp\", base_id, parent_id, trace_id, "
+                           "project, host, service, name, data) VALUES ('2026-11-25T17:20:17.123456',"
+                           " 'b', 'b', 't', 'p', 'h', 's', 'db-start', '\"{\\\"info\\\": {}}\"')",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = make_reader(opts_.connection_string);
+  ASSERT_EQ(store->list_traces(false).size(), 1u);
+  EXPECT_EQ(store->read_trace("b").size(), 1u);
+
+  init(opts_);
+  record_request();
+  EXPECT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 0u);
+  EXPECT_EQ(stats().dropped, stats().recorded);
+  EXPECT_EQ(query("SELECT count(*) FROM data").at(0).at(0), "1");  // untouched
+}
+
+TEST_F(sqlite_store_test, a_newer_layout_is_refused_with_a_clear_message) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE spans (x); PRAGMA user_version = 99", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  try {
+    make_reader(opts_.connection_string)->list_traces(false);
+    FAIL() << "read a file of an unknown layout";
+  } catch (const store_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 1");
+  }
+}
+
+TEST_F(sqlite_store_test, the_readmes_sqlite3_queries_answer_which_statement_is_slowest) {
+  init(opts_);
+  record_request();
+  record_request();
+  ASSERT_TRUE(flush());
+  // Every `sqlite3 traces.db "…"` line the README shows, run as shown.
+  std::ifstream readme(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
+  std::string line;
+  int ran = 0;
+  const std::string prefix = "sqlite3 traces.db \"";
+  while (std::getline(readme, line)) {
+    const auto at = line.find(prefix);
+    if (at == std::string::npos) continue;
+    const auto end = line.rfind('"');
+    const std::string sql = line.substr(at + prefix.size(), end - at - prefix.size());
+    SCOPED_TRACE(sql);
+    const auto rows = query(sql);
+    EXPECT_FALSE(rows.empty());
+    ++ran;
+  }
+  EXPECT_GE(ran, 2);
+  const auto slowest = query(
+      "SELECT statement, count, errors FROM statement_stats ORDER BY statement");
+  ASSERT_EQ(slowest.size(), 2u);
+  EXPECT_EQ(slowest[0], (std::vector<std::string>{"SELECT * FROM nope", "2", "2"}));
+  EXPECT_EQ(slowest[1], (std::vector<std::string>{"SELECT * FROM orders", "2", "0"}));
+}
+
 TEST_F(sqlite_store_test, reading_a_missing_store_is_a_clear_error) {
-  auto store = make_driver("sqlite:////nonexistent/dir/x.db", "");
+  auto store = make_reader("sqlite:////nonexistent/dir/x.db");
   try {
     store->list_traces(false);
     FAIL();
@@ -146,7 +305,7 @@ print(json.dumps(d.get_report(sys.argv[2])))
 )",
                                      {"sqlite:///" + path_, base});
   ASSERT_EQ(r.status, 0) << r.out;
-  auto store = make_driver(opts_.connection_string, "");
+  auto store = make_reader(opts_.connection_string);
   EXPECT_EQ(nlohmann::json::parse(r.out),
             nlohmann::json::parse(build_report(store->read_trace(base)).dump()));
 }
@@ -170,7 +329,7 @@ print(json.dumps({"base": base, "report": d.get_report(base)}))
                                      {"sqlite:///" + path_});
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
-  auto store = make_driver(opts_.connection_string, "");
+  auto store = make_reader(opts_.connection_string);
   const auto traces = store->list_traces(false);
   ASSERT_EQ(traces.size(), 1u);
   EXPECT_EQ(traces[0].base_id, j["base"]);

@@ -3,7 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "statement_text.hpp"
+#include "config/statement_text.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 
 namespace dbtrace::detail {
 namespace {
@@ -45,12 +46,30 @@ TEST(operation_name, is_the_leading_keyword) {
 }
 
 TEST(append_json_string, writes_python_style_ascii_and_survives_invalid_utf8) {
+  using dbtrace::append_json_string;
   std::string out;
   append_json_string(out, "caf\xC3\xA9 \"q\"\n");
   EXPECT_EQ(out, "\"caf\\u00e9 \\\"q\\\"\\n\"");
   out.clear();
   append_json_string(out, "bad \xFF\xFE byte");
   EXPECT_EQ(nlohmann::json::parse(out).get<std::string>(), "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
+}
+
+TEST(valid_utf8, replaces_only_what_is_invalid) {
+  EXPECT_EQ(dbtrace::valid_utf8("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(dbtrace::valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(dbtrace::valid_utf8(std::string("nul\0byte", 8)), std::string("nul\0byte", 8));
+}
+
+TEST(collection_name, is_the_first_table_named) {
+  EXPECT_EQ(collection_name("SELECT name FROM users WHERE id = ?"), "users");
+  EXPECT_EQ(collection_name("insert into \"Orders\" (a) values (1)"), "Orders");
+  EXPECT_EQ(collection_name("UPDATE app.items SET x = 1"), "app.items");
+  EXPECT_EQ(collection_name("SELECT fromage FROM cheese"), "cheese");
+  EXPECT_EQ(collection_name("SELECT 1"), "");
+  EXPECT_EQ(query_summary("SELECT", "users"), "SELECT users");
+  EXPECT_EQ(query_summary("BEGIN", ""), "BEGIN");
+  EXPECT_EQ(query_summary("", "users"), "");
 }
 
 }  // namespace

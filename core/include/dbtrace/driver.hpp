@@ -1,49 +1,123 @@
-// The driver interface: what stores or exports events, and reads them back.
+// The store interface: writers take batches of finished spans from the
+// exporter; readers give stored traces back to the CLI. Each store's library
+// (drivers/<name>) turns span views into its own wire format and registers
+// the connection-string schemes it serves.
 //
-// Threads: the pipeline calls write/flush/shutdown from its one exporter thread,
-// never concurrently on one instance; a driver needs no locks and knows nothing
-// about threads. Read-back (list_traces, read_trace) is for the CLI and tests,
-// on a driver instance of their own.
+// Threads: the exporter calls a writer's write/flush/shutdown from its one
+// thread, never concurrently on one instance, so a writer needs no locks and
+// knows nothing about threads or retries (the exporter retries the same batch).
+// A reader is opened by the CLI or a test on an instance of its own.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "dbtrace/detail/id128.hpp"
+#include "dbtrace/sql.hpp"
+
 namespace dbtrace {
 
-// One OSProfiler event, with its columns split out and `info` pre-rendered.
-struct event {
-  std::string name;  // "db-start", "db-stop", "rpc-start", ...
-  std::string base_id;
-  std::string trace_id;
-  std::string parent_id;
-  std::string timestamp;  // naive UTC, %Y-%m-%dT%H:%M:%S.%f
-  std::string project;
-  std::string service;
-  std::string host;
-  std::string info_json;  // the JSON text of the `info` object
-  bool error = false;     // a stop event that carries an etype
+// A statement as recorded, computed once when it is interned and immutable
+// afterwards: drivers read its precomputed parts instead of parsing SQL.
+struct statement_info {
+  std::uint64_t key = 0;        // unique per interned statement in this process; 0 = not interned
+  std::string text;             // truncated / sanitized, valid UTF-8: db.query.text
+  std::string json_text;        // `text` as a JSON string literal (Python's json.dumps)
+  std::string operation;        // db.operation.name ("SELECT"), may be empty
+  std::string collection;       // db.collection.name (first table named), may be empty
+  std::string summary;          // db.query.summary ("SELECT users"), may be empty
+  std::string json_attributes;  // `, "db.operation.name": "SELECT"` for OSProfiler's db-start
 };
 
-// The whole event as OSProfiler writes it (key order name, base_id, trace_id,
-// parent_id, timestamp, info, project, service; Python json.dumps spacing).
-std::string event_json(const event& e);
-void append_event_json(std::string& out, const event& e);
-// What SQL stores keep in their `data` column: the event without its columns.
-std::string event_payload_json(const event& e);
+// A connection's target, interned once per distinct target.
+struct target_info {
+  std::uint64_t key = 0;  // unique per interned target in this process
+  db_target target;
+  std::string json_attributes;  // `, "db.system.name": "sqlite", ...` (leading comma)
+};
 
-// How a write went, and what the pipeline does next.
+// Why a span failed.
+struct span_error {
+  std::string etype;     // the exception's type ("pqxx::undefined_table")
+  std::string message;   // its text
+  std::string sqlstate;  // db.response.status_code, may be empty
+  std::string category;  // e.g. SOCI's error category, may be empty
+};
+
+// Where a view stands in its span's life. SQL spans are always `whole`; a
+// generic span (dbtrace::span) is announced when it starts, so a store that
+// keeps events shows a request still running, and sent again when it ends.
+enum class span_phase : std::uint8_t {
+  whole,     // a finished span: event stores write its start and stop events
+  started,   // a generic span began (end_ns is 0); its `finished` view follows
+  finished,  // that generic span ended: event stores write its stop event only
+};
+
+// One span as the exporter hands it to a writer. Read-only, valid only during
+// the write call; every pointer may be null where the comment says so.
+struct span_view {
+  span_phase phase = span_phase::whole;
+  detail::id128 base_id;    // the trace (OSProfiler base_id, OTel trace-id)
+  detail::id128 id;         // this span (OSProfiler trace_id; OTel span-id = its low 64 bits)
+  detail::id128 parent_id;  // base_id itself for a top-level span
+  std::string_view name;    // "db" for SQL spans
+  std::int64_t start_ns = 0;  // wall clock, ns since the epoch
+  std::int64_t end_ns = 0;    // 0 while `started`
+  const statement_info* statement = nullptr;  // SQL spans only (never null there)
+  const target_info* target = nullptr;        // SQL spans whose connection is known
+  std::int64_t rows = -1;                     // rows returned or affected; -1 unknown
+  std::int64_t batch = 0;                     // rows of a bulk execution; 0 not bulk
+  const span_error* error = nullptr;          // null unless the span failed
+  const nlohmann::json* params = nullptr;     // bound values (an array), only with record_params
+  const nlohmann::json* info = nullptr;       // a generic span's info (an object)
+  bool is_sql() const noexcept { return statement != nullptr; }
+};
+
+// How a write went, and what the exporter does next.
 enum class write_result {
   ok,        // written: count as exported
   retry,     // transient (backend down, busy): back off, then send the same batch again
   rejected,  // permanent for this batch (bad data, refused): drop it and count as dropped
 };
 
-// An event read back from a store, in the shape the report needs.
+// What a store writes besides the spans, from the options in force.
+struct store_params {
+  std::string connection_string;
+  std::string host;  // this machine's name: OSProfiler's `host` column and info.host
+  std::string project, service;
+  bool filter_error_trace = false;  // Redis: index traces that contain errors
+};
+
+class writer {
+ public:
+  writer() = default;
+  writer(const writer&) = delete;
+  writer& operator=(const writer&) = delete;
+  virtual ~writer() = default;
+
+  // Writes a batch durably enough that a crash of this process loses nothing
+  // it returned ok for; connects lazily. `error` receives a one-line reason
+  // (never a password) when the result is not ok.
+  virtual write_result write(const std::vector<span_view>& batch, std::string& error) noexcept = 0;
+  // Makes everything written visible to readers; false (with `error`) when
+  // something reported written was lost after all.
+  virtual bool flush(std::string& error) noexcept {
+    (void)error;
+    return true;
+  }
+  // Closes connections; must return within `deadline`.
+  virtual void shutdown(std::chrono::milliseconds deadline) noexcept { (void)deadline; }
+};
+
+// An event read back from a store, in the shape OSProfiler's report needs.
 struct stored_event {
   std::string name, base_id, trace_id, parent_id, timestamp;
   // SQL stores may hold NULL here (OSProfiler's notifier without a host, say),
@@ -52,49 +126,46 @@ struct stored_event {
   nlohmann::ordered_json raw;  // the payload as the store holds it (meta.raw_payload.*)
 };
 
-// A stored event from its whole OSProfiler JSON (the stores that keep events
-// whole: Redis, JSON lines); `host` comes from info.host, as OSProfiler reads it.
-stored_event stored_event_from_json(nlohmann::ordered_json event);
-
 struct trace_summary {
   std::string base_id;
   std::string timestamp;  // the trace's first event
 };
 
-class driver {
+class reader {
  public:
-  driver() = default;
-  driver(const driver&) = delete;
-  driver& operator=(const driver&) = delete;
-  virtual ~driver() = default;
+  reader() = default;
+  reader(const reader&) = delete;
+  reader& operator=(const reader&) = delete;
+  virtual ~reader() = default;
 
-  // Writes a batch; connects lazily. Never throws. `error` receives a one-line
-  // reason when the result is not ok.
-  virtual write_result write(const std::vector<event>& batch, std::string& error) noexcept = 0;
-  // Makes written events durable/visible (fsync, fflush); default: nothing to do.
-  virtual bool flush() noexcept { return true; }
-
-  // Read-back; throws store_error when the store cannot be read.
+  // Traces in the store, oldest first. Throws store_error when it cannot be read.
   virtual std::vector<trace_summary> list_traces(bool errors_only) = 0;
   // All events of one trace, in stored order; empty when the trace is unknown.
   virtual std::vector<stored_event> read_trace(const std::string& base_id) = 0;
 };
 
-// Opens the driver for a connection string (sqlite://, file://, memory://, and
-// those built in: postgresql://, redis://, otlp://). `host` is written in the
-// stores' host column. Throws config_error for an unknown or unbuilt scheme;
-// never connects (drivers connect on first use).
-// `filter_error_trace` indexes traces with errors (the Redis store);
-// `project` / `service` name the OTLP resource.
-std::unique_ptr<driver> make_driver(const std::string& connection_string, const std::string& host,
-                                    bool filter_error_trace = false,
-                                    const std::string& project = {},
-                                    const std::string& service = {});
+// A kind of store: the schemes it serves ("redis://") and how to open it.
+struct store_kind {
+  std::vector<std::string> schemes;
+  std::function<std::unique_ptr<writer>(const store_params&)> make_writer;
+  // Empty for write-only stores (OTLP).
+  std::function<std::unique_ptr<reader>(const std::string& connection_string)> make_reader;
+};
+
+// Adds a store (or replaces the one serving the same schemes). The built-in
+// stores register themselves; call it before init() for a store of your own.
+void register_store(store_kind kind);
+
+// Opens the store a connection string names. Both throw config_error for a
+// scheme no registered store serves, and never connect (stores connect on
+// first use); make_reader also for a write-only store.
+std::unique_ptr<writer> make_writer(const store_params& params);
+std::unique_ptr<reader> make_reader(const std::string& connection_string);
 
 struct options;
-// init() with a driver of the caller's (a custom store, or a test double)
+// init() with a writer of the caller's (a custom store, or a test double)
 // instead of the one o.connection_string names.
-void init(const options& o, std::unique_ptr<driver> d);
+void init(const options& o, std::unique_ptr<writer> w);
 
 // The connection string with any password replaced by `***`, for messages.
 std::string redact_connection_string(const std::string& connection_string);

@@ -23,9 +23,9 @@ struct db_target {
   std::string address;     // server.address, empty for embedded databases
   int port = 0;            // server.port, 0 when there is none
 };
+struct statement_info;
+struct target_info;
 namespace detail {
-struct interned_target;
-struct interned_statement;
 struct record_extra;
 // True while SQL statements are recorded (tracing on, trace_sql on). Read
 // inline so that disabled tracing costs one relaxed load and a branch.
@@ -40,23 +40,23 @@ void close_open_sql_spans(const id128* parent = nullptr) noexcept;
 class target_ref {
  public:
   target_ref() = default;
-  explicit target_ref(const detail::interned_target* p) : p_(p) {}
-  const detail::interned_target* get() const noexcept { return p_; }
+  explicit target_ref(const target_info* p) : p_(p) {}
+  const target_info* get() const noexcept { return p_; }
 
  private:
-  const detail::interned_target* p_ = nullptr;
+  const target_info* p_ = nullptr;
 };
 class statement_ref {
  public:
   statement_ref() = default;
-  explicit statement_ref(const detail::interned_statement* p) : p_(p) {}
-  const detail::interned_statement* get() const noexcept { return p_; }
+  explicit statement_ref(const statement_info* p) : p_(p) {}
+  const statement_info* get() const noexcept { return p_; }
   explicit operator bool() const noexcept { return p_ != nullptr; }
   // The statement's leading keyword (db.operation.name), found when interned.
   std::string_view operation() const noexcept;
 
  private:
-  const detail::interned_statement* p_ = nullptr;
+  const statement_info* p_ = nullptr;
 };
 
 // Interns a connection's target once (at connect time).
@@ -153,8 +153,8 @@ class sql_span {
   void end_and_finish_from_list() noexcept;
   bool on_ = false;
   bool registered_ = false;  // in the thread's list of open spans (keep_open)
-  const detail::interned_statement* statement_ = nullptr;
-  const detail::interned_target* target_ = nullptr;
+  const statement_info* statement_ = nullptr;
+  const target_info* target_ = nullptr;
   std::int64_t rows_ = -1;
   std::int64_t batch_ = 0;
   std::int64_t start_ns_ = 0;

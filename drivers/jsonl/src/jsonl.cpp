@@ -1,6 +1,9 @@
 // file:// — appends OSProfiler events as JSON lines; reads them back for the CLI.
 #include "dbtrace/drivers/jsonl.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -9,36 +12,58 @@
 #include <set>
 
 #include "dbtrace/error.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 
 namespace dbtrace::drivers {
 namespace {
 
-class jsonl_driver final : public driver {
- public:
-  explicit jsonl_driver(std::string path) : path_(std::move(path)) {}
-  ~jsonl_driver() override {
-    if (file_) std::fclose(file_);
-  }
+// file:///absolute/path.jsonl -> /absolute/path.jsonl
+std::string path_of(const std::string& connection_string) {
+  const std::string path = connection_string.substr(7);
+  if (path.empty() || path[0] != '/')
+    throw config_error("connection_string: expected file:///absolute/path.jsonl, got '" +
+                       redact_connection_string(connection_string) + "'");
+  return path;
+}
 
-  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+// Each batch is one write(2) to a file opened with O_APPEND: durable against a
+// crash of this process once write returns, and lines of concurrent writers
+// (other processes) never interleave within a batch.
+class jsonl_writer final : public writer {
+ public:
+  explicit jsonl_writer(const store_params& p)
+      : path_(path_of(p.connection_string)), format_(p.project, p.service, p.host) {}
+  ~jsonl_writer() override { close(); }
+
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      if (!file_) {
-        file_ = std::fopen(path_.c_str(), "ae");
-        if (!file_) {
+      if (fd_ < 0) {
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
           error = path_ + ": " + std::strerror(errno);
           return write_result::retry;
         }
       }
+      std::size_t used = 0;
+      for (const auto& v : batch) format_.add(v, events_, used);
       buffer_.clear();
-      for (const auto& e : batch) {
-        append_event_json(buffer_, e);
+      for (std::size_t i = 0; i < used; ++i) {
+        append_event_json(buffer_, events_[i]);
         buffer_ += '\n';
       }
-      if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
-        error = path_ + ": " + std::strerror(errno);
-        std::fclose(file_);  // reopen on the next try (disk full, file removed)
-        file_ = nullptr;
-        return write_result::retry;
+      std::size_t done = 0;
+      while (done < buffer_.size()) {
+        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          error = path_ + ": " + std::strerror(n < 0 ? errno : ENOSPC);
+          // A partial batch is not resent whole (that would duplicate lines):
+          // what was written stays, the rest is dropped and counted.
+          const bool partial = done > 0;
+          close();  // reopen on the next try (disk full, file removed)
+          return partial ? write_result::rejected : write_result::retry;
+        }
+        done += static_cast<std::size_t>(n);
       }
       return write_result::ok;
     } catch (const std::exception& e) {
@@ -47,7 +72,21 @@ class jsonl_driver final : public driver {
     }
   }
 
-  bool flush() noexcept override { return !file_ || std::fflush(file_) == 0; }
+ private:
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  std::string path_;
+  osprofiler_formatter format_;
+  int fd_ = -1;
+  std::vector<event> events_;
+  std::string buffer_;
+};
+
+class jsonl_reader final : public reader {
+ public:
+  explicit jsonl_reader(std::string path) : path_(std::move(path)) {}
 
   std::vector<trace_summary> list_traces(bool errors_only) override {
     std::vector<trace_summary> out;
@@ -98,14 +137,14 @@ class jsonl_driver final : public driver {
   }
 
   std::string path_;
-  std::FILE* file_ = nullptr;
-  std::string buffer_;
 };
 
 }  // namespace
 
-std::unique_ptr<driver> make_jsonl_driver(const std::string& path) {
-  return std::make_unique<jsonl_driver>(path);
+store_kind jsonl_store() {
+  return {{"file://"},
+          [](const store_params& p) { return std::make_unique<jsonl_writer>(p); },
+          [](const std::string& cs) { return std::make_unique<jsonl_reader>(path_of(cs)); }};
 }
 
 }  // namespace dbtrace::drivers

@@ -25,12 +25,20 @@ registry& stores() {
   return *r;
 }
 
-class memory_driver final : public driver {
- public:
-  explicit memory_driver(std::string name) : name_(std::move(name)) {}
+std::string name_of(const std::string& connection_string) {
+  return connection_string.substr(connection_string.find("://") + 3);
+}
 
-  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+class memory_writer final : public writer {
+ public:
+  explicit memory_writer(const store_params& p)
+      : name_(name_of(p.connection_string)), format_(p.project, p.service, p.host) {}
+
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
+      std::vector<event> events;
+      std::size_t used = 0;
+      for (const auto& v : batch) format_.add(v, events, used);
       std::lock_guard<std::mutex> lock(stores().mutex);
       store& s = stores().stores[name_];
       if (s.failures_left > 0) {
@@ -38,13 +46,22 @@ class memory_driver final : public driver {
         error = "injected failure";
         return s.failure;
       }
-      s.events.insert(s.events.end(), batch.begin(), batch.end());
+      s.events.insert(s.events.end(), events.begin(), events.begin() + used);
       return write_result::ok;
     } catch (const std::exception& e) {
       error = e.what();
       return write_result::retry;
     }
   }
+
+ private:
+  std::string name_;
+  osprofiler_formatter format_;
+};
+
+class memory_reader final : public reader {
+ public:
+  explicit memory_reader(std::string name) : name_(std::move(name)) {}
 
   std::vector<trace_summary> list_traces(bool errors_only) override {
     std::vector<trace_summary> out;
@@ -74,8 +91,10 @@ class memory_driver final : public driver {
 
 }  // namespace
 
-std::unique_ptr<driver> make_memory_driver(const std::string& name) {
-  return std::make_unique<memory_driver>(name);
+store_kind memory_store() {
+  return {{"memory://"},
+          [](const store_params& p) { return std::make_unique<memory_writer>(p); },
+          [](const std::string& cs) { return std::make_unique<memory_reader>(name_of(cs)); }};
 }
 
 std::vector<event> memory_events(const std::string& name) {

@@ -1,39 +1,25 @@
-// otlp:// — OSProfiler events paired into OTLP spans, sent as OTLP/HTTP JSON with libcurl.
+// otlp:// — span views as OTLP spans with the database semantic conventions,
+// sent as OTLP/HTTP JSON with libcurl.
 #include "dbtrace/drivers/otlp.hpp"
 
 #include <curl/curl.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstdlib>
-#include <cstring>
-#include <deque>
-#include <map>
+#include <string>
 
 #include "dbtrace/error.hpp"
-#include "dbtrace/sql.hpp"
-#include "format.hpp"
 
 namespace dbtrace::drivers {
 namespace {
 
 using json = nlohmann::json;
 
-// Starts waiting for their stop event beyond this many are sent as they are
-// (a span whose stop never comes must not hold memory forever).
-constexpr std::size_t max_pending_starts = 10000;
-
-std::string hex_of_uuid(const std::string& uuid) {
-  std::string h;
-  for (const char c : uuid)
-    if (c != '-') h += c;
+// OTLP JSON ids: lowercase hex, 32 digits for a trace, 16 for a span.
+std::string hex64(std::uint64_t v) {
+  static const char* digits = "0123456789abcdef";
+  std::string h(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) h[static_cast<std::size_t>(i)] = digits[v & 0xF];
   return h;
-}
-
-// Nanoseconds since the epoch of an event's timestamp, as OTLP's decimal string.
-std::string unix_nanos(const std::string& ts) {
-  const auto micros = detail::parse_timestamp(ts);
-  return std::to_string(micros ? *micros * 1000 : 0);
 }
 
 json attribute(const std::string& key, const json& v) {
@@ -47,157 +33,94 @@ json attribute(const std::string& key, const json& v) {
   else if (v.is_number())
     value["doubleValue"] = v;
   else
-    value["stringValue"] = v.dump();
+    value["stringValue"] = v.dump(-1, ' ', false, json::error_handler_t::replace);
   return {{"key", key}, {"value", value}};
 }
 
-// The first table a statement names after FROM / INTO / UPDATE / JOIN / TABLE.
-std::string collection_of(const std::string& sql) {
-  static const char* keywords[] = {"FROM", "INTO", "UPDATE", "JOIN", "TABLE"};
-  std::string upper = sql;
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  std::size_t best = std::string::npos, after = 0;
-  for (const char* k : keywords) {
-    for (std::size_t pos = upper.find(k); pos != std::string::npos; pos = upper.find(k, pos + 1)) {
-      const std::size_t end = pos + std::strlen(k);
-      const bool word = (pos == 0 || !std::isalnum(static_cast<unsigned char>(upper[pos - 1]))) &&
-                        end < upper.size() && std::isspace(static_cast<unsigned char>(upper[end]));
-      if (word && pos < best) {
-        best = pos;
-        after = end;
-      }
-      if (word) break;
+// An OTLP span from a view: SQL spans with the database conventions, generic
+// spans with their info as `osprofiler.<key>` attributes.
+json span_of(const span_view& v) {
+  json attributes = json::array();
+  std::string name(v.name);
+  if (v.is_sql()) {
+    const statement_info& st = *v.statement;
+    attributes.push_back(attribute("db.query.text", st.text));
+    if (v.target) {
+      const db_target& t = v.target->target;
+      if (!t.system.empty()) attributes.push_back(attribute("db.system.name", t.system));
+      if (!t.name_space.empty()) attributes.push_back(attribute("db.namespace", t.name_space));
+      if (!t.address.empty()) attributes.push_back(attribute("server.address", t.address));
+      if (t.port > 0) attributes.push_back(attribute("server.port", t.port));
     }
+    if (!st.operation.empty()) attributes.push_back(attribute("db.operation.name", st.operation));
+    if (!st.collection.empty())
+      attributes.push_back(attribute("db.collection.name", st.collection));
+    if (!st.summary.empty()) attributes.push_back(attribute("db.query.summary", st.summary));
+    // The conventions' span name: the summary, else the system.
+    name = !st.summary.empty()               ? st.summary
+           : v.target && !v.target->target.system.empty() ? v.target->target.system
+                                                          : std::string("db");
+    if (v.params)
+      for (std::size_t i = 0; i < v.params->size(); ++i) {
+        const auto& p = (*v.params)[i];
+        attributes.push_back(attribute("db.query.parameter." + std::to_string(i),
+                                       p.is_string() ? p : json(p.dump())));
+      }
+    if (v.batch > 0) attributes.push_back(attribute("db.operation.batch.size", v.batch));
+    if (v.rows >= 0 && !v.error)
+      attributes.push_back(attribute("db.response.returned_rows", v.rows));
+    if (v.error && !v.error->sqlstate.empty())
+      attributes.push_back(attribute("db.response.status_code", v.error->sqlstate));
+  } else if (v.info) {
+    for (const auto& [k, value] : v.info->items())
+      if (k != "host") attributes.push_back(attribute("osprofiler." + k, value));
   }
-  if (best == std::string::npos) return {};
-  std::size_t i = after;
-  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
-  std::size_t j = i;
-  while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) || sql[j] == '_' ||
-                            sql[j] == '.' || sql[j] == '"'))
-    ++j;
-  std::string name = sql.substr(i, j - i);
-  name.erase(std::remove(name.begin(), name.end(), '"'), name.end());
-  return name;
+  json status = {{"code", 0}};
+  if (v.error) {
+    attributes.push_back(attribute("error.type", v.error->etype));
+    status = {{"code", 2}, {"message", v.error->message}};
+  }
+  json span = {{"traceId", hex64(v.base_id.hi) + hex64(v.base_id.lo)},
+               {"spanId", hex64(v.id.lo)},
+               {"name", name},
+               {"kind", v.is_sql() ? 3 : 1},  // CLIENT for SQL, INTERNAL otherwise
+               {"startTimeUnixNano", std::to_string(v.start_ns)},
+               {"endTimeUnixNano", std::to_string(v.end_ns)},
+               {"attributes", std::move(attributes)},
+               {"status", std::move(status)}};
+  if (!(v.parent_id == v.base_id)) span["parentSpanId"] = hex64(v.parent_id.lo);
+  return span;
 }
 
-class otlp_driver final : public driver {
+class otlp_writer final : public writer {
  public:
-  otlp_driver(std::string url, std::string service, std::string project)
+  otlp_writer(std::string url, std::string service, std::string project)
       : url_(std::move(url)), service_(std::move(service)), project_(std::move(project)) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
   }
-  ~otlp_driver() override {
+  ~otlp_writer() override {
     if (curl_) curl_easy_cleanup(curl_);
     if (headers_) curl_slist_free_all(headers_);
   }
 
-  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+  // Builds the request afresh from the views on every attempt: the exporter
+  // owns retries, so nothing of one batch can leak into the next.
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      if (body_.empty()) {  // a batch that was sent before but refused with "retry" is resent as is
-        json spans = json::array();
-        for (const auto& e : batch) add(e, spans);
-        if (spans.empty()) return write_result::ok;
-        body_ = request(spans).dump(-1, ' ', false, json::error_handler_t::replace);
-      }
-      const auto r = post(error);
-      if (r != write_result::retry) body_.clear();
-      return r;
+      json spans = json::array();
+      // A started generic span is sent once, whole, when it finishes.
+      for (const auto& v : batch)
+        if (v.phase != span_phase::started) spans.push_back(span_of(v));
+      if (spans.empty()) return write_result::ok;
+      body_ = request(std::move(spans)).dump(-1, ' ', false, json::error_handler_t::replace);
+      return post(error);
     } catch (const std::exception& e) {
-      body_.clear();
       error = e.what();
       return write_result::rejected;
     }
   }
 
-  std::vector<trace_summary> list_traces(bool) override {
-    throw store_error(url_ + ": an OTLP endpoint is write-only; read traces in the OTel backend");
-  }
-  std::vector<stored_event> read_trace(const std::string&) override {
-    throw store_error(url_ + ": an OTLP endpoint is write-only; read traces in the OTel backend");
-  }
-
  private:
-  // Pairs start and stop events into spans; an unpaired start waits for its stop.
-  void add(const event& e, json& spans) {
-    const bool is_start = e.name.size() > 6 && e.name.compare(e.name.size() - 6, 6, "-start") == 0;
-    if (is_start) {
-      pending_[e.trace_id] = e;
-      order_.push_back(e.trace_id);
-      while (pending_.size() > max_pending_starts && !order_.empty()) {
-        pending_.erase(order_.front());
-        order_.pop_front();
-      }
-      return;
-    }
-    const auto it = pending_.find(e.trace_id);
-    if (it == pending_.end()) return;  // a stop without its start (dropped earlier)
-    spans.push_back(span_of(it->second, e));
-    pending_.erase(it);
-  }
-
-  json span_of(const event& start, const event& stop) const {
-    const json start_info = json::parse(start.info_json, nullptr, false);
-    const json stop_info = json::parse(stop.info_json, nullptr, false);
-    const std::string kind_name = start.name.substr(0, start.name.rfind('-'));
-    json attributes = json::array();
-    std::string name = kind_name;
-    const bool is_db = kind_name == "db";
-    if (is_db && start_info.contains("db")) {
-      const auto& db = start_info["db"];
-      std::string operation, statement;
-      for (const auto& [k, v] : db.items()) {
-        if (k == "statement") {
-          statement = v.is_string() ? v.get<std::string>() : v.dump();
-          attributes.push_back(attribute("db.query.text", statement));
-        } else if (k == "params" && v.is_array()) {
-          for (std::size_t i = 0; i < v.size(); ++i)
-            attributes.push_back(attribute("db.query.parameter." + std::to_string(i),
-                                           v[i].is_string() ? v[i] : json(v[i].dump())));
-        } else if (k.rfind("db.", 0) == 0 || k.rfind("server.", 0) == 0) {
-          if (k == "db.operation.name" && v.is_string()) operation = v;
-          attributes.push_back(attribute(k, v));
-        }
-      }
-      const std::string collection = collection_of(statement);
-      if (!collection.empty()) attributes.push_back(attribute("db.collection.name", collection));
-      const std::string summary = operation.empty()    ? std::string()
-                                  : collection.empty() ? operation
-                                                       : operation + " " + collection;
-      if (!summary.empty()) {
-        attributes.push_back(attribute("db.query.summary", summary));
-        name = summary;
-      } else if (db.contains("db.system.name") && db["db.system.name"].is_string()) {
-        name = db["db.system.name"].get<std::string>();
-      }
-    } else if (start_info.is_object()) {
-      for (const auto& [k, v] : start_info.items())
-        if (k != "host") attributes.push_back(attribute("osprofiler." + k, v));
-    }
-    json status = {{"code", 0}};
-    if (stop_info.is_object()) {
-      if (stop_info.contains("db") && stop_info["db"].is_object())
-        for (const auto& [k, v] : stop_info["db"].items())
-          if (k.rfind("db.", 0) == 0 || k == "error.type") attributes.push_back(attribute(k, v));
-      if (stop_info.contains("etype")) {
-        status = {{"code", 2}, {"message", stop_info.value("message", std::string())}};
-        if (!(stop_info.contains("db") && stop_info["db"].contains("error.type")))
-          attributes.push_back(attribute("error.type", stop_info["etype"]));
-      }
-    }
-    json span = {{"traceId", hex_of_uuid(start.base_id)},
-                 {"spanId", hex_of_uuid(start.trace_id).substr(16)},
-                 {"name", name},
-                 {"kind", is_db ? 3 : 1},  // CLIENT for SQL, INTERNAL otherwise
-                 {"startTimeUnixNano", unix_nanos(start.timestamp)},
-                 {"endTimeUnixNano", unix_nanos(stop.timestamp)},
-                 {"attributes", attributes},
-                 {"status", status}};
-    if (start.parent_id != start.base_id)
-      span["parentSpanId"] = hex_of_uuid(start.parent_id).substr(16);
-    return span;
-  }
-
   json request(json spans) const {
     json resource = json::array({attribute("service.name", service_)});
     if (!project_.empty()) resource.push_back(attribute("service.namespace", project_));
@@ -246,15 +169,13 @@ class otlp_driver final : public driver {
   std::string url_, service_, project_;
   CURL* curl_ = nullptr;
   curl_slist* headers_ = nullptr;
-  std::string body_;  // the request being sent (kept for retries)
-  std::map<std::string, event> pending_;
-  std::deque<std::string> order_;
+  std::string body_;  // the request being sent
 };
 
-}  // namespace
-
-std::unique_ptr<driver> make_otlp_driver(const std::string& uri, const std::string& project,
-                                         const std::string& service) {
+std::unique_ptr<writer> make_otlp_writer(const store_params& p) {
+  const std::string& uri = p.connection_string;
+  const std::string& project = p.project;
+  const std::string& service = p.service;
   std::string base;
   if (const char* endpoint = std::getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); endpoint && *endpoint) {
     base = endpoint;
@@ -264,7 +185,13 @@ std::unique_ptr<driver> make_otlp_driver(const std::string& uri, const std::stri
   while (!base.empty() && base.back() == '/') base.pop_back();
   std::string name = service.empty() ? (project.empty() ? "dbtrace" : project) : service;
   if (const char* env = std::getenv("OTEL_SERVICE_NAME"); env && *env) name = env;
-  return std::make_unique<otlp_driver>(base + "/v1/traces", name, project);
+  return std::make_unique<otlp_writer>(base + "/v1/traces", name, project);
+}
+
+}  // namespace
+
+store_kind otlp_store() {
+  return {{"otlp://"}, make_otlp_writer, {}};
 }
 
 }  // namespace dbtrace::drivers

@@ -6,14 +6,13 @@
 #include <memory>
 #include <set>
 
-#include "data_table.hpp"
 #include "dbtrace/error.hpp"
-#include "statement_text.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 
 namespace dbtrace::drivers {
 namespace {
 
-const std::string schema_sql = detail::data_table_ddl("id SERIAL PRIMARY KEY");
+const std::string schema_sql = data_table_ddl("id SERIAL PRIMARY KEY");
 
 using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
@@ -51,26 +50,33 @@ void append_copy_field(std::string& out, const std::string& v) {
 }
 
 nlohmann::ordered_json decode_payload(const char* text) {
-  auto j = nlohmann::ordered_json::parse(text ? text : "", nullptr, false);
-  if (j.is_string()) j = nlohmann::ordered_json::parse(j.get<std::string>(), nullptr, false);
-  return j.is_discarded() ? nlohmann::ordered_json::object() : j;
+  return decode_data_column(text ? text : "");
 }
 
-class postgres_driver final : public driver {
- public:
-  postgres_driver(std::string uri, std::string host)
-      : uri_(libpq_uri(std::move(uri))),
-        host_(std::move(host)),
-        shown_(redact_connection_string(uri_)) {}
-  ~postgres_driver() override {
-    if (conn_) PQfinish(conn_);
-  }
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (auto& c : s)
+    if (c == '\n') c = ' ';
+  return s;
+}
 
-  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+class postgres_writer final : public writer {
+ public:
+  explicit postgres_writer(const store_params& p)
+      : uri_(libpq_uri(p.connection_string)),
+        host_(p.host),
+        shown_(redact_connection_string(uri_)),
+        format_(p.project, p.service, p.host) {}
+  ~postgres_writer() override { close(); }
+
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
       if (!connected(error)) return write_result::retry;
+      std::size_t used = 0;
+      for (const auto& v : batch) format_.add(v, events_, used);
       buffer_.clear();
-      for (const auto& e : batch) {
+      for (std::size_t i = 0; i < used; ++i) {
+        const event& e = events_[i];
         const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id,
                                         &e.project,   &host_,     &e.service,   &e.name};
         for (const auto* c : columns) {
@@ -78,8 +84,8 @@ class postgres_driver final : public driver {
           buffer_ += '\t';
         }
         payload_.clear();
-        detail::append_json_string(
-            payload_, event_payload_json(e));  // a JSON string, as OSProfiler stores it
+        append_json_string(payload_,
+                           event_payload_json(e));  // a JSON string, as OSProfiler stores it
         append_copy_field(buffer_, payload_);
         buffer_ += '\n';
       }
@@ -113,78 +119,12 @@ class postgres_driver final : public driver {
     }
   }
 
-  std::vector<trace_summary> list_traces(bool errors_only) override {
-    reader r(*this);
-    std::set<std::string> failed;
-    if (errors_only) {
-      auto res = r.query(
-          "SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data::text LIKE '%etype%'",
-          nullptr);
-      for (int i = 0; i < PQntuples(res.get()); ++i) {
-        const auto payload = decode_payload(PQgetvalue(res.get(), i, 1));
-        if (payload.contains("info") && payload["info"].is_object() &&
-            payload["info"].contains("etype"))
-          failed.insert(PQgetvalue(res.get(), i, 0));
-      }
-    }
-    auto res = r.query(
-        "SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", nullptr);
-    std::vector<trace_summary> out;
-    for (int i = 0; i < PQntuples(res.get()); ++i) {
-      std::string id = PQgetvalue(res.get(), i, 0);
-      if (!errors_only || failed.count(id))
-        out.push_back({std::move(id), PQgetvalue(res.get(), i, 1)});
-    }
-    return out;
-  }
-
-  std::vector<stored_event> read_trace(const std::string& base_id) override {
-    reader r(*this);
-    auto res = r.query(
-        "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
-        "FROM data WHERE base_id = $1 ORDER BY id",
-        base_id.c_str());
-    std::vector<stored_event> out;
-    for (int i = 0; i < PQntuples(res.get()); ++i) {
-      auto v = [&](int c) { return std::string(PQgetvalue(res.get(), i, c)); };
-      auto nullable = [&](int c) -> std::optional<std::string> {
-        if (PQgetisnull(res.get(), i, c)) return std::nullopt;
-        return v(c);
-      };
-      out.push_back({v(0), v(1), v(2), v(3), v(4), nullable(5), nullable(6), nullable(7),
-                     decode_payload(PQgetvalue(res.get(), i, 8))});
-    }
-    return out;
-  }
+  void shutdown(std::chrono::milliseconds) noexcept override { close(); }
 
  private:
-  // A connection of the CLI's own, closed when done.
-  struct reader {
-    explicit reader(postgres_driver& d) : d_(d), conn_(PQconnectdb(d.uri_.c_str())) {
-      if (PQstatus(conn_) != CONNECTION_OK) {
-        const std::string msg = d_.shown_ + ": " + PQerrorMessage(conn_);
-        PQfinish(conn_);
-        throw store_error(trim(msg));
-      }
-    }
-    ~reader() { PQfinish(conn_); }
-    pg_result query(const char* sql, const char* param) {
-      pg_result res(PQexecParams(conn_, sql, param ? 1 : 0, nullptr, &param, nullptr, nullptr, 0),
-                    PQclear);
-      if (PQresultStatus(res.get()) != PGRES_TUPLES_OK)
-        throw store_error(trim(d_.shown_ + ": " + PQerrorMessage(conn_)) +
-                          " (not a dbtrace/OSProfiler store?)");
-      return res;
-    }
-    postgres_driver& d_;
-    PGconn* conn_;
-  };
-
-  static std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    for (auto& c : s)
-      if (c == '\n') c = ' ';
-    return s;
+  void close() {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
   }
 
   bool connected(std::string& error) {
@@ -214,20 +154,99 @@ class postgres_driver final : public driver {
 
   // After a failure mid-COPY the connection state is unknown: start afresh.
   write_result reset(write_result r) {
-    if (conn_) PQfinish(conn_);
-    conn_ = nullptr;
+    close();
     return r;
   }
 
   std::string uri_, host_, shown_;
+  osprofiler_formatter format_;
   PGconn* conn_ = nullptr;
+  std::vector<event> events_;
   std::string buffer_, payload_;
+};
+
+class postgres_reader final : public reader {
+ public:
+  explicit postgres_reader(const std::string& uri)
+      : uri_(libpq_uri(uri)), shown_(redact_connection_string(uri_)) {}
+
+  std::vector<trace_summary> list_traces(bool errors_only) override {
+    connection r(*this);
+    std::set<std::string> failed;
+    if (errors_only) {
+      auto res = r.query(
+          "SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data::text LIKE '%etype%'",
+          nullptr);
+      for (int i = 0; i < PQntuples(res.get()); ++i) {
+        const auto payload = decode_payload(PQgetvalue(res.get(), i, 1));
+        if (payload.contains("info") && payload["info"].is_object() &&
+            payload["info"].contains("etype"))
+          failed.insert(PQgetvalue(res.get(), i, 0));
+      }
+    }
+    auto res = r.query(
+        "SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", nullptr);
+    std::vector<trace_summary> out;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      std::string id = PQgetvalue(res.get(), i, 0);
+      if (!errors_only || failed.count(id))
+        out.push_back({std::move(id), PQgetvalue(res.get(), i, 1)});
+    }
+    return out;
+  }
+
+  std::vector<stored_event> read_trace(const std::string& base_id) override {
+    connection r(*this);
+    auto res = r.query(
+        "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
+        "FROM data WHERE base_id = $1 ORDER BY id",
+        base_id.c_str());
+    std::vector<stored_event> out;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+      auto v = [&](int c) { return std::string(PQgetvalue(res.get(), i, c)); };
+      auto nullable = [&](int c) -> std::optional<std::string> {
+        if (PQgetisnull(res.get(), i, c)) return std::nullopt;
+        return v(c);
+      };
+      out.push_back({v(0), v(1), v(2), v(3), v(4), nullable(5), nullable(6), nullable(7),
+                     decode_payload(PQgetvalue(res.get(), i, 8))});
+    }
+    return out;
+  }
+
+ private:
+ private:
+  // A connection of the CLI's own, closed when done.
+  struct connection {
+    explicit connection(const postgres_reader& d) : d_(d), conn_(PQconnectdb(d.uri_.c_str())) {
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        const std::string msg = d_.shown_ + ": " + PQerrorMessage(conn_);
+        PQfinish(conn_);
+        throw store_error(trim(msg));
+      }
+    }
+    ~connection() { PQfinish(conn_); }
+    pg_result query(const char* sql, const char* param) {
+      pg_result res(PQexecParams(conn_, sql, param ? 1 : 0, nullptr, &param, nullptr, nullptr, 0),
+                    PQclear);
+      if (PQresultStatus(res.get()) != PGRES_TUPLES_OK)
+        throw store_error(trim(d_.shown_ + ": " + PQerrorMessage(conn_)) +
+                          " (not a dbtrace/OSProfiler store?)");
+      return res;
+    }
+    const postgres_reader& d_;
+    PGconn* conn_;
+  };
+
+  std::string uri_, shown_;
 };
 
 }  // namespace
 
-std::unique_ptr<driver> make_postgres_driver(const std::string& uri, const std::string& host) {
-  return std::make_unique<postgres_driver>(uri, host);
+store_kind postgres_store() {
+  return {{"postgresql://", "postgres://", "postgresql+"},
+          [](const store_params& p) { return std::make_unique<postgres_writer>(p); },
+          [](const std::string& uri) { return std::make_unique<postgres_reader>(uri); }};
 }
 
 }  // namespace dbtrace::drivers

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "dbtrace/error.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 
 namespace dbtrace::drivers {
 namespace {
@@ -49,20 +50,59 @@ location parse(const std::string& uri) {
 
 using reply_ptr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 
-class redis_driver final : public driver {
- public:
-  redis_driver(const std::string& uri, bool filter_error_trace)
-      : where_(parse(uri)),
-        shown_(redact_connection_string(uri)),
-        filter_error_trace_(filter_error_trace) {}
-  ~redis_driver() override { close(); }
+// Where the store is, and how to connect to it (writer and reader alike).
+struct server {
+  explicit server(const std::string& uri) : where(parse(uri)), shown(redact_connection_string(uri)) {}
 
-  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+  redisContext* connect(std::string& error) const {
+    const timeval timeout{2, 0};  // a dead host must not hold the exporter
+    redisContext* c = redisConnectWithTimeout(where.host.c_str(), where.port, timeout);
+    if (!c || c->err) {
+      error = shown + ": " + (c ? c->errstr : "cannot allocate a connection");
+      if (c) redisFree(c);
+      return nullptr;
+    }
+    redisSetTimeout(c, timeout);
+    auto check = [&](redisReply* r) {
+      reply_ptr reply(r, freeReplyObject);
+      if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        error =
+            shown + ": " + (reply ? std::string(reply->str, reply->len) : std::string(c->errstr));
+        return false;
+      }
+      return true;
+    };
+    if ((!where.password.empty() &&
+         !check(static_cast<redisReply*>(redisCommand(c, "AUTH %s", where.password.c_str())))) ||
+        (where.db != 0 &&
+         !check(static_cast<redisReply*>(redisCommand(c, "SELECT %d", where.db))))) {
+      redisFree(c);
+      return nullptr;
+    }
+    return c;
+  }
+
+  location where;
+  std::string shown;  // the URI without its password, for messages
+};
+
+class redis_writer final : public writer {
+ public:
+  explicit redis_writer(const store_params& p)
+      : server_(p.connection_string),
+        filter_error_trace_(p.filter_error_trace),
+        format_(p.project, p.service, p.host) {}
+  ~redis_writer() override { close(); }
+
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      if (!ctx_ && !(ctx_ = connect(error))) return write_result::retry;
+      if (!ctx_ && !(ctx_ = server_.connect(error))) return write_result::retry;
+      std::size_t used = 0;
+      for (const auto& v : batch) format_.add(v, events_, used);
       // Pipelined: all commands out, then all replies in.
       std::size_t commands = 0;
-      for (const auto& e : batch) {
+      for (std::size_t i = 0; i < used; ++i) {
+        const event& e = events_[i];
         key_ = events_prefix + e.base_id;
         json_.clear();
         append_event_json(json_, e);
@@ -81,13 +121,13 @@ class redis_driver final : public driver {
       for (std::size_t i = 0; i < commands; ++i) {
         void* raw = nullptr;
         if (redisGetReply(ctx_, &raw) != REDIS_OK) {
-          error = shown_ + ": " + (ctx_->errstr[0] ? ctx_->errstr : "connection lost");
+          error = server_.shown + ": " + (ctx_->errstr[0] ? ctx_->errstr : "connection lost");
           close();
           return write_result::retry;
         }
         reply_ptr reply(static_cast<redisReply*>(raw), freeReplyObject);
         if (reply->type == REDIS_REPLY_ERROR) {
-          error = shown_ + ": " + std::string(reply->str, reply->len);
+          error = server_.shown + ": " + std::string(reply->str, reply->len);
           refused = true;  // e.g. WRONGTYPE: the key holds something else
         }
       }
@@ -100,8 +140,28 @@ class redis_driver final : public driver {
     }
   }
 
+  void shutdown(std::chrono::milliseconds) noexcept override { close(); }
+
+ private:
+  void close() {
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+  }
+
+  server server_;
+  bool filter_error_trace_;
+  osprofiler_formatter format_;
+  redisContext* ctx_ = nullptr;
+  std::vector<event> events_;
+  std::string key_, json_;
+};
+
+class redis_reader final : public reader {
+ public:
+  explicit redis_reader(const std::string& uri) : server_(uri) {}
+
   std::vector<trace_summary> list_traces(bool errors_only) override {
-    reader r(*this);
+    connection r(server_);
     std::vector<trace_summary> out;
     if (errors_only) {
       for (const auto& key : r.scan(errors_prefix + "*")) {
@@ -130,7 +190,7 @@ class redis_driver final : public driver {
   }
 
   std::vector<stored_event> read_trace(const std::string& base_id) override {
-    reader r(*this);
+    connection r(server_);
     const auto list = r.command({"LRANGE", events_prefix + base_id, "0", "-1"});
     std::vector<stored_event> out;
     if (list->type != REDIS_REPLY_ARRAY) return out;
@@ -144,47 +204,14 @@ class redis_driver final : public driver {
   }
 
  private:
-  redisContext* connect(std::string& error) {
-    const timeval timeout{2, 0};  // a dead host must not hold the exporter
-    redisContext* c = redisConnectWithTimeout(where_.host.c_str(), where_.port, timeout);
-    if (!c || c->err) {
-      error = shown_ + ": " + (c ? c->errstr : "cannot allocate a connection");
-      if (c) redisFree(c);
-      return nullptr;
-    }
-    redisSetTimeout(c, timeout);
-    auto check = [&](redisReply* r) {
-      reply_ptr reply(r, freeReplyObject);
-      if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        error =
-            shown_ + ": " + (reply ? std::string(reply->str, reply->len) : std::string(c->errstr));
-        return false;
-      }
-      return true;
-    };
-    if ((!where_.password.empty() &&
-         !check(static_cast<redisReply*>(redisCommand(c, "AUTH %s", where_.password.c_str())))) ||
-        (where_.db != 0 &&
-         !check(static_cast<redisReply*>(redisCommand(c, "SELECT %d", where_.db))))) {
-      redisFree(c);
-      return nullptr;
-    }
-    return c;
-  }
-
-  void close() {
-    if (ctx_) redisFree(ctx_);
-    ctx_ = nullptr;
-  }
-
   // A connection of the CLI's own.
-  struct reader {
-    explicit reader(redis_driver& d) : d_(d) {
+  struct connection {
+    explicit connection(const server& d) : d_(d) {
       std::string error;
       c_ = d.connect(error);
       if (!c_) throw store_error(error);
     }
-    ~reader() { redisFree(c_); }
+    ~connection() { redisFree(c_); }
     reply_ptr command(std::vector<std::string> args) {
       std::vector<const char*> argv;
       std::vector<std::size_t> lens;
@@ -195,9 +222,9 @@ class redis_driver final : public driver {
       reply_ptr r(static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(argv.size()),
                                                             argv.data(), lens.data())),
                   freeReplyObject);
-      if (!r) throw store_error(d_.shown_ + ": " + c_->errstr);
+      if (!r) throw store_error(d_.shown + ": " + c_->errstr);
       if (r->type == REDIS_REPLY_ERROR)
-        throw store_error(d_.shown_ + ": " + std::string(r->str, r->len));
+        throw store_error(d_.shown + ": " + std::string(r->str, r->len));
       return r;
     }
     std::vector<std::string> scan(const std::string& pattern) {
@@ -213,21 +240,19 @@ class redis_driver final : public driver {
       } while (cursor != "0");
       return keys;
     }
-    redis_driver& d_;
+    const server& d_;
     redisContext* c_;
   };
 
-  location where_;
-  std::string shown_;
-  bool filter_error_trace_;
-  redisContext* ctx_ = nullptr;
-  std::string key_, json_;
+  server server_;
 };
 
 }  // namespace
 
-std::unique_ptr<driver> make_redis_driver(const std::string& uri, bool filter_error_trace) {
-  return std::make_unique<redis_driver>(uri, filter_error_trace);
+store_kind redis_store() {
+  return {{"redis://"},
+          [](const store_params& p) { return std::make_unique<redis_writer>(p); },
+          [](const std::string& uri) { return std::make_unique<redis_reader>(uri); }};
 }
 
 }  // namespace dbtrace::drivers

@@ -1,24 +1,34 @@
-// sqlite:// — OSProfiler's `data` table in an SQLite file, written in batches.
+// sqlite:// — the embedded store (schema.hpp): one row per span, batched in
+// one transaction with one prepared insert per table; reads its own layout and
+// OSProfiler's `data` table alike.
 #include "dbtrace/drivers/sqlite.hpp"
 
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <map>
 #include <set>
+#include <unordered_map>
 
-#include "data_table.hpp"
 #include "dbtrace/error.hpp"
-#include "statement_text.hpp"
+#include "dbtrace/osprofiler_event.hpp"
+#include "schema.hpp"
 
 namespace dbtrace::drivers {
 namespace {
 
-const std::string schema_sql = detail::data_table_ddl("id INTEGER NOT NULL PRIMARY KEY");
+namespace schema = sqlite_schema;
 
-const char* const insert_sql =
-    "INSERT INTO data (\"timestamp\", base_id, parent_id, trace_id, project, host, service, name, "
-    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+// sqlite:///rel.db is relative, sqlite:////abs.db absolute (SQLAlchemy's rule).
+std::string path_of(const std::string& cs) {
+  const std::string rest = cs.substr(9);
+  if (rest.empty() || rest[0] != '/')
+    throw config_error(
+        "connection_string: expected sqlite:///relative.db or sqlite:////absolute.db, got '" +
+        redact_connection_string(cs) + "'");
+  std::string path = rest.substr(1);
+  if (path.empty()) throw config_error("connection_string: sqlite:// needs a file name");
+  return path;
+}
 
 // Errors that may pass (locked, busy, I/O, full disk) are retried; others reject the batch.
 bool transient(int rc) {
@@ -49,174 +59,474 @@ std::optional<std::string> nullable_text(sqlite3_stmt* st, int i) {
   return column_text(st, i);
 }
 
-// OSProfiler stores the payload JSON as a JSON string (double-encoded); accept both.
-nlohmann::ordered_json decode_payload(const std::string& text) {
-  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (j.is_string()) j = nlohmann::ordered_json::parse(j.get<std::string>(), nullptr, false);
-  return j.is_discarded() ? nlohmann::ordered_json::object() : j;
+std::int64_t as_int(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);  // SQLite integers are signed 64-bit; the bits are kept
 }
 
-class sqlite_driver final : public driver {
- public:
-  sqlite_driver(std::string path, std::string host)
-      : path_(std::move(path)), host_(std::move(host)) {}
-  ~sqlite_driver() override { close(); }
+struct id_hash {
+  std::size_t operator()(const detail::id128& id) const noexcept {
+    return static_cast<std::size_t>(id.hi * 0x9E3779B97F4A7C15ULL ^ id.lo);
+  }
+};
 
-  write_result write(const std::vector<event>& batch, std::string& error) noexcept override {
+// A prepared statement that resets itself for reuse.
+class prepared {
+ public:
+  prepared() = default;
+  prepared(const prepared&) = delete;
+  prepared& operator=(const prepared&) = delete;
+  ~prepared() { sqlite3_finalize(st_); }
+  int prepare(sqlite3* db, const char* sql) {
+    sqlite3_finalize(st_);
+    st_ = nullptr;
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st_, nullptr);
+  }
+  void finalize() {
+    sqlite3_finalize(st_);
+    st_ = nullptr;
+  }
+  sqlite3_stmt* start() {
+    sqlite3_reset(st_);
+    return st_;
+  }
+  void text(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void integer(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
+  void null(int i) { sqlite3_bind_null(st_, i); }
+  sqlite3_stmt* get() const { return st_; }
+
+ private:
+  sqlite3_stmt* st_ = nullptr;
+};
+
+// Thrown inside a batch; write() turns it into a result.
+struct sqlite_failure {
+  int rc;
+};
+
+class sqlite_writer final : public writer {
+ public:
+  explicit sqlite_writer(const store_params& p)
+      : path_(path_of(p.connection_string)),
+        project_(valid_utf8(p.project)),
+        service_(valid_utf8(p.service)),
+        host_(valid_utf8(p.host)) {}
+  ~sqlite_writer() override { close(); }
+
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      if (!db_ && !open_for_writing(error)) return write_result::retry;
-      int rc = sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
-      if (rc != SQLITE_OK) return fail(rc, error);
-      for (const auto& e : batch) {
-        payload_.clear();
-        detail::append_json_string(payload_, event_payload_json(e));
-        sqlite3_reset(insert_);
-        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id,
-                                        &e.trace_id,  &e.project, &host_,
-                                        &e.service,   &e.name,    &payload_};
-        for (int i = 0; i < 9; ++i)
-          sqlite3_bind_text(insert_, i + 1, columns[i]->data(),
-                            static_cast<int>(columns[i]->size()), SQLITE_STATIC);
-        rc = sqlite3_step(insert_);
-        if (rc != SQLITE_DONE) {
-          sqlite3_reset(insert_);
-          sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-          return fail(rc, error);
-        }
+      if (!db_) {
+        const auto opened = open(error);
+        if (opened != write_result::ok) return opened;
       }
-      rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-      if (rc != SQLITE_OK) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        return fail(rc, error);
-      }
+      check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr));
+      for (const auto& v : batch)
+        if (v.phase != span_phase::started) insert(v);  // a generic span is stored when it ends
+      check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
       return write_result::ok;
+    } catch (const sqlite_failure& f) {
+      return fail(f.rc, error);
     } catch (const std::exception& e) {
-      error = e.what();
+      error = path_ + ": " + e.what();
+      fail(SQLITE_NOMEM, error);  // rolls back and forgets cached keys
+      error = path_ + ": " + e.what();
       return write_result::retry;
     }
   }
 
-  std::vector<trace_summary> list_traces(bool errors_only) override {
-    sqlite3* db = open_for_reading();
-    std::set<std::string> failed;
-    if (errors_only) {
-      query(db, "SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data LIKE '%etype%'",
-            {}, [&](sqlite3_stmt* st) {
-              const auto payload = decode_payload(column_text(st, 1));
-              if (payload.contains("info") && payload["info"].is_object() &&
-                  payload["info"].contains("etype"))
-                failed.insert(column_text(st, 0));
-            });
-    }
-    std::vector<trace_summary> out;
-    query(db, "SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", {},
-          [&](sqlite3_stmt* st) {
-            auto id = column_text(st, 0);
-            if (!errors_only || failed.count(id))
-              out.push_back({std::move(id), column_text(st, 1)});
-          });
-    sqlite3_close(db);
-    return out;
-  }
-
-  std::vector<stored_event> read_trace(const std::string& base_id) override {
-    sqlite3* db = open_for_reading();
-    std::vector<stored_event> out;
-    query(db,
-          "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
-          "FROM data WHERE base_id = ? ORDER BY id",
-          base_id, [&](sqlite3_stmt* st) {
-            out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2),
-                           column_text(st, 3), column_text(st, 4), nullable_text(st, 5),
-                           nullable_text(st, 6), nullable_text(st, 7),
-                           decode_payload(column_text(st, 8))});
-          });
-    sqlite3_close(db);
-    return out;
-  }
+  void shutdown(std::chrono::milliseconds) noexcept override { close(); }
 
  private:
-  bool open_for_writing(std::string& error) {
-    int rc =
-        sqlite3_open_v2(path_.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc == SQLITE_OK) {
-      sqlite3_busy_timeout(db_, 2000);
-      // WAL lets the CLI read while the application writes; NORMAL sync is
-      // durable across application crashes, which is what a trace store needs.
-      // A 64 MiB cache and 16 MiB of WAL between checkpoints keep the eight
-      // OSProfiler indexes (three on random UUIDs) from rewriting pages per batch.
-      rc = sqlite3_exec(db_,
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA "
-                        "cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
-                        nullptr, nullptr, nullptr);
-    }
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db_, schema_sql.c_str(), nullptr, nullptr, nullptr);
-    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db_, insert_sql, -1, &insert_, nullptr);
-    if (rc != SQLITE_OK) {
-      error = path_ + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
-      close();
-      return false;
-    }
-    return true;
+  void check(int rc) {
+    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) throw sqlite_failure{rc};
+  }
+  // Runs an insert whose row may already exist (UNIQUE ... DO NOTHING) and
+  // returns the key, inserted or found.
+  std::int64_t upsert(prepared& insert, prepared& select) {
+    check(sqlite3_step(insert.get()));
+    if (sqlite3_changes(db_) > 0) return sqlite3_last_insert_rowid(db_);
+    const int rc = sqlite3_step(select.get());
+    if (rc != SQLITE_ROW) throw sqlite_failure{rc == SQLITE_DONE ? SQLITE_INTERNAL : rc};
+    return sqlite3_column_int64(select.get(), 0);
   }
 
+  std::int64_t trace_key(const span_view& v) {
+    auto it = traces_.find(v.base_id);
+    if (it != traces_.end()) {
+      if (v.start_ns < it->second.second) {  // an outer span that started earlier
+        update_first_.start();
+        update_first_.integer(1, v.start_ns);
+        update_first_.integer(2, it->second.first);
+        check(sqlite3_step(update_first_.get()));
+        it->second.second = v.start_ns;
+      }
+      return it->second.first;
+    }
+    if (traces_.size() >= 65536) traces_.clear();  // bounded: old traces rarely come back
+    const std::string base = uuid_text(v.base_id);
+    insert_trace_.start();
+    insert_trace_.text(1, base);
+    insert_trace_.integer(2, as_int(v.base_id.hi));
+    insert_trace_.integer(3, as_int(v.base_id.lo));
+    insert_trace_.integer(4, v.start_ns);
+    insert_trace_.integer(5, source_);
+    select_trace_.start();
+    select_trace_.text(1, base);
+    const std::int64_t key = upsert(insert_trace_, select_trace_);
+    traces_.emplace(v.base_id, std::make_pair(key, v.start_ns));
+    if (sqlite3_changes(db_) == 0) {  // another writer made it: keep the earliest start
+      update_first_.start();
+      update_first_.integer(1, v.start_ns);
+      update_first_.integer(2, key);
+      check(sqlite3_step(update_first_.get()));
+    }
+    return key;
+  }
+
+  std::int64_t statement_key(const statement_info& s) {
+    if (s.key != 0) {
+      const auto it = statements_.find(s.key);
+      if (it != statements_.end()) return it->second;
+    }
+    insert_statement_.start();
+    insert_statement_.text(1, s.text);
+    insert_statement_.text(2, s.operation);
+    insert_statement_.text(3, s.collection);
+    insert_statement_.text(4, s.summary);
+    select_statement_.start();
+    select_statement_.text(1, s.text);
+    const std::int64_t key = upsert(insert_statement_, select_statement_);
+    if (s.key != 0) statements_.emplace(s.key, key);
+    return key;
+  }
+
+  std::int64_t target_key(const target_info& t) {
+    const auto it = targets_.find(t.key);
+    if (it != targets_.end()) return it->second;
+    insert_target_.start();
+    select_target_.start();
+    for (auto* p : {&insert_target_, &select_target_}) {
+      p->text(1, t.target.system);
+      p->text(2, t.target.name_space);
+      p->text(3, t.target.address);
+      p->integer(4, t.target.port);
+    }
+    const std::int64_t key = upsert(insert_target_, select_target_);
+    targets_.emplace(t.key, key);
+    return key;
+  }
+
+  std::int64_t error_key(const span_error& e) {
+    std::string id = e.etype + '\0' + e.message + '\0' + e.sqlstate + '\0' + e.category;
+    const auto it = errors_.find(id);
+    if (it != errors_.end()) return it->second;
+    if (errors_.size() >= 4096) errors_.clear();
+    const std::string fields[] = {valid_utf8(e.etype), valid_utf8(e.message),
+                                  valid_utf8(e.sqlstate), valid_utf8(e.category)};
+    insert_error_.start();
+    select_error_.start();
+    for (auto* p : {&insert_error_, &select_error_})
+      for (int i = 0; i < 4; ++i) p->text(i + 1, fields[i]);
+    const std::int64_t key = upsert(insert_error_, select_error_);
+    errors_.emplace(std::move(id), key);
+    return key;
+  }
+
+  void insert(const span_view& v) {
+    const std::int64_t trace = trace_key(v);
+    const std::int64_t statement = v.is_sql() ? statement_key(*v.statement) : 0;
+    const std::int64_t target = v.target ? target_key(*v.target) : 0;
+    const std::int64_t error = v.error ? error_key(*v.error) : 0;
+    std::string name, params, info;
+    if (!v.is_sql()) name = valid_utf8(v.name);
+    if (v.params) params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (v.info) info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+
+    auto& s = insert_span_;
+    s.start();
+    s.integer(1, trace);
+    s.integer(2, as_int(v.id.lo));
+    if (v.id.hi == v.base_id.hi) s.null(3); else s.integer(3, as_int(v.id.hi));
+    s.integer(4, as_int(v.parent_id.lo));
+    if (v.parent_id.hi == v.base_id.hi) s.null(5); else s.integer(5, as_int(v.parent_id.hi));
+    s.text(6, v.is_sql() ? std::string_view("db") : std::string_view(name));
+    s.integer(7, v.start_ns);
+    s.integer(8, v.end_ns - v.start_ns);
+    if (statement) s.integer(9, statement); else s.null(9);
+    if (target) s.integer(10, target); else s.null(10);
+    s.integer(11, source_);
+    if (v.is_sql() && v.rows >= 0) s.integer(12, v.rows); else s.null(12);
+    if (v.batch > 0) s.integer(13, v.batch); else s.null(13);
+    if (error) s.integer(14, error); else s.null(14);
+    if (v.params) s.text(15, params); else s.null(15);
+    if (v.info) s.text(16, info); else s.null(16);
+    check(sqlite3_step(s.get()));
+  }
+
+  // Opens the file and makes sure it is in this layout (creating it in a new
+  // or empty file); an OSProfiler-layout or newer file is refused for writing.
+  write_result open(std::string& error) {
+    int rc = sqlite3_open_v2(path_.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) return fail(rc, error);
+    sqlite3_busy_timeout(db_, 2000);
+    // WAL lets the CLI read while the application writes; NORMAL sync is
+    // durable across application crashes, which is what a trace store needs.
+    rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr,
+                      nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail(rc, error);
+    rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail(rc, error);
+    const int version = user_version(db_);
+    if (version == 0) {
+      if (has_table(db_, "data")) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        close();
+        error = path_ +
+                ": holds OSProfiler's `data` table (Python OSProfiler, or dbtrace before 0.2); "
+                "dbtrace reads it but writes only its own layout: point connection_string at a "
+                "new file";
+        return write_result::rejected;
+      }
+      const std::string ddl = std::string(schema::tables) + schema::views +
+                              "PRAGMA user_version = " +
+                              std::to_string(schema::layout_version) + ";";
+      rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return fail(rc, error);
+      }
+    } else if (version != schema::layout_version) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      close();
+      error = path_ + ": layout " + std::to_string(version) + " is not one this dbtrace writes (" +
+              std::to_string(schema::layout_version) + "); point connection_string at a new file";
+      return write_result::rejected;
+    }
+    rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail(rc, error);
+    try {
+      prepare_all();
+      source_ = source_key();
+    } catch (const sqlite_failure& f) {
+      return fail(f.rc, error);
+    }
+    return write_result::ok;
+  }
+
+  void prepare_all() {
+    const std::pair<prepared*, const char*> all[] = {
+        {&insert_span_,
+         "INSERT INTO spans (trace, span_id, span_hi, parent_id, parent_hi, name, start_ns, "
+         "duration_ns, statement, target, source, rows, batch, error, params, info) VALUES "
+         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {&insert_trace_,
+         "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?) "
+         "ON CONFLICT (base_id) DO NOTHING"},
+        {&select_trace_, "SELECT id FROM traces WHERE base_id = ?"},
+        {&update_first_, "UPDATE traces SET first_ns = min(first_ns, ?) WHERE id = ?"},
+        {&insert_statement_,
+         "INSERT INTO statements (text, operation, collection, summary) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT (text) DO NOTHING"},
+        {&select_statement_, "SELECT id FROM statements WHERE text = ?"},
+        {&insert_target_,
+         "INSERT INTO targets (system, namespace, address, port) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT DO NOTHING"},
+        {&select_target_,
+         "SELECT id FROM targets WHERE system = ? AND namespace = ? AND address = ? AND port = ?"},
+        {&insert_error_,
+         "INSERT INTO errors (etype, message, sqlstate, category) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT DO NOTHING"},
+        {&select_error_,
+         "SELECT id FROM errors WHERE etype = ? AND message = ? AND sqlstate = ? AND category = ?"},
+    };
+    for (const auto& [p, sql] : all) check(p->prepare(db_, sql));
+  }
+
+  std::int64_t source_key() {
+    prepared insert, select;
+    check(insert.prepare(db_,
+                         "INSERT INTO sources (project, service, host) VALUES (?, ?, ?) "
+                         "ON CONFLICT DO NOTHING"));
+    check(select.prepare(db_,
+                         "SELECT id FROM sources WHERE project = ? AND service = ? AND host = ?"));
+    insert.start();
+    select.start();
+    for (auto* p : {&insert, &select}) {
+      p->text(1, project_);
+      p->text(2, service_);
+      p->text(3, host_);
+    }
+    return upsert(insert, select);
+  }
+
+  static int user_version(sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  }
+
+ public:
+  static bool has_table(sqlite3* db, const char* name) {
+    sqlite3_stmt* st = nullptr;
+    bool found = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           -1, &st, nullptr) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+      found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+  }
+  static int layout_of(sqlite3* db) { return user_version(db); }
+
+ private:
   write_result fail(int rc, std::string& error) {
-    error = path_ + ": " + sqlite3_errmsg(db_);
+    error = path_ + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    // Keys cached during a rolled-back transaction do not exist: forget them all.
+    traces_.clear();
+    statements_.clear();
+    targets_.clear();
+    errors_.clear();
+    if (db_ && !sqlite3_get_autocommit(db_))
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     if (!transient(rc)) return write_result::rejected;
     close();  // reopen on the next try: the file may have been replaced or the disk freed
     return write_result::retry;
   }
 
   void close() {
-    if (insert_) sqlite3_finalize(insert_);
+    for (auto* p : {&insert_span_, &insert_trace_, &select_trace_, &update_first_,
+                    &insert_statement_, &select_statement_, &insert_target_, &select_target_,
+                    &insert_error_, &select_error_})
+      p->finalize();
     if (db_) sqlite3_close(db_);
-    insert_ = nullptr;
     db_ = nullptr;
   }
 
-  sqlite3* open_for_reading() {
+  std::string path_, project_, service_, host_;
+  sqlite3* db_ = nullptr;
+  std::int64_t source_ = 0;
+  prepared insert_span_, insert_trace_, select_trace_, update_first_, insert_statement_,
+      select_statement_, insert_target_, select_target_, insert_error_, select_error_;
+  // What this writer stored, by the recorder's keys: a known statement,
+  // target or trace costs a hash lookup, not a query.
+  std::unordered_map<detail::id128, std::pair<std::int64_t, std::int64_t>, id_hash>
+      traces_;  // -> key, first_ns
+  std::unordered_map<std::uint64_t, std::int64_t> statements_, targets_;
+  std::unordered_map<std::string, std::int64_t> errors_;
+};
+
+class sqlite_reader final : public reader {
+ public:
+  explicit sqlite_reader(std::string path) : path_(std::move(path)) {}
+  ~sqlite_reader() override { sqlite3_close(db_); }
+
+  std::vector<trace_summary> list_traces(bool errors_only) override {
+    open();
+    std::vector<trace_summary> out;
+    if (layout_ == schema::layout_version) {
+      query(errors_only ? "SELECT base_id, first_ns FROM traces t WHERE EXISTS (SELECT 1 FROM "
+                          "spans s WHERE s.trace = t.id AND s.error IS NOT NULL) ORDER BY 2, 1"
+                        : "SELECT base_id, first_ns FROM traces ORDER BY 2, 1",
+            {}, [&](sqlite3_stmt* st) {
+              trace_summary t{column_text(st, 0), {}};
+              format_timestamp(sqlite3_column_int64(st, 1), t.timestamp);
+              out.push_back(std::move(t));
+            });
+      return out;
+    }
+    // OSProfiler's layout: events in the data table.
+    std::set<std::string> failed;
+    if (errors_only) {
+      query("SELECT base_id, data FROM data WHERE name LIKE '%-stop' AND data LIKE '%etype%'", {},
+            [&](sqlite3_stmt* st) {
+              const auto payload = decode_data_column(column_text(st, 1));
+              if (payload.contains("info") && payload["info"].is_object() &&
+                  payload["info"].contains("etype"))
+                failed.insert(column_text(st, 0));
+            });
+    }
+    query("SELECT base_id, MIN(\"timestamp\") FROM data GROUP BY base_id ORDER BY 2, 1", {},
+          [&](sqlite3_stmt* st) {
+            auto id = column_text(st, 0);
+            if (!errors_only || failed.count(id))
+              out.push_back({std::move(id), column_text(st, 1)});
+          });
+    return out;
+  }
+
+  // Both layouts read through `data` (a view in ours), the relation
+  // OSProfiler's own SQL driver reads, so the two can never disagree.
+  std::vector<stored_event> read_trace(const std::string& base_id) override {
+    open();
+    std::vector<stored_event> out;
+    query(
+        "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
+        "FROM data WHERE base_id = ? ORDER BY id",
+        base_id, [&](sqlite3_stmt* st) {
+          out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2),
+                         column_text(st, 3), column_text(st, 4), nullable_text(st, 5),
+                         nullable_text(st, 6), nullable_text(st, 7),
+                         decode_data_column(column_text(st, 8))});
+        });
+    return out;
+  }
+
+ private:
+  void open() {
+    if (db_) return;
     if (access(path_.c_str(), F_OK) != 0) throw store_error(path_ + ": no such trace store");
-    sqlite3* db = nullptr;
-    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-      const std::string msg = db ? sqlite3_errmsg(db) : "cannot open";
-      sqlite3_close(db);
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      const std::string msg = db_ ? sqlite3_errmsg(db_) : "cannot open";
+      sqlite3_close(db_);
+      db_ = nullptr;
       throw store_error(path_ + ": " + msg);
     }
-    sqlite3_busy_timeout(db, 2000);
-    return db;
+    sqlite3_busy_timeout(db_, 2000);
+    layout_ = sqlite_writer::layout_of(db_);
+    if (layout_ == 0 && sqlite_writer::has_table(db_, "data")) return;  // OSProfiler's layout
+    if (layout_ == schema::layout_version) return;
+    const std::string msg =
+        layout_ > schema::layout_version
+            ? path_ + ": written by a newer dbtrace (layout " + std::to_string(layout_) +
+                  "); this one reads layouts up to " + std::to_string(schema::layout_version)
+            : path_ + ": not a dbtrace or OSProfiler trace store";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw store_error(msg);
   }
 
   template <class F>
-  void query(sqlite3* db, const char* sql, const std::string& arg, F&& row) {
+  void query(const char* sql, const std::string& arg, F&& row) {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
-      const std::string msg = path_ + ": " + sqlite3_errmsg(db);
-      sqlite3_close(db);
-      throw store_error(msg + " (not a dbtrace/OSProfiler store?)");
-    }
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
+      throw store_error(path_ + ": " + sqlite3_errmsg(db_) + " (not a dbtrace/OSProfiler store?)");
     if (!arg.empty())
       sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-      const std::string msg = path_ + ": " + sqlite3_errmsg(db);
-      sqlite3_close(db);
-      throw store_error(msg);
-    }
+    if (rc != SQLITE_DONE) throw store_error(path_ + ": " + sqlite3_errmsg(db_));
   }
 
-  std::string path_, host_;
+  std::string path_;
   sqlite3* db_ = nullptr;
-  sqlite3_stmt* insert_ = nullptr;
-  std::string payload_;
+  int layout_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<driver> make_sqlite_driver(const std::string& path, const std::string& host) {
-  return std::make_unique<sqlite_driver>(path, host);
+store_kind sqlite_store() {
+  return {{"sqlite://"},
+          [](const store_params& p) { return std::make_unique<sqlite_writer>(p); },
+          [](const std::string& cs) { return std::make_unique<sqlite_reader>(path_of(cs)); }};
 }
 
 }  // namespace dbtrace::drivers

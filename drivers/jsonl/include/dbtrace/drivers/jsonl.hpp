@@ -1,14 +1,12 @@
 // file:///path.jsonl — one OSProfiler event JSON per line, appended.
-// Thread safety: see dbtrace/driver.hpp (one exporter thread per instance).
+// Thread safety: see dbtrace/driver.hpp (one exporter thread per writer).
 #pragma once
-
-#include <memory>
-#include <string>
 
 #include "dbtrace/driver.hpp"
 
 namespace dbtrace::drivers {
 
-std::unique_ptr<driver> make_jsonl_driver(const std::string& path);
+// The file:// store.
+store_kind jsonl_store();
 
 }  // namespace dbtrace::drivers

@@ -1,18 +1,18 @@
-// memory://name — keeps events in this process, for tests and examples.
+// memory://name — keeps OSProfiler events in this process, for tests and examples.
 // Thread safety: all functions may be called from any thread.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "dbtrace/driver.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 
 namespace dbtrace::drivers {
 
-// A driver whose events land in the named in-process store (shared by every
-// memory://name driver of the same name).
-std::unique_ptr<driver> make_memory_driver(const std::string& name);
+// The memory:// store: every writer and reader of the same name shares one
+// in-process store.
+store_kind memory_store();
 
 // A copy of what the named store holds, oldest first.
 std::vector<event> memory_events(const std::string& name);

@@ -1,16 +1,16 @@
-// sqlite:///rel.db, sqlite:////abs.db — the embedded default store: OSProfiler's
-// `data` table (the schema its SQL driver creates), WAL, one transaction per batch.
-// Thread safety: see dbtrace/driver.hpp (one exporter thread per instance).
+// sqlite:///rel.db, sqlite:////abs.db — the embedded default store: one row
+// per span in a compact, versioned layout (PRAGMA user_version), WAL, one
+// transaction per batch; views for reading by hand (span_details,
+// statement_stats) and OSProfiler's `data` table as a view. Files in
+// OSProfiler's own layout are read, not written.
+// Thread safety: see dbtrace/driver.hpp (one exporter thread per writer).
 #pragma once
-
-#include <memory>
-#include <string>
 
 #include "dbtrace/driver.hpp"
 
 namespace dbtrace::drivers {
 
-// `host` goes into the host column (OSProfiler's driver writes its own host there).
-std::unique_ptr<driver> make_sqlite_driver(const std::string& path, const std::string& host);
+// The sqlite:// store.
+store_kind sqlite_store();
 
 }  // namespace dbtrace::drivers

@@ -1,5 +1,5 @@
 // The cold path: a bounded lock-free queue of records, one exporter thread
-// that formats them into events in batches and writes them with the driver,
+// that turns them into span views in batches and hands them to the writer,
 // retrying with backoff, and the counters that account for every event.
 #pragma once
 
@@ -16,8 +16,7 @@
 
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
-#include "format.hpp"
-#include "record.hpp"
+#include "trace/record.hpp"
 
 namespace dbtrace::detail {
 
@@ -30,21 +29,30 @@ struct queue_traits : moodycamel::ConcurrentQueueDefaultTraits {
 };
 using record_queue = moodycamel::ConcurrentQueue<record, queue_traits>;
 
-// Counters, in events. The hot path adds to `enqueued` (one atomic per
-// record) and, when the queue is full, to `dropped_full`; recorded is their sum.
-// What the application's threads write and what the exporter writes sit on
+// Counters. The hot path adds one to `enqueued_sql` or `enqueued_other` per
+// record (one atomic) or, when the queue is full, to `dropped_full` (events);
+// the exporter counts records settled and events exported or dropped. What
+// the application's threads write and what the exporter writes sit on
 // separate cache lines.
 struct counters {
-  alignas(64) std::atomic<std::uint64_t> enqueued{0};  // pushed onto the queue
-  std::atomic<std::uint64_t> dropped_full{0};          // refused by a full queue
+  alignas(64) std::atomic<std::uint64_t> enqueued_sql{0};  // SQL span records (two events each)
+  std::atomic<std::uint64_t> enqueued_other{0};            // generic span phases (one event each)
+  std::atomic<std::uint64_t> dropped_full{0};              // events refused by a full queue
   std::atomic<std::uint64_t> rejected_contexts{0};
-  alignas(64) std::atomic<std::uint64_t> settled{0};  // taken off and written or dropped
-  std::atomic<std::uint64_t> exported{0};
-  std::atomic<std::uint64_t> dropped{0};  // by the exporter or shutdown
+  alignas(64) std::atomic<std::uint64_t> settled{0};  // records taken off and written or dropped
+  std::atomic<std::uint64_t> exported{0};             // events
+  std::atomic<std::uint64_t> dropped{0};              // events, by the exporter or shutdown
   std::atomic<std::uint64_t> failed_writes{0};
+  std::uint64_t enqueued_records() const noexcept {
+    return enqueued_sql.load(std::memory_order_acquire) +
+           enqueued_other.load(std::memory_order_acquire);
+  }
+  std::uint64_t enqueued_events() const noexcept {
+    return 2 * enqueued_sql.load() + enqueued_other.load();
+  }
   void reset() noexcept {
-    for (auto* c : {&enqueued, &dropped_full, &rejected_contexts, &settled, &exported, &dropped,
-                    &failed_writes})
+    for (auto* c : {&enqueued_sql, &enqueued_other, &dropped_full, &rejected_contexts, &settled,
+                    &exported, &dropped, &failed_writes})
       c->store(0);
   }
 };
@@ -52,13 +60,14 @@ struct counters {
 class pipeline {
  public:
   // Starts the exporter thread. `queue` outlives the pipeline (producers may
-  // still hold it), `stats` too.
-  pipeline(record_queue& queue, std::size_t capacity, counters& stats, std::unique_ptr<driver> d,
-           event_formatter fmt, std::string store_name);
+  // still hold it), `stats` too. `store_name` is the redacted connection string.
+  pipeline(record_queue& queue, std::size_t capacity, counters& stats, std::unique_ptr<writer> w,
+           std::string store_name);
   ~pipeline();  // = shutdown with the default deadline
 
   // Hot path: enqueue or drop and count. Never blocks.
   void push(record& r) noexcept;
+  // Waits until every record enqueued before the call is settled.
   bool flush(std::chrono::milliseconds timeout) noexcept;
   void shutdown(std::chrono::milliseconds deadline) noexcept;
 
@@ -66,7 +75,7 @@ class pipeline {
   struct shared;  // what the exporter thread owns jointly with the pipeline
   static void run(std::shared_ptr<shared> s);
   record_queue& queue_;
-  const std::uint64_t capacity_;  // records (a record is one or two events)
+  const std::uint64_t capacity_;  // records
   counters& stats_;
   std::shared_ptr<shared> shared_;
   std::thread thread_;

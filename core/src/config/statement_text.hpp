@@ -18,8 +18,11 @@ std::string truncate_statement(std::string_view text, std::size_t limit);
 // The statement's leading keyword, uppercased ("SELECT"), skipping blanks and comments.
 std::string operation_name(std::string_view sql);
 
-// `text` as a JSON string literal the way Python's json.dumps writes it
-// (ensure_ascii); invalid UTF-8 becomes U+FFFD instead of failing.
-void append_json_string(std::string& out, std::string_view text);
+// The first table a statement names after FROM / INTO / UPDATE / JOIN / TABLE
+// (db.collection.name), quotes removed; empty when there is none.
+std::string collection_name(std::string_view sql);
+
+// db.query.summary: "SELECT users", or the operation alone; empty without one.
+std::string query_summary(const std::string& operation, const std::string& collection);
 
 }  // namespace dbtrace::detail

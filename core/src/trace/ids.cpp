@@ -45,6 +45,12 @@ id128 new_uuid4() noexcept {
   return id;
 }
 
+id128 new_span_id(const id128& base) noexcept {
+  id128 id = new_uuid4();
+  id.hi = base.hi;
+  return id;
+}
+
 void format_uuid(const id128& id, char out[36]) noexcept {
   // Two hex digits per byte from a table: the exporter formats three ids per event.
   static const auto pairs = [] {

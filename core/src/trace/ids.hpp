@@ -12,6 +12,11 @@ namespace dbtrace::detail {
 // A random UUID4 from a per-thread generator: no lock, no allocation, no syscall.
 id128 new_uuid4() noexcept;
 
+// A new span's id within the trace `base`: base's high 64 bits and 62 random
+// low bits (RFC 4122 variant). The OTel span-id is the low half, so it stays
+// random; the shared high half lets the embedded store keep 64 bits per id.
+id128 new_span_id(const id128& base) noexcept;
+
 // "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lowercase.
 void format_uuid(const id128& id, char out[36]) noexcept;
 std::string to_string(const id128& id);

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ids.hpp"
+#include "trace/ids.hpp"
 
 namespace dbtrace {
 namespace {

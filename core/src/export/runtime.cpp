@@ -7,7 +7,8 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "pipeline.hpp"
-#include "runtime.hpp"
+#include "trace/runtime.hpp"
+#include "trace/statements.hpp"
 
 namespace dbtrace {
 namespace detail {
@@ -78,22 +79,20 @@ void count_rejected_context() noexcept {
 
 void init(const options& o) {
   // Validate before touching state: a bad scheme leaves the running pipeline alone.
-  init(o, o.enabled ? make_driver(o.connection_string, detail::hostname(), o.filter_error_trace,
-                                  o.project, o.service)
+  init(o, o.enabled ? make_writer({o.connection_string, detail::hostname(), o.project, o.service,
+                                   o.filter_error_trace})
                     : nullptr);
 }
 
-void init(const options& o, std::unique_ptr<driver> d) {
+void init(const options& o, std::unique_ptr<writer> w) {
   if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
   auto& r = detail::rec();
   std::lock_guard<std::mutex> lock(r.mutex);
   detail::stop_locked(r, std::chrono::seconds(5));
-  const std::string host = detail::hostname();
-
   r.opts = o;
   detail::reset_statement_cache();
   r.stats.reset();
-  if (!o.enabled || !d) return;
+  if (!o.enabled || !w) return;
   detail::start_fast_clock();
 
   if (!r.queue || r.queue_capacity != o.queue_size) {
@@ -102,8 +101,7 @@ void init(const options& o, std::unique_ptr<driver> d) {
     r.queue_capacity = o.queue_size;
   }
   detail::discard(*r.queue);  // leftovers of a producer that raced with shutdown
-  r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, r.stats, std::move(d),
-                                                detail::event_formatter(o.project, o.service, host),
+  r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, r.stats, std::move(w),
                                                 redact_connection_string(o.connection_string));
   r.active_raw.store(r.active.get(), std::memory_order_release);
   detail::g_enabled.store(true);
@@ -120,8 +118,14 @@ const options& current_options() noexcept {
 
 bool flush(std::chrono::milliseconds timeout) noexcept {
   auto& r = detail::rec();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  return r.active ? r.active->flush(timeout) : true;
+  detail::pipeline* p;
+  {
+    // Not held while waiting: shutdown() from another thread keeps its deadline.
+    // Stopped pipelines are kept, so `p` stays valid.
+    std::lock_guard<std::mutex> lock(r.mutex);
+    p = r.active.get();
+  }
+  return p ? p->flush(timeout) : true;
 }
 
 void shutdown(std::chrono::milliseconds deadline) noexcept {
@@ -133,7 +137,7 @@ void shutdown(std::chrono::milliseconds deadline) noexcept {
 statistics stats() noexcept {
   const auto& c = detail::rec().stats;
   statistics s;
-  s.recorded = c.enqueued.load() + c.dropped_full.load();
+  s.recorded = c.enqueued_events() + c.dropped_full.load();
   s.exported = c.exported.load();
   s.dropped = c.dropped.load() + c.dropped_full.load();
   s.failed_writes = c.failed_writes.load();

@@ -2,7 +2,7 @@
 // _build_tree) rebuilt from stored events, and a text tree of the same nodes.
 #include "dbtrace/report.hpp"
 
-#include "format.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -37,7 +37,7 @@ struct trace_tree {
   explicit trace_tree(const std::vector<stored_event>& events) {
     std::map<std::string, std::size_t> by_id;
     for (const auto& e : events) {
-      const auto ts = detail::parse_timestamp(e.timestamp);
+      const auto ts = parse_timestamp(e.timestamp);
       if (!ts) continue;  // OSProfiler would crash on it; skipping keeps the rest readable
       auto it = by_id.find(e.trace_id);
       if (it == by_id.end()) {

@@ -2,6 +2,7 @@
 #include "statement_text.hpp"
 
 #include <cctype>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -184,9 +185,37 @@ std::string operation_name(std::string_view s) {
   return op;
 }
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += nlohmann::json(std::string(text))
-             .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+std::string collection_name(std::string_view sql) {
+  static const char* keywords[] = {"FROM", "INTO", "UPDATE", "JOIN", "TABLE"};
+  std::string upper(sql);
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::size_t best = std::string::npos, after = 0;
+  for (const char* k : keywords) {
+    const std::size_t len = std::strlen(k);
+    for (std::size_t pos = upper.find(k); pos != std::string::npos; pos = upper.find(k, pos + 1)) {
+      const std::size_t end = pos + len;
+      const bool word = (pos == 0 || !is_word_char(upper[pos - 1])) && end < upper.size() &&
+                        std::isspace(static_cast<unsigned char>(upper[end]));
+      if (!word) continue;
+      if (pos < best) {
+        best = pos;
+        after = end;
+      }
+      break;
+    }
+  }
+  if (best == std::string::npos) return {};
+  std::size_t i = after;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  std::string name;
+  for (; i < sql.size() && (is_word_char(sql[i]) || sql[i] == '.' || sql[i] == '"'); ++i)
+    if (sql[i] != '"') name.push_back(sql[i]);
+  return name;
+}
+
+std::string query_summary(const std::string& operation, const std::string& collection) {
+  if (operation.empty()) return {};
+  return collection.empty() ? operation : operation + " " + collection;
 }
 
 }  // namespace dbtrace::detail

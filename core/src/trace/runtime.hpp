@@ -42,7 +42,5 @@ thread_context& this_thread() noexcept;
 // (detail::close_open_sql_spans, declared in dbtrace/sql.hpp, finishes the SQL
 // spans this thread keeps open when a span or trace ends.)
 
-// Drops the per-thread statement caches (their entries belong to old options).
-void reset_statement_cache() noexcept;
 
 }  // namespace dbtrace::detail

@@ -168,6 +168,8 @@ bool trace::active() const noexcept {
 
 struct span::state {
   std::string name;
+  nlohmann::json info;  // sent again with the stop: stores that keep whole spans write it then
+  std::int64_t start_ns;
   detail::id128 base_id, trace_id, parent_id;
   int exceptions_at_start;
   std::string etype, message;
@@ -180,17 +182,19 @@ span::span(std::string name, nlohmann::json info) noexcept {
     auto s = std::make_unique<state>();
     s->name = std::move(name);
     s->base_id = t.base_id;
-    s->trace_id = detail::new_uuid4();
+    s->trace_id = detail::new_span_id(t.base_id);
     s->parent_id = t.stack.back();
     s->exceptions_at_start = std::uncaught_exceptions();
+    s->info = info.is_object() ? std::move(info) : nlohmann::json{{"value", std::move(info)}};
+    s->start_ns = detail::wall_ns();
     auto* extra = new detail::record_extra;
     extra->name = s->name;
-    extra->info = info.is_object() ? std::move(info) : nlohmann::json{{"value", std::move(info)}};
+    extra->info = s->info;
     detail::record r{detail::record_kind::span_start,
                      t.base_id,
                      s->trace_id,
                      t.stack.back(),
-                     detail::wall_ns(),
+                     s->start_ns,
                      0,
                      nullptr,
                      nullptr,
@@ -236,21 +240,22 @@ span::~span() {
   try {
     auto* extra = new detail::record_extra;
     extra->name = std::move(state_->name);
+    extra->info = std::move(state_->info);
     if (state_->etype.empty() && std::uncaught_exceptions() > state_->exceptions_at_start) {
       state_->etype = "exception";
       state_->message = "left by an exception";
     }
     if (!state_->etype.empty()) {
       extra->failed = true;
-      extra->etype = std::move(state_->etype);
-      extra->message = std::move(state_->message);
+      extra->error.etype = std::move(state_->etype);
+      extra->error.message = std::move(state_->message);
     }
     detail::record r{detail::record_kind::span_stop,
                      state_->base_id,
                      state_->trace_id,
                      state_->parent_id,
+                     state_->start_ns,
                      detail::wall_ns(),
-                     0,
                      nullptr,
                      nullptr,
                      -1,

@@ -4,15 +4,14 @@
 #include <cstring>
 #include <ctime>
 
-#include "dbtrace/driver.hpp"
-#include "format.hpp"
-#include "statement_text.hpp"
+#include "dbtrace/osprofiler_event.hpp"
+#include "trace/ids.hpp"
 
 namespace dbtrace {
 
 void append_event_json(std::string& out, const event& e) {
   out += "{\"name\": ";
-  detail::append_json_string(out, e.name);
+  append_json_string(out, e.name);
   out += ", \"base_id\": \"";
   out += e.base_id;
   out += "\", \"trace_id\": \"";
@@ -24,9 +23,9 @@ void append_event_json(std::string& out, const event& e) {
   out += "\", \"info\": ";
   out += e.info_json;
   out += ", \"project\": ";
-  detail::append_json_string(out, e.project);
+  append_json_string(out, e.project);
   out += ", \"service\": ";
-  detail::append_json_string(out, e.service);
+  append_json_string(out, e.service);
   out += '}';
 }
 
@@ -57,8 +56,6 @@ stored_event stored_event_from_json(nlohmann::ordered_json j) {
 std::string event_payload_json(const event& e) {
   return "{\"info\": " + e.info_json + "}";
 }
-
-namespace detail {
 
 // Microseconds since the epoch of `%Y-%m-%dT%H:%M:%S.%f`; nullopt if malformed.
 std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
@@ -130,5 +127,53 @@ void append_python_json(std::string& out, const nlohmann::json& j) {
   }
 }
 
-}  // namespace detail
+void append_json_string(std::string& out, std::string_view text) {
+  out += nlohmann::json(std::string(text))
+             .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+}
+
+std::string valid_utf8(std::string_view text) {
+  // nlohmann's replacing serializer is the UTF-8 validator; without
+  // ensure_ascii its output is the text itself, quoted and escaped.
+  const auto quoted = nlohmann::json(std::string(text))
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+std::string uuid_text(const detail::id128& id) {
+  return detail::to_string(id);
+}
+
+std::string data_table_ddl(const char* id_column) {
+  std::string ddl = "CREATE TABLE IF NOT EXISTS data (\n  ";
+  ddl += id_column;
+  ddl += R"(,
+  "timestamp" VARCHAR(26),
+  base_id VARCHAR(255),
+  parent_id VARCHAR(255),
+  trace_id VARCHAR(255),
+  project VARCHAR(255),
+  host VARCHAR(255),
+  service VARCHAR(255),
+  name VARCHAR(255),
+  data JSON
+);
+)";
+  for (const char* column :
+       {"base_id", "host", "name", "parent_id", "project", "service", "timestamp", "trace_id"}) {
+    ddl += "CREATE INDEX IF NOT EXISTS ix_data_";
+    ddl += column;
+    ddl += " ON data (\"";
+    ddl += column;
+    ddl += "\");\n";
+  }
+  return ddl;
+}
+
+nlohmann::ordered_json decode_data_column(std::string_view text) {
+  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (j.is_string()) j = nlohmann::ordered_json::parse(j.get<std::string>(), nullptr, false);
+  return j.is_object() ? j : nlohmann::ordered_json::object();
+}
+
 }  // namespace dbtrace

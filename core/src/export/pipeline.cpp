@@ -1,7 +1,7 @@
-// The exporter thread: drain, format, write, retry, count.
+// The exporter thread: drain, view, write, retry, count.
 #include "pipeline.hpp"
 
-#include "clock.hpp"
+#include "trace/clock.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -25,8 +25,7 @@ constexpr int max_attempts = 40;
 struct pipeline::shared {
   record_queue& queue;
   counters& stats;
-  std::unique_ptr<driver> drv;
-  event_formatter fmt;
+  std::unique_ptr<writer> out;
   std::string store_name;  // the connection string without secrets, for messages
   std::mutex mutex;
   std::condition_variable wake;     // the exporter waits here
@@ -35,14 +34,13 @@ struct pipeline::shared {
   bool flush_wanted = false;
   std::chrono::steady_clock::time_point deadline{};
   bool store_failing = false;             // for the once-per-outage stderr line
-  std::atomic<std::uint64_t> flushed{0};  // events settled and flushed by the driver
-  std::uint64_t inflight_events = 0;      // the batch inside driver::write (under mutex)
+  std::atomic<std::uint64_t> flushed{0};  // records settled (written durably or dropped)
+  std::uint64_t inflight_events = 0;      // the batch inside writer::write (under mutex)
   bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
   std::atomic<bool> warned_full{false};
 
-  shared(record_queue& q, counters& c, std::unique_ptr<driver> d, event_formatter f,
-         std::string name)
-      : queue(q), stats(c), drv(std::move(d)), fmt(std::move(f)), store_name(std::move(name)) {}
+  shared(record_queue& q, counters& c, std::unique_ptr<writer> w, std::string name)
+      : queue(q), stats(c), out(std::move(w)), store_name(std::move(name)) {}
 
   bool past_deadline() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -62,12 +60,13 @@ struct pipeline::shared {
     std::fprintf(stderr, "dbtrace: %s\n", message.c_str());
   }
 
-  // Writes one batch, retrying transient failures; returns true if written.
-  bool deliver(const std::vector<event>& batch) {
+  // Writes one batch, retrying transient failures with the same views (the
+  // retry state is here, never in a writer); returns true if written.
+  bool deliver(const std::vector<span_view>& batch) {
     auto wait = first_backoff;
     for (int attempt = 1;; ++attempt) {
       std::string error;
-      const write_result r = drv->write(batch, error);
+      const write_result r = out->write(batch, error);
       if (r == write_result::ok) {
         if (store_failing) report("writing to " + store_name + " again");
         store_failing = false;
@@ -84,15 +83,30 @@ struct pipeline::shared {
       wait = std::min(wait * 2, max_backoff);
     }
   }
+
+  // Makes what was written visible; a writer that finds it lost something
+  // after all is counted and reported like a failed write.
+  void flush_writer() {
+    std::string error;
+    if (out->flush(error)) return;
+    stats.failed_writes.fetch_add(1, std::memory_order_relaxed);
+    report("cannot flush " + store_name + ": " + error);
+  }
+
+  // Everything settled so far is visible: wake flush().
+  void publish() {
+    flushed.store(stats.settled.load(), std::memory_order_release);
+    std::lock_guard<std::mutex> lock(mutex);
+    settled.notify_all();
+  }
 };
 
 pipeline::pipeline(record_queue& queue, std::size_t capacity, counters& stats,
-                   std::unique_ptr<driver> d, event_formatter fmt, std::string store_name)
+                   std::unique_ptr<writer> w, std::string store_name)
     : queue_(queue),
       capacity_(capacity),
       stats_(stats),
-      shared_(std::make_shared<shared>(queue, stats, std::move(d), std::move(fmt),
-                                       std::move(store_name))) {
+      shared_(std::make_shared<shared>(queue, stats, std::move(w), std::move(store_name))) {
   thread_ = std::thread(&pipeline::run, shared_);
 }
 
@@ -101,19 +115,19 @@ pipeline::~pipeline() {
 }
 
 void pipeline::push(record& r) noexcept {
-  const auto n = event_count(r);
-  // Queued events bound the queued records from above, so this keeps the
-  // queue within capacity_ records.
   // Signed: the exporter may settle a record before its push is counted.
-  const auto queued = static_cast<std::int64_t>(stats_.enqueued.load(std::memory_order_relaxed) -
-                                                stats_.settled.load(std::memory_order_relaxed));
+  const auto queued = static_cast<std::int64_t>(
+      stats_.enqueued_sql.load(std::memory_order_relaxed) +
+      stats_.enqueued_other.load(std::memory_order_relaxed) -
+      stats_.settled.load(std::memory_order_relaxed));
   // The blocks for `capacity_` records are allocated up front, so enqueue
   // reuses them; it allocates only when a thread's first push sets up its slot.
   if (queued < static_cast<std::int64_t>(capacity_) && queue_.enqueue(r)) {
-    stats_.enqueued.fetch_add(n, std::memory_order_relaxed);
+    (r.kind == record_kind::sql ? stats_.enqueued_sql : stats_.enqueued_other)
+        .fetch_add(1, std::memory_order_release);
     return;
   }
-  stats_.dropped_full.fetch_add(n, std::memory_order_relaxed);
+  stats_.dropped_full.fetch_add(event_count(r), std::memory_order_relaxed);
   delete r.extra;
   if (!shared_->warned_full.exchange(true, std::memory_order_relaxed))
     std::fprintf(stderr,
@@ -122,7 +136,8 @@ void pipeline::push(record& r) noexcept {
 
 void pipeline::run(std::shared_ptr<shared> s) {
   std::vector<record> records(batch_records);
-  std::vector<event> events;
+  std::vector<span_view> views;
+  views.reserve(batch_records);
   bool dirty = false;
   auto next_anchor = std::chrono::steady_clock::now();
   for (;;) {
@@ -132,60 +147,53 @@ void pipeline::run(std::shared_ptr<shared> s) {
     }
     const std::size_t n = s->queue.try_dequeue_bulk(records.begin(), records.size());
     if (n == 0) {
-      if (dirty) s->drv->flush();
-      dirty = false;
-      s->flushed.store(s->stats.settled.load());
+      if (dirty) {
+        s->flush_writer();
+        dirty = false;
+        s->publish();
+      }
       std::unique_lock<std::mutex> lock(s->mutex);
-      s->settled.notify_all();
       if (s->stopping) break;
       s->wake.wait_for(lock, idle_wait);
       continue;
     }
-    std::size_t used = 0;
+    views.clear();
     std::uint64_t count = 0;
     for (std::size_t i = 0; i < n; ++i) {
       count += event_count(records[i]);
-      try {
-        s->fmt.add(records[i], events, used);
-      } catch (...) {
-        delete records[i].extra;  // formatting failed (out of memory): counted below
-        records[i].extra = nullptr;
-      }
+      views.push_back(view_of(records[i]));
     }
-    events.resize(used);
     {
       std::lock_guard<std::mutex> lock(s->mutex);
       s->inflight_events = count;
     }
     const bool small_batch = n < batch_records / 4;
-    const bool written = s->deliver(events);
+    const bool written = s->deliver(views);
+    for (std::size_t i = 0; i < n; ++i) delete records[i].extra;
     dirty = true;
     {
       std::lock_guard<std::mutex> lock(s->mutex);
       if (s->abandoned) return;  // shutdown already counted this batch as dropped
       s->inflight_events = 0;
-      if (written) {
-        s->stats.exported.fetch_add(used, std::memory_order_relaxed);
-        s->stats.dropped.fetch_add(count - used, std::memory_order_relaxed);
-      } else {
-        s->stats.dropped.fetch_add(count, std::memory_order_relaxed);
-      }
-      s->stats.settled.fetch_add(count, std::memory_order_release);
+      (written ? s->stats.exported : s->stats.dropped)
+          .fetch_add(count, std::memory_order_relaxed);
+      s->stats.settled.fetch_add(n, std::memory_order_release);
     }
+    // Writers are durable per write, so what is settled can be published now:
+    // flush() returns under a steady load too.
+    s->publish();
     if (s->past_deadline()) break;
     if (small_batch) {
       std::unique_lock<std::mutex> lock(s->mutex);
       if (!s->stopping && !s->flush_wanted) s->wake.wait_for(lock, gather_wait);
     }
   }
-  if (dirty) s->drv->flush();
-  s->flushed.store(s->stats.settled.load());
-  std::lock_guard<std::mutex> lock(s->mutex);
-  s->settled.notify_all();
+  if (dirty) s->flush_writer();
+  s->publish();
 }
 
 bool pipeline::flush(std::chrono::milliseconds timeout) noexcept {
-  const auto target = stats_.enqueued.load(std::memory_order_acquire);
+  const auto target = stats_.enqueued_records();
   std::unique_lock<std::mutex> lock(shared_->mutex);
   shared_->flush_wanted = true;  // no gathering pauses until it is done
   shared_->wake.notify_all();
@@ -208,7 +216,7 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   std::unique_lock<std::mutex> lock(shared_->mutex);
   const bool done = shared_->settled.wait_until(
       lock, shared_->deadline + std::chrono::milliseconds(200),
-      [&] { return shared_->flushed.load() >= stats_.enqueued.load(); });
+      [&] { return shared_->flushed.load() >= stats_.enqueued_records(); });
   if (!done) {
     shared_->abandoned = true;
     stats_.dropped.fetch_add(shared_->inflight_events, std::memory_order_relaxed);
@@ -223,6 +231,11 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   }
   // Whatever the exporter did not take is lost: count it.
   stats_.dropped.fetch_add(discard(queue_), std::memory_order_relaxed);
+  if (done) shared_->out->shutdown(std::chrono::milliseconds(200));
+  // Everything recorded is now written or counted: a flush() still waiting returns.
+  shared_->flushed.store(UINT64_MAX);
+  std::lock_guard<std::mutex> relock(shared_->mutex);
+  shared_->settled.notify_all();
 }
 
 std::uint64_t discard(record_queue& q) noexcept {

@@ -1,7 +1,7 @@
 // W3C traceparent <-> OSProfiler ids.
 #include "dbtrace/traceparent.hpp"
 
-#include "ids.hpp"
+#include "trace/ids.hpp"
 
 namespace dbtrace {
 namespace {

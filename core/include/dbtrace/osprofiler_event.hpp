@@ -1,0 +1,88 @@
+// OSProfiler's event format, shared by every store that keeps events (JSON
+// lines, Redis, PostgreSQL, memory) and by the readers: span views become
+// `<name>-start` / `<name>-stop` events here, and nowhere else.
+// Thread safety: an osprofiler_formatter belongs to one thread; the free
+// functions are pure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dbtrace/driver.hpp"
+
+namespace dbtrace {
+
+// One OSProfiler event, with its columns split out and `info` pre-rendered.
+struct event {
+  std::string name;  // "db-start", "db-stop", "rpc-start", ...
+  std::string base_id;
+  std::string trace_id;
+  std::string parent_id;
+  std::string timestamp;  // naive UTC, %Y-%m-%dT%H:%M:%S.%f
+  std::string project;
+  std::string service;
+  std::string host;
+  std::string info_json;  // the JSON text of the `info` object
+  bool error = false;     // a stop event that carries an etype
+};
+
+// The whole event as OSProfiler writes it (key order name, base_id, trace_id,
+// parent_id, timestamp, info, project, service; Python json.dumps spacing).
+std::string event_json(const event& e);
+void append_event_json(std::string& out, const event& e);
+// What SQL stores keep in their `data` column: the event without its columns.
+std::string event_payload_json(const event& e);
+
+// A stored event from its whole OSProfiler JSON (the stores that keep events
+// whole: Redis, JSON lines); `host` comes from info.host, as OSProfiler reads it.
+stored_event stored_event_from_json(nlohmann::ordered_json event);
+
+// Turns span views into OSProfiler events, reusing the buffers of `out`.
+class osprofiler_formatter {
+ public:
+  osprofiler_formatter(std::string project, std::string service, std::string host);
+
+  // Appends the events of `v` (none, one or two, by its phase) to
+  // out[used...]; returns how many.
+  std::size_t add(const span_view& v, std::vector<event>& out, std::size_t& used);
+
+ private:
+  event& next(std::vector<event>& out, std::size_t& used);
+  void fill(event& e, const span_view& v, std::string_view suffix, std::int64_t ns);
+  std::string project_, service_, host_, host_json_;
+  std::string name_;
+};
+
+// Naive UTC `%Y-%m-%dT%H:%M:%S.%f` (always 6 digits), as OSProfiler writes it.
+void format_timestamp(std::int64_t ns, std::string& out);
+// Microseconds since the epoch of such a timestamp (fewer fraction digits
+// allowed); nullopt if malformed.
+std::optional<std::int64_t> parse_timestamp(const std::string& ts);
+
+// `text` as a JSON string literal the way Python's json.dumps writes it
+// (ensure_ascii); invalid UTF-8 becomes U+FFFD instead of failing.
+void append_json_string(std::string& out, std::string_view text);
+// Writes `j` the way Python's json.dumps does by default: ", " and ": "
+// separators, non-ASCII escaped; invalid UTF-8 becomes U+FFFD.
+void append_python_json(std::string& out, const nlohmann::json& j);
+// `text` with every invalid UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view text);
+
+// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lowercase.
+std::string uuid_text(const detail::id128& id);
+
+// OSProfiler's `data` table, as its SQLAlchemy driver creates it (CREATE
+// TABLE/INDEX IF NOT EXISTS); `id_column` is the dialect's auto-numbered key
+// ("id SERIAL PRIMARY KEY", "id INTEGER NOT NULL PRIMARY KEY").
+std::string data_table_ddl(const char* id_column);
+
+// OSProfiler's SQL stores hold the payload as a JSON string (double-encoded);
+// this accepts that and plain JSON, and gives an empty object for anything else.
+nlohmann::ordered_json decode_data_column(std::string_view text);
+
+}  // namespace dbtrace

@@ -1,0 +1,162 @@
+// SQL spans: one record per execution. The per-execution path reads the
+// clock, copies the trace context and pushes one record.
+#include "dbtrace/sql.hpp"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "dbtrace/driver.hpp"
+#include "dbtrace/traceparent.hpp"
+#include "ids.hpp"
+#include "record.hpp"
+#include "runtime.hpp"
+#include "statements.hpp"
+
+namespace dbtrace {
+namespace detail {
+namespace {
+thread_local std::vector<sql_span*> t_open_spans;  // sql_span::keep_open, this thread
+}  // namespace
+
+void close_open_sql_spans(const id128* parent) noexcept {
+  auto& open = t_open_spans;
+  if (open.empty()) return;
+  // Move the ones to close to the back, finish them, then drop them; finishing
+  // leaves the list alone because it is told they are already out of it.
+  const auto closing = std::partition(
+      open.begin(), open.end(), [&](sql_span* s) { return parent && !(s->parent_id_ == *parent); });
+  for (auto it = closing; it != open.end(); ++it) (*it)->end_and_finish_from_list();
+  open.erase(closing, open.end());
+}
+
+}  // namespace detail
+
+std::string type_name(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? name.get() : type.name();
+}
+
+bool sql_recording() noexcept {
+  return detail::g_sql.load(std::memory_order_relaxed) && detail::this_thread().active;
+}
+
+void sql_span::begin(target_ref target, statement_ref statement) noexcept {
+  statement_ = statement.get();
+  start(target);
+}
+
+void sql_span::begin(target_ref target, std::string_view sql) noexcept {
+  if (!detail::this_thread().active) return;
+  statement_ = intern_statement(sql).get();
+  if (!statement_) {
+    try {
+      extra_ = new detail::record_extra;
+      detail::prepare_statement(sql, extra_->statement);
+    } catch (...) {
+      delete extra_;
+      extra_ = nullptr;
+      return;
+    }
+  }
+  start(target);
+}
+
+void sql_span::start(target_ref target) noexcept {
+  auto& t = detail::this_thread();
+  if (!t.active) {
+    delete extra_;
+    extra_ = nullptr;
+    return;
+  }
+  on_ = true;
+  target_ = target.get();
+  base_id_ = t.base_id;
+  parent_id_ = t.stack.back();
+  trace_id_ = detail::new_span_id(t.base_id);
+  start_ns_ = detail::wall_ns();
+}
+
+std::int64_t sql_span::clock() noexcept {
+  return detail::wall_ns();
+}
+
+void sql_span::end_now() noexcept {
+  if (on_) end_ns_ = detail::wall_ns();
+}
+
+std::string sql_span::with_comment(const std::string& sql) const {
+  if (!on_ || !detail::current().sqlcommenter) return sql;
+  if (sql.find("/*") != std::string::npos || sql.find("--") != std::string::npos) return sql;
+  // Keys sorted and URL-encoded per sqlcommenter; a traceparent needs no escaping.
+  return sql + "/*traceparent='" +
+         format_traceparent(detail::to_string(base_id_), detail::to_string(trace_id_)) + "'*/";
+}
+
+void sql_span::keep_open() noexcept {
+  if (!on_ || registered_) return;
+  try {
+    detail::t_open_spans.push_back(this);
+    registered_ = true;
+  } catch (...) {
+  }
+}
+
+void sql_span::end_and_finish_from_list() noexcept {
+  registered_ = false;  // close_open_sql_spans removes it from the list
+  if (on_) finish();
+}
+
+void sql_span::finish() noexcept {
+  if (registered_) {
+    auto& open = detail::t_open_spans;
+    open.erase(std::remove(open.begin(), open.end(), this), open.end());
+    registered_ = false;
+  }
+  on_ = false;
+  detail::record r{detail::record_kind::sql,
+                   base_id_,
+                   trace_id_,
+                   parent_id_,
+                   start_ns_,
+                   end_ns_ ? end_ns_ : detail::wall_ns(),
+                   statement_,
+                   target_,
+                   rows_,
+                   batch_,
+                   extra_};
+  extra_ = nullptr;  // the record owns it now
+  detail::push(r);
+}
+
+bool sql_span::wants_params() const noexcept {
+  return on_ && detail::current().record_params;
+}
+
+void sql_span::param(nlohmann::json value) noexcept {
+  if (!wants_params()) return;
+  try {
+    if (!extra_) extra_ = new detail::record_extra;
+    if (!extra_->params.is_array()) extra_->params = nlohmann::json::array();
+    extra_->params.push_back(std::move(value));
+  } catch (...) {
+  }
+}
+
+void sql_span::error(std::string_view etype, std::string_view message, std::string_view sqlstate,
+                     std::string_view category) noexcept {
+  if (!on_) return;
+  try {
+    if (!extra_) extra_ = new detail::record_extra;
+    extra_->failed = true;
+    extra_->error = {std::string(etype), std::string(message), std::string(sqlstate),
+                     std::string(category)};
+  } catch (...) {
+  }
+}
+
+}  // namespace dbtrace

@@ -1,0 +1,156 @@
+// Interning: a per-thread cache in front of a process-wide table, so a
+// statement seen before costs one hash lookup and no lock or allocation.
+#include "statements.hpp"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "config/statement_text.hpp"
+#include "dbtrace/osprofiler_event.hpp"
+#include "runtime.hpp"
+
+namespace dbtrace {
+namespace detail {
+namespace {
+
+// Statement texts are interned up to these limits; beyond them a statement is
+// copied into its span instead, so memory stays bounded.
+constexpr std::size_t max_interned_statements = 4096;
+constexpr std::size_t max_interned_bytes = 16u << 20;
+
+// Keys let writers cache what they stored per statement or target.
+std::atomic<std::uint64_t> next_key{1};
+
+struct statement_table {
+  std::mutex mutex;
+  // Keys are the texts as the application sent them; entries live for the
+  // process (records and thread caches point at them).
+  std::unordered_map<std::string, std::unique_ptr<statement_info>> entries;
+  std::size_t bytes = 0;
+  std::atomic<std::uint64_t> generation{1};
+  std::vector<std::unique_ptr<statement_info>> retired;
+};
+statement_table& statements() {
+  static auto* table = new statement_table;  // never destroyed: threads may outlive statics
+  return *table;
+}
+
+struct thread_cache {
+  std::uint64_t generation = 0;
+  std::unordered_map<std::string_view, const statement_info*> entries;
+};
+
+const statement_info* intern_slow(std::string_view sql, thread_cache& cache) {
+  auto& table = statements();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  auto it = table.entries.find(std::string(sql));
+  if (it == table.entries.end()) {
+    if (table.entries.size() >= max_interned_statements ||
+        table.bytes + sql.size() > max_interned_bytes)
+      return nullptr;
+    auto s = std::make_unique<statement_info>();
+    prepare_statement(sql, *s);
+    s->key = next_key.fetch_add(1);
+    it = table.entries.emplace(std::string(sql), std::move(s)).first;
+    table.bytes += sql.size() + it->second->text.size();
+  }
+  cache.entries.emplace(std::string_view(it->first), it->second.get());
+  return it->second.get();
+}
+
+struct target_table {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<target_info>> entries;
+};
+
+}  // namespace
+
+void prepare_statement(std::string_view sql, statement_info& s) {
+  const auto& o = current();
+  s.text = valid_utf8(truncate_statement(
+      o.sanitize_statements ? sanitize_sql(sql) : std::string(sql), o.max_statement_length));
+  s.json_text.clear();
+  append_json_string(s.json_text, s.text);
+  s.operation = operation_name(s.text);
+  s.collection = collection_name(s.text);
+  s.summary = query_summary(s.operation, s.collection);
+  s.json_attributes.clear();
+  if (!s.operation.empty()) {
+    s.json_attributes = ", \"db.operation.name\": ";
+    append_json_string(s.json_attributes, s.operation);
+  }
+}
+
+void reset_statement_cache() noexcept {
+  auto& table = statements();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  // Entries may still be referenced by a thread's cache until it notices the
+  // new generation; keep them alive (bounded by the table limits per init).
+  for (auto& [text, entry] : table.entries) table.retired.push_back(std::move(entry));
+  table.entries.clear();
+  table.bytes = 0;
+  table.generation.fetch_add(1, std::memory_order_release);
+}
+
+}  // namespace detail
+
+statement_ref intern_statement(std::string_view sql) noexcept {
+  if (!detail::g_sql.load(std::memory_order_relaxed)) return {};
+  try {
+    thread_local detail::thread_cache cache;
+    const auto generation = detail::statements().generation.load(std::memory_order_acquire);
+    if (cache.generation != generation) {
+      cache.entries.clear();
+      cache.generation = generation;
+    }
+    const auto it = cache.entries.find(sql);
+    if (it != cache.entries.end()) return statement_ref(it->second);
+    return statement_ref(detail::intern_slow(sql, cache));
+  } catch (...) {
+    return {};
+  }
+}
+
+target_ref intern_target(const db_target& t) noexcept {
+  static auto* table = new detail::target_table;
+  try {
+    std::lock_guard<std::mutex> lock(table->mutex);
+    for (const auto& e : table->entries) {
+      const auto& k = e->target;
+      if (k.system == t.system && k.name_space == t.name_space && k.address == t.address &&
+          k.port == t.port)
+        return target_ref(e.get());
+    }
+    auto e = std::make_unique<target_info>();
+    e->key = detail::next_key.fetch_add(1);
+    e->target = {valid_utf8(t.system), valid_utf8(t.name_space), valid_utf8(t.address), t.port};
+    auto attribute = [&](const char* key, const std::string& value) {
+      if (value.empty()) return;
+      e->json_attributes += ", \"";
+      e->json_attributes += key;
+      e->json_attributes += "\": ";
+      append_json_string(e->json_attributes, value);
+    };
+    attribute("db.system.name", e->target.system);
+    attribute("db.namespace", e->target.name_space);
+    attribute("server.address", e->target.address);
+    if (t.port > 0) e->json_attributes += ", \"server.port\": " + std::to_string(t.port);
+    table->entries.push_back(std::move(e));
+    return target_ref(table->entries.back().get());
+  } catch (...) {
+    return {};
+  }
+}
+
+std::string_view statement_ref::operation() const noexcept {
+  return p_ ? std::string_view(p_->operation) : std::string_view();
+}
+
+std::string statement_operation(std::string_view sql) {
+  return detail::operation_name(sql);
+}
+
+}  // namespace dbtrace

@@ -1,0 +1,18 @@
+// The process's statement and target tables: each distinct SQL text and
+// connection target is prepared once (truncated, sanitized, classified,
+// escaped) and then shared by every span that names it.
+#pragma once
+
+#include <string_view>
+
+#include "dbtrace/driver.hpp"
+
+namespace dbtrace::detail {
+
+// Fills `s` (except its key) from the application's text, with the options in force.
+void prepare_statement(std::string_view sql, statement_info& s);
+
+// Drops the per-thread statement caches (their entries belong to old options).
+void reset_statement_cache() noexcept;
+
+}  // namespace dbtrace::detail
