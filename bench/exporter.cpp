@@ -17,7 +17,19 @@ namespace {
 
 using dbtrace::detail::record;
 
-constexpr std::size_t batch_records = 512;  // as the pipeline batches
+constexpr std::size_t batch_records = 2048;  // as the pipeline batches
+
+constexpr std::size_t spans_per_trace = 20;
+
+// Gives each run of 20 records a new trace, as requests of 20 statements would.
+void new_traces(std::vector<record>& records) {
+  dbtrace::detail::id128 base;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (i % spans_per_trace == 0) base = dbtrace::detail::new_uuid4();
+    records[i].base_id = records[i].parent_id = base;
+    records[i].trace_id = dbtrace::detail::new_span_id(base);
+  }
+}
 
 // A batch of SQL span records like a busy service produces.
 std::vector<record> make_records() {
@@ -45,6 +57,7 @@ void export_batches(benchmark::State& state, const std::string& connection_strin
   std::vector<dbtrace::span_view> views;
   std::string error;
   for (auto _ : state) {
+    new_traces(records);
     views.clear();
     for (const auto& r : records) views.push_back(dbtrace::detail::view_of(r));
     if (w->write(views, error) != dbtrace::write_result::ok) state.SkipWithError(error.c_str());

@@ -151,8 +151,12 @@ class sql_span {
   void finish() noexcept;
   friend void detail::close_open_sql_spans(const detail::id128*) noexcept;
   void end_and_finish_from_list() noexcept;
+  void unlink() noexcept;
   bool on_ = false;
   bool registered_ = false;  // in the thread's list of open spans (keep_open)
+  sql_span* prev_open_ = nullptr;  // that list, doubly linked: O(1) in and out
+  sql_span* next_open_ = nullptr;
+  sql_span** open_list_ = nullptr;  // the list's head, of the thread that kept it open
   const statement_info* statement_ = nullptr;
   const target_info* target_ = nullptr;
   std::int64_t rows_ = -1;

@@ -128,6 +128,23 @@ void append_python_json(std::string& out, const nlohmann::json& j) {
 }
 
 void append_json_string(std::string& out, std::string_view text) {
+  // Most texts (names, ids, statements) are printable ASCII without quotes or
+  // backslashes: they are copied as they are; anything else goes through
+  // nlohmann's escaping (non-ASCII as \uXXXX, invalid UTF-8 replaced).
+  bool plain = true;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7F || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out.append(text.data(), text.size());
+    out += '"';
+    return;
+  }
   out += nlohmann::json(std::string(text))
              .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }

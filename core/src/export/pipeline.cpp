@@ -9,7 +9,7 @@
 
 namespace dbtrace::detail {
 namespace {
-constexpr std::size_t batch_records = 512;
+constexpr std::size_t batch_records = 2048;
 constexpr auto idle_wait = std::chrono::milliseconds(5);
 // After a small batch the exporter waits this long for more to accumulate:
 // fewer, larger batches, and far less cache-line traffic with the

@@ -45,6 +45,17 @@ thread_context& this_thread() noexcept {
   thread_local thread_context ctx;
   return ctx;
 }
+
+__thread hot_context t_hot;
+
+void sync_hot(const thread_context& t) noexcept {
+  t_hot.active = t.active && !t.stack.empty();
+  t_hot.base_hi = t.base_id.hi;
+  t_hot.base_lo = t.base_id.lo;
+  const id128 parent = t.stack.empty() ? id128{} : t.stack.back();
+  t_hot.parent_hi = parent.hi;
+  t_hot.parent_lo = parent.lo;
+}
 }  // namespace detail
 
 namespace {
@@ -142,18 +153,24 @@ void trace::activate(const std::string& base_id, const std::string& parent_id,
   t = detail::thread_context{};
   const auto base = detail::parse_uuid(base_id);
   const auto parent = detail::parse_uuid(parent_id);
-  if (!base || !parent) return;  // inactive: records nothing
+  if (!base || !parent) {  // inactive: records nothing
+    detail::sync_hot(t);
+    return;
+  }
   t.active = true;
   t.base_id = *base;
   t.base_id_text = base_id;
   t.stack = {*base, *parent};
   t.tracestate = std::move(tracestate);
+  detail::sync_hot(t);
 }
 
 trace::~trace() {
   if (!saved_) return;
   detail::close_open_sql_spans();
-  detail::this_thread() = std::move(saved_->previous);
+  auto& t = detail::this_thread();
+  t = std::move(saved_->previous);
+  detail::sync_hot(t);
 }
 
 const std::string& trace::base_id() const noexcept {
@@ -202,6 +219,7 @@ span::span(std::string name, nlohmann::json info) noexcept {
                      0,
                      extra};
     t.stack.push_back(s->trace_id);
+    detail::sync_hot(t);
     state_ = std::move(s);
     detail::push(r);
   } catch (...) {
@@ -236,6 +254,7 @@ span::~span() {
       break;
     }
   }
+  detail::sync_hot(t);
   if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
   try {
     auto* extra = new detail::record_extra;

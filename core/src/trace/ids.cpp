@@ -2,6 +2,7 @@
 #include "ids.hpp"
 
 #include <array>
+#include <chrono>
 #include <random>
 
 namespace dbtrace::detail {
@@ -15,7 +16,7 @@ struct xoshiro256 {
     if ((s[0] | s[1] | s[2] | s[3]) == 0) s[0] = 1;
   }
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t next() noexcept {
+  static std::uint64_t step(std::uint64_t s[4]) noexcept {
     const std::uint64_t result = rotl(s[1] * 5, 7) * 9;
     const std::uint64_t t = s[1] << 17;
     s[2] ^= s[0];
@@ -35,20 +36,37 @@ int hex_value(char c) noexcept {
   return -1;
 }
 
+// Per-thread generator state, seeded on first use: trivial and initial-exec,
+// so the per-span path reads it without an init guard or __tls_get_addr.
+__thread std::uint64_t t_rng[4] __attribute__((tls_model("initial-exec")));
+__thread bool t_rng_seeded __attribute__((tls_model("initial-exec")));
+
+std::uint64_t next_random() noexcept {
+  if (!t_rng_seeded) {
+    try {
+      const xoshiro256 seeded;
+      for (int i = 0; i < 4; ++i) t_rng[i] = seeded.s[i];
+    } catch (...) {  // no entropy source: the thread's address and the time still differ
+      t_rng[0] = reinterpret_cast<std::uintptr_t>(&t_rng_seeded) | 1;
+      t_rng[1] = static_cast<std::uint64_t>(
+          std::chrono::steady_clock::now().time_since_epoch().count());
+    }
+    t_rng_seeded = true;
+  }
+  return xoshiro256::step(t_rng);
+}
+
 }  // namespace
 
 id128 new_uuid4() noexcept {
-  thread_local xoshiro256 rng;
-  id128 id{rng.next(), rng.next()};
+  id128 id{next_random(), next_random()};
   id.hi = (id.hi & ~0xF000ULL) | 0x4000ULL;                  // version 4
   id.lo = (id.lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);  // RFC 4122 variant
   return id;
 }
 
 id128 new_span_id(const id128& base) noexcept {
-  id128 id = new_uuid4();
-  id.hi = base.hi;
-  return id;
+  return {base.hi, (next_random() & ~(0xC000ULL << 48)) | (0x8000ULL << 48)};
 }
 
 void format_uuid(const id128& id, char out[36]) noexcept {

@@ -39,6 +39,22 @@ struct thread_context {
 };
 thread_context& this_thread() noexcept;
 
+// What the per-statement path reads of this thread's trace, kept in step with
+// thread_context by the trace and span code (sync_hot). Trivial and
+// initial-exec, so reading it is one %fs-relative load: no init guard, no
+// __tls_get_addr. (The model needs a little static TLS, which glibc reserves
+// even for libraries loaded with dlopen.)
+struct hot_context {
+  bool active;
+  std::uint64_t base_hi, base_lo;
+  std::uint64_t parent_hi, parent_lo;  // the innermost span: thread_context::stack.back()
+  sql_span* open_spans;                // SQL spans kept open on this thread (a list)
+};
+extern __thread hot_context t_hot __attribute__((tls_model("initial-exec")));
+
+// Copies what the hot path needs from `t` (this thread's context) after it changed.
+void sync_hot(const thread_context& t) noexcept;
+
 // (detail::close_open_sql_spans, declared in dbtrace/sql.hpp, finishes the SQL
 // spans this thread keeps open when a span or trace ends.)
 

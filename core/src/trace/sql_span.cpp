@@ -17,19 +17,12 @@
 
 namespace dbtrace {
 namespace detail {
-namespace {
-thread_local std::vector<sql_span*> t_open_spans;  // sql_span::keep_open, this thread
-}  // namespace
-
 void close_open_sql_spans(const id128* parent) noexcept {
-  auto& open = t_open_spans;
-  if (open.empty()) return;
-  // Move the ones to close to the back, finish them, then drop them; finishing
-  // leaves the list alone because it is told they are already out of it.
-  const auto closing = std::partition(
-      open.begin(), open.end(), [&](sql_span* s) { return parent && !(s->parent_id_ == *parent); });
-  for (auto it = closing; it != open.end(); ++it) (*it)->end_and_finish_from_list();
-  open.erase(closing, open.end());
+  for (sql_span* s = t_hot.open_spans; s;) {
+    sql_span* next = s->next_open_;
+    if (!parent || s->parent_id_ == *parent) s->end_and_finish_from_list();
+    s = next;
+  }
 }
 
 }  // namespace detail
@@ -42,7 +35,7 @@ std::string type_name(const std::type_info& type) {
 }
 
 bool sql_recording() noexcept {
-  return detail::g_sql.load(std::memory_order_relaxed) && detail::this_thread().active;
+  return detail::g_sql.load(std::memory_order_relaxed) && detail::t_hot.active;
 }
 
 void sql_span::begin(target_ref target, statement_ref statement) noexcept {
@@ -51,7 +44,7 @@ void sql_span::begin(target_ref target, statement_ref statement) noexcept {
 }
 
 void sql_span::begin(target_ref target, std::string_view sql) noexcept {
-  if (!detail::this_thread().active) return;
+  if (!detail::t_hot.active) return;
   statement_ = intern_statement(sql).get();
   if (!statement_) {
     try {
@@ -67,7 +60,7 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
 }
 
 void sql_span::start(target_ref target) noexcept {
-  auto& t = detail::this_thread();
+  const auto& t = detail::t_hot;
   if (!t.active) {
     delete extra_;
     extra_ = nullptr;
@@ -75,9 +68,9 @@ void sql_span::start(target_ref target) noexcept {
   }
   on_ = true;
   target_ = target.get();
-  base_id_ = t.base_id;
-  parent_id_ = t.stack.back();
-  trace_id_ = detail::new_span_id(t.base_id);
+  base_id_ = {t.base_hi, t.base_lo};
+  parent_id_ = {t.parent_hi, t.parent_lo};
+  trace_id_ = detail::new_span_id(base_id_);
   start_ns_ = detail::wall_ns();
 }
 
@@ -99,24 +92,34 @@ std::string sql_span::with_comment(const std::string& sql) const {
 
 void sql_span::keep_open() noexcept {
   if (!on_ || registered_) return;
-  try {
-    detail::t_open_spans.push_back(this);
-    registered_ = true;
-  } catch (...) {
-  }
+  // The head of this thread's list, remembered: a statement handed to another
+  // thread (SOCI allows it) still leaves the list it is in.
+  open_list_ = &detail::t_hot.open_spans;
+  prev_open_ = nullptr;
+  next_open_ = *open_list_;
+  if (next_open_) next_open_->prev_open_ = this;
+  *open_list_ = this;
+  registered_ = true;
+}
+
+void sql_span::unlink() noexcept {
+  if (prev_open_)
+    prev_open_->next_open_ = next_open_;
+  else if (open_list_ && *open_list_ == this)
+    *open_list_ = next_open_;
+  if (next_open_) next_open_->prev_open_ = prev_open_;
+  prev_open_ = next_open_ = nullptr;
+  open_list_ = nullptr;
+  registered_ = false;
 }
 
 void sql_span::end_and_finish_from_list() noexcept {
-  registered_ = false;  // close_open_sql_spans removes it from the list
+  unlink();
   if (on_) finish();
 }
 
 void sql_span::finish() noexcept {
-  if (registered_) {
-    auto& open = detail::t_open_spans;
-    open.erase(std::remove(open.begin(), open.end(), this), open.end());
-    registered_ = false;
-  }
+  if (registered_) unlink();
   on_ = false;
   detail::record r{detail::record_kind::sql,
                    base_id_,

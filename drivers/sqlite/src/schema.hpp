@@ -24,9 +24,10 @@ CREATE TABLE sources (            -- where spans were recorded
   id INTEGER PRIMARY KEY,
   project TEXT NOT NULL, service TEXT NOT NULL, host TEXT NOT NULL,
   UNIQUE (project, service, host));
-CREATE TABLE traces (             -- one row per trace, keys in order of arrival
+CREATE TABLE traces (             -- one row per trace and writer, keys in order of arrival
   id INTEGER PRIMARY KEY,
-  base_id TEXT NOT NULL UNIQUE,   -- OSProfiler's base_id
+  base_id TEXT NOT NULL,          -- OSProfiler's base_id (not indexed: random keys would
+                                  -- cost a scattered page write per trace)
   base_hi INTEGER NOT NULL, base_lo INTEGER NOT NULL,
   first_ns INTEGER NOT NULL,      -- the earliest span start, ns since the epoch
   source INTEGER NOT NULL REFERENCES sources (id));
@@ -60,6 +61,7 @@ CREATE TABLE spans (              -- one row per span, appended in the order the
   params TEXT,                    -- JSON array, only with record_params
   info TEXT);                     -- JSON object: a generic span's info
 CREATE INDEX spans_by_trace ON spans (trace);
+CREATE INDEX traces_by_time ON traces (first_ns);
 )";
 
 inline const char* const views = R"(

@@ -121,8 +121,10 @@ class sqlite_writer final : public writer {
         if (opened != write_result::ok) return opened;
       }
       check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr));
+      used_ = 0;
       for (const auto& v : batch)
-        if (v.phase != span_phase::started) insert(v);  // a generic span is stored when it ends
+        if (v.phase != span_phase::started) collect(v);  // a generic span is stored when it ends
+      insert_rows();
       check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
       return write_result::ok;
     } catch (const sqlite_failure& f) {
@@ -163,6 +165,9 @@ class sqlite_writer final : public writer {
       }
       return it->second.first;
     }
+    // A trace this writer has not seen (or has forgotten) gets a row of its
+    // own: another process writing the same trace has its own row, and readers
+    // gather a trace's rows by base_id.
     if (traces_.size() >= 65536) traces_.clear();  // bounded: old traces rarely come back
     const std::string base = uuid_text(v.base_id);
     insert_trace_.start();
@@ -171,16 +176,9 @@ class sqlite_writer final : public writer {
     insert_trace_.integer(3, as_int(v.base_id.lo));
     insert_trace_.integer(4, v.start_ns);
     insert_trace_.integer(5, source_);
-    select_trace_.start();
-    select_trace_.text(1, base);
-    const std::int64_t key = upsert(insert_trace_, select_trace_);
+    check(sqlite3_step(insert_trace_.get()));
+    const std::int64_t key = sqlite3_last_insert_rowid(db_);
     traces_.emplace(v.base_id, std::make_pair(key, v.start_ns));
-    if (sqlite3_changes(db_) == 0) {  // another writer made it: keep the earliest start
-      update_first_.start();
-      update_first_.integer(1, v.start_ns);
-      update_first_.integer(2, key);
-      check(sqlite3_step(update_first_.get()));
-    }
     return key;
   }
 
@@ -233,35 +231,72 @@ class sqlite_writer final : public writer {
     return key;
   }
 
-  void insert(const span_view& v) {
-    const std::int64_t trace = trace_key(v);
-    const std::int64_t statement = v.is_sql() ? statement_key(*v.statement) : 0;
-    const std::int64_t target = v.target ? target_key(*v.target) : 0;
-    const std::int64_t error = v.error ? error_key(*v.error) : 0;
-    std::string name, params, info;
-    if (!v.is_sql()) name = valid_utf8(v.name);
-    if (v.params) params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (v.info) info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // A span row, its keys looked up, waiting for its insert.
+  struct row {
+    const span_view* v;
+    std::int64_t trace, statement, target, error;
+    std::string name, params, info;  // only where the span has them
+  };
 
-    auto& s = insert_span_;
-    s.start();
-    s.integer(1, trace);
-    s.integer(2, as_int(v.id.lo));
-    if (v.id.hi == v.base_id.hi) s.null(3); else s.integer(3, as_int(v.id.hi));
-    s.integer(4, as_int(v.parent_id.lo));
-    if (v.parent_id.hi == v.base_id.hi) s.null(5); else s.integer(5, as_int(v.parent_id.hi));
-    s.text(6, v.is_sql() ? std::string_view("db") : std::string_view(name));
-    s.integer(7, v.start_ns);
-    s.integer(8, v.end_ns - v.start_ns);
-    if (statement) s.integer(9, statement); else s.null(9);
-    if (target) s.integer(10, target); else s.null(10);
-    s.integer(11, source_);
-    if (v.is_sql() && v.rows >= 0) s.integer(12, v.rows); else s.null(12);
-    if (v.batch > 0) s.integer(13, v.batch); else s.null(13);
-    if (error) s.integer(14, error); else s.null(14);
-    if (v.params) s.text(15, params); else s.null(15);
-    if (v.info) s.text(16, info); else s.null(16);
-    check(sqlite3_step(s.get()));
+  void collect(const span_view& v) {
+    if (rows_.size() == used_) rows_.emplace_back();
+    row& r = rows_[used_++];
+    r.v = &v;
+    r.trace = trace_key(v);
+    r.statement = v.is_sql() ? statement_key(*v.statement) : 0;
+    r.target = v.target ? target_key(*v.target) : 0;
+    r.error = v.error ? error_key(*v.error) : 0;
+    r.name.clear();
+    r.params.clear();
+    r.info.clear();
+    if (!v.is_sql()) r.name = valid_utf8(v.name);
+    if (v.params) r.params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (v.info) r.info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+  // Binds `r` as the row starting at parameter `at` (columns_per_row of them).
+  static void bind(prepared& s, int at, const row& r) {
+    const span_view& v = *r.v;
+    auto integer_or_null = [&](int i, bool present, std::int64_t value) {
+      if (present) s.integer(at + i, value); else s.null(at + i);
+    };
+    s.integer(at, r.trace);
+    s.integer(at + 1, as_int(v.id.lo));
+    integer_or_null(2, v.id.hi != v.base_id.hi, as_int(v.id.hi));
+    s.integer(at + 3, as_int(v.parent_id.lo));
+    integer_or_null(4, v.parent_id.hi != v.base_id.hi, as_int(v.parent_id.hi));
+    s.text(at + 5, v.is_sql() ? std::string_view("db") : std::string_view(r.name));
+    s.integer(at + 6, v.start_ns);
+    s.integer(at + 7, v.end_ns - v.start_ns);
+    integer_or_null(8, r.statement != 0, r.statement);
+    integer_or_null(9, r.target != 0, r.target);
+    s.integer(at + 10, 0);  // replaced by the source below (bound by the caller)
+    integer_or_null(11, v.is_sql() && v.rows >= 0, v.rows);
+    integer_or_null(12, v.batch > 0, v.batch);
+    integer_or_null(13, r.error != 0, r.error);
+    if (v.params) s.text(at + 14, r.params); else s.null(at + 14);
+    if (v.info) s.text(at + 15, r.info); else s.null(at + 15);
+  }
+
+  // Inserts the collected rows: many per statement (less work per row for
+  // SQLite's VM), the rest one by one.
+  void insert_rows() {
+    std::size_t i = 0;
+    for (; i + rows_per_insert <= used_; i += rows_per_insert) {
+      insert_many_.start();
+      for (std::size_t k = 0; k < rows_per_insert; ++k) {
+        const int at = static_cast<int>(k) * columns_per_row + 1;
+        bind(insert_many_, at, rows_[i + k]);
+        insert_many_.integer(at + 10, source_);
+      }
+      check(sqlite3_step(insert_many_.get()));
+    }
+    for (; i < used_; ++i) {
+      insert_span_.start();
+      bind(insert_span_, 1, rows_[i]);
+      insert_span_.integer(11, source_);
+      check(sqlite3_step(insert_span_.get()));
+    }
   }
 
   // Opens the file and makes sure it is in this layout (creating it in a new
@@ -274,8 +309,12 @@ class sqlite_writer final : public writer {
     sqlite3_busy_timeout(db_, 2000);
     // WAL lets the CLI read while the application writes; NORMAL sync is
     // durable across application crashes, which is what a trace store needs.
-    rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr,
-                      nullptr, nullptr);
+    // A 16 MiB page cache keeps the tails of the tables and indexes that
+    // every batch appends to from being read back from the file.
+    rc = sqlite3_exec(db_,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                      "PRAGMA cache_size=-16384;",
+                      nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
     rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
@@ -317,15 +356,18 @@ class sqlite_writer final : public writer {
   }
 
   void prepare_all() {
+    const std::string insert =
+        "INSERT INTO spans (trace, span_id, span_hi, parent_id, parent_hi, name, start_ns, "
+        "duration_ns, statement, target, source, rows, batch, error, params, info) VALUES ";
+    const std::string values = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    std::string many = insert + values;
+    for (std::size_t k = 1; k < rows_per_insert; ++k) many += ", " + values;
+    const std::string one = insert + values;
     const std::pair<prepared*, const char*> all[] = {
-        {&insert_span_,
-         "INSERT INTO spans (trace, span_id, span_hi, parent_id, parent_hi, name, start_ns, "
-         "duration_ns, statement, target, source, rows, batch, error, params, info) VALUES "
-         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {&insert_span_, one.c_str()},
+        {&insert_many_, many.c_str()},
         {&insert_trace_,
-         "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?) "
-         "ON CONFLICT (base_id) DO NOTHING"},
-        {&select_trace_, "SELECT id FROM traces WHERE base_id = ?"},
+         "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)"},
         {&update_first_, "UPDATE traces SET first_ns = min(first_ns, ?) WHERE id = ?"},
         {&insert_statement_,
          "INSERT INTO statements (text, operation, collection, summary) VALUES (?, ?, ?, ?) "
@@ -402,7 +444,7 @@ class sqlite_writer final : public writer {
   }
 
   void close() {
-    for (auto* p : {&insert_span_, &insert_trace_, &select_trace_, &update_first_,
+    for (auto* p : {&insert_span_, &insert_many_, &insert_trace_, &update_first_,
                     &insert_statement_, &select_statement_, &insert_target_, &select_target_,
                     &insert_error_, &select_error_})
       p->finalize();
@@ -413,7 +455,11 @@ class sqlite_writer final : public writer {
   std::string path_, project_, service_, host_;
   sqlite3* db_ = nullptr;
   std::int64_t source_ = 0;
-  prepared insert_span_, insert_trace_, select_trace_, update_first_, insert_statement_,
+  static constexpr std::size_t rows_per_insert = 32;
+  static constexpr int columns_per_row = 16;
+  std::vector<row> rows_;  // the batch's rows, reused
+  std::size_t used_ = 0;
+  prepared insert_span_, insert_many_, insert_trace_, update_first_, insert_statement_,
       select_statement_, insert_target_, select_target_, insert_error_, select_error_;
   // What this writer stored, by the recorder's keys: a known statement,
   // target or trace costs a hash lookup, not a query.
@@ -432,9 +478,10 @@ class sqlite_reader final : public reader {
     open();
     std::vector<trace_summary> out;
     if (layout_ == schema::layout_version) {
-      query(errors_only ? "SELECT base_id, first_ns FROM traces t WHERE EXISTS (SELECT 1 FROM "
-                          "spans s WHERE s.trace = t.id AND s.error IS NOT NULL) ORDER BY 2, 1"
-                        : "SELECT base_id, first_ns FROM traces ORDER BY 2, 1",
+      query(errors_only ? "SELECT base_id, min(first_ns) FROM traces t WHERE EXISTS (SELECT 1 "
+                          "FROM spans s WHERE s.trace = t.id AND s.error IS NOT NULL) "
+                          "GROUP BY base_id ORDER BY 2, 1"
+                        : "SELECT base_id, min(first_ns) FROM traces GROUP BY base_id ORDER BY 2, 1",
             {}, [&](sqlite3_stmt* st) {
               trace_summary t{column_text(st, 0), {}};
               format_timestamp(sqlite3_column_int64(st, 1), t.timestamp);
