@@ -1,6 +1,7 @@
 // The cold path: a full queue drops and counts without blocking; failing,
 // refusing and hanging drivers never reach the application, and flush and
 // shutdown keep their word.
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -79,6 +80,43 @@ TEST_F(pipeline_test, a_full_queue_drops_and_counts_without_blocking) {
   EXPECT_EQ(after.exported + after.dropped, after.recorded);
   EXPECT_EQ(after.exported, control_->written);
   EXPECT_GT(after.exported, 0u);
+}
+
+TEST_F(pipeline_test, queue_size_counts_spans_not_events) {
+  control_->hold = true;  // nothing is settled: the queue holds exactly queue_size spans
+  start();
+  {
+    trace t;
+    run_statements(100);
+  }
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 200u);
+  EXPECT_EQ(s.dropped, 2 * (100u - 64u));  // 64 spans queued, 36 refused (two events each)
+}
+
+TEST_F(pipeline_test, flush_returns_while_other_threads_keep_recording) {
+  opts_.queue_size = 1 << 16;
+  start();
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    trace t;
+    while (!stop.load()) run_statements(100);
+  });
+  {
+    trace t;
+    run_statements(1000);
+  }
+  const auto mine = stats().recorded;
+  // Everything recorded before the call is written, though the other thread never stops.
+  EXPECT_TRUE(flush(std::chrono::seconds(10)));
+  const auto after = stats();
+  EXPECT_GE(after.exported + after.dropped, mine);
+  stop = true;
+  busy.join();
+  ASSERT_TRUE(flush());
+  const auto done = stats();
+  EXPECT_EQ(done.exported + done.dropped, done.recorded);
+  EXPECT_EQ(done.exported, control_->written);
 }
 
 TEST_F(pipeline_test, transient_failures_are_retried_until_written) {
