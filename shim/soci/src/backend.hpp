@@ -11,19 +11,11 @@
 
 #include "dbtrace/sql.hpp"
 #include "errors.hpp"
+#include "params.hpp"
 
 namespace dbtrace::soci::detail {
 
 namespace sd = ::soci::details;
-
-// One bound value as the application handed it to SOCI.
-struct bound_value {
-  std::string name;  // empty for positional binding
-  void* data = nullptr;
-  sd::exchange_type type = sd::x_integer;
-  bool vector = false;
-  ::soci::indicator const* indicators = nullptr;  // set at pre_use; may be null
-};
 
 class traced_session_backend;
 
