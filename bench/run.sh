@@ -7,12 +7,14 @@ scripts/deps.sh test
 build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
   -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx \
+  bench_whole_cost >/dev/null
 out=$(mktemp -d)
 chmod 755 "$out"
 root=$PWD
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-trap '"$root/scripts/pg_server.sh" stop "$out/pg" || true; "$root/scripts/redis_server.sh" stop "$out/redis" || true' EXIT
+receiver_pid=
+trap '"$root/scripts/pg_server.sh" stop "$out/pg" || true; "$root/scripts/redis_server.sh" stop "$out/redis" || true; [ -z "$receiver_pid" ] || kill "$receiver_pid"' EXIT
 redis_port=$(free_port)
 scripts/redis_server.sh start "$out/redis" "$redis_port"
 "$build/bench/bench_hot_path" --benchmark_format=json --benchmark_out="$out/hot_path.json" >/dev/null 2>&1
@@ -27,4 +29,14 @@ scripts/pg_server.sh start "$out/pg" "$port"
 DBTRACE_BENCH_PG="host=127.0.0.1 port=$port dbname=app user=app password=app-secret" \
   "$build/bench/bench_pqxx" --benchmark_enable_random_interleaving=true --benchmark_format=json \
   --benchmark_out="$out/pqxx.json" >/dev/null 2>&1
+# The whole cost per store (application thread + exporter), with every store's
+# server on loopback: Redis and PostgreSQL above, an OTLP receiver that keeps nothing.
+otlp_port=$(free_port)
+python3 tests/otlp/receiver.py - "$otlp_port" 200 &
+receiver_pid=$!
+DBTRACE_BENCH_REDIS="redis://127.0.0.1:$redis_port/0" \
+  DBTRACE_BENCH_PG_URI="postgresql://app:app-secret@127.0.0.1:$port/app" \
+  DBTRACE_BENCH_OTLP="otlp://127.0.0.1:$otlp_port" \
+  "$build/bench/bench_whole_cost" --benchmark_format=json --benchmark_out="$out/whole_cost.json" \
+  >/dev/null 2>&1
 python3 bench/report.py "$out"/*.json

@@ -152,6 +152,53 @@ TEST_F(otlp_test, a_refusing_endpoint_drops_and_counts_without_retrying) {
   EXPECT_EQ(r.requests(), 1);
 }
 
+TEST_F(otlp_test, a_batch_given_up_on_leaves_nothing_behind_for_the_next) {
+  receiver r("400 200");  // the first request is refused for good, the next accepted
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 'first'");
+  }
+  ASSERT_TRUE(flush());
+  {
+    trace t;
+    sql_span s({}, "SELECT 'second'");
+  }
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.dropped, 2u);
+  EXPECT_EQ(s.exported, 2u);
+  ASSERT_EQ(r.requests(), 2);
+  // The second request carries the second batch, not the refused one again.
+  const auto req = nlohmann::json::parse(testing::read_file(r.file(1, ".json")));
+  const auto& spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(attribute(spans[0], "db.query.text"), "SELECT 'second'");
+}
+
+TEST_F(otlp_test, a_generic_span_is_sent_once_whole_when_it_ends) {
+  receiver r("200");
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  start();
+  {
+    trace t;
+    span outer{"rpc", {{"function", "load_user"}}};
+    ASSERT_TRUE(flush());  // its start goes through the exporter now: nothing is sent for it
+    EXPECT_EQ(r.requests(), 0);
+  }
+  ASSERT_TRUE(flush());
+  ASSERT_EQ(r.requests(), 1);
+  const auto req = nlohmann::json::parse(testing::read_file(r.file(0, ".json")));
+  const auto& spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0]["name"], "rpc");
+  EXPECT_EQ(attribute(spans[0], "osprofiler.function"), "load_user");
+  EXPECT_LT(std::stoll(spans[0]["startTimeUnixNano"].get<std::string>()),
+            std::stoll(spans[0]["endTimeUnixNano"].get<std::string>()));
+  EXPECT_EQ(stats().exported, 2u);  // its two OSProfiler events, as counted everywhere
+}
+
 }  // namespace
 }  // namespace dbtrace
 

@@ -1,6 +1,7 @@
 """A loopback OTLP/HTTP receiver for tests: saves each request's body and
 Content-Type, answers with the status codes given on the command line in turn
-(the last one repeats). Usage: receiver.py DIR PORT [STATUS...]"""
+(the last one repeats). Usage: receiver.py DIR PORT [STATUS...]; DIR "-" keeps
+nothing (for benchmarks)."""
 import http.server
 import os
 import sys
@@ -15,10 +16,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         global count
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         status = statuses[min(count, len(statuses) - 1)]
-        with open(os.path.join(out_dir, f"req-{count}.json"), "wb") as f:
-            f.write(body)
-        with open(os.path.join(out_dir, f"req-{count}.meta"), "w") as f:
-            f.write(f"{self.path}\n{self.headers.get('Content-Type')}\n{status}\n")
+        if out_dir != "-":
+            with open(os.path.join(out_dir, f"req-{count}.json"), "wb") as f:
+                f.write(body)
+            with open(os.path.join(out_dir, f"req-{count}.meta"), "w") as f:
+                f.write(f"{self.path}\n{self.headers.get('Content-Type')}\n{status}\n")
         count += 1
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -30,6 +32,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.HTTPServer(("127.0.0.1", port), Handler)
-with open(os.path.join(out_dir, "ready"), "w") as f:
-    f.write("ok")
+if out_dir != "-":
+    with open(os.path.join(out_dir, "ready"), "w") as f:
+        f.write("ok")
 server.serve_forever()

@@ -178,6 +178,25 @@ TEST_F(pipeline_test, shutdown_keeps_its_deadline_when_the_driver_hangs) {
   control_->release();
 }
 
+TEST_F(pipeline_test, shutdown_keeps_its_deadline_while_another_thread_waits_in_flush) {
+  control_->hold = true;  // the store hangs: flush() cannot finish
+  start();
+  {
+    trace t;
+    run_statements(10);
+  }
+  std::thread waiting([] { flush(std::chrono::seconds(60)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it wait
+  const auto begin = std::chrono::steady_clock::now();
+  shutdown(std::chrono::milliseconds(200));
+  // A generous bound: before, shutdown waited for the whole flush (60 s here).
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(10));
+  waiting.join();  // and the flush returns with it, everything accounted for
+  const auto s = stats();
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  control_->release();
+}
+
 TEST_F(pipeline_test, shutdown_writes_what_was_recorded_before_it) {
   start();
   {

@@ -204,5 +204,21 @@ TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_trace) {
   EXPECT_EQ(events().size(), 2u);
 }
 
+TEST_F(sql_span_keep_open_test, a_span_kept_open_on_one_thread_may_end_on_another) {
+  start();
+  std::optional<sql_span> cursor;
+  {
+    trace t;
+    cursor.emplace(target_ref{}, "SELECT * FROM big");
+    cursor->keep_open();
+    // SOCI lets a statement move to another thread: it ends there.
+    std::thread([&] { cursor.reset(); }).join();
+  }  // this thread's trace ends: the span is no longer in its list
+  const auto all = events();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0]["name"], "db-start");
+  EXPECT_EQ(all[1]["name"], "db-stop");
+}
+
 }  // namespace
 }  // namespace dbtrace
