@@ -111,7 +111,10 @@ event& osprofiler_formatter::next(std::vector<event>& out, std::size_t& used) {
 
 void osprofiler_formatter::fill(event& e, const span_view& v, std::string_view suffix,
                                 std::int64_t ns) {
-  e.name.assign(v.name.data(), v.name.size());
+  if (v.is_sql())
+    e.name.assign(v.name.data(), v.name.size());
+  else
+    e.name = valid_utf8(v.name);  // the application's text: it goes into columns as well
   e.name.append(suffix.data(), suffix.size());
   e.base_id.resize(36);
   detail::format_uuid(v.base_id, e.base_id.data());

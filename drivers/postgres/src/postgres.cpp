@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -29,24 +30,50 @@ std::string libpq_uri(std::string uri) {
 
 // COPY's text format: backslash escapes for the characters it treats specially.
 void append_copy_field(std::string& out, const std::string& v) {
-  for (const char c : v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        out += c;
-    }
+  std::size_t from = 0;  // runs of ordinary characters are copied whole
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char* escaped = v[i] == '\\' ? "\\\\"
+                          : v[i] == '\t' ? "\\t"
+                          : v[i] == '\n' ? "\\n"
+                          : v[i] == '\r' ? "\\r"
+                                         : nullptr;
+    if (!escaped) continue;
+    out.append(v, from, i - from);
+    out += escaped;
+    from = i + 1;
   }
+  out.append(v, from, std::string::npos);
+}
+
+// The `data` column as OSProfiler stores it: a JSON string holding the JSON
+// text `{"info": …}`, written straight into COPY's text format. The info is
+// JSON with non-ASCII escaped, so quoting it as a string only escapes `"` and
+// `\`; COPY then doubles every backslash.
+void append_copy_payload(std::string& out, const std::string& info_json) {
+  out += "\"{\\\\\"info\\\\\": ";
+  std::size_t from = 0;  // runs without a quote or backslash are copied whole
+  for (std::size_t i = 0; i < info_json.size(); ++i) {
+    const char c = info_json[i];
+    if (c != '"' && c != '\\') continue;
+    out.append(info_json, from, i - from);
+    // JSON's \" or \\, each backslash doubled for COPY.
+    out += c == '"' ? "\\\\\"" : "\\\\\\\\";
+    from = i + 1;
+  }
+  out.append(info_json, from, std::string::npos);
+  out += "}\"";
+}
+
+// A value for one of the data table's VARCHAR(255) columns: PostgreSQL text
+// holds no NUL, and a longer value would fail the whole COPY (every trace in
+// the batch with it). Cut on a UTF-8 boundary; the full text stays in `data`.
+std::string column_text(std::string s) {
+  s.erase(std::remove(s.begin(), s.end(), '\0'), s.end());
+  std::size_t chars = 0, i = 0;
+  for (; i < s.size(); ++i)
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && ++chars > 255) break;
+  s.resize(i);
+  return s;
 }
 
 nlohmann::ordered_json decode_payload(const char* text) {
@@ -64,7 +91,9 @@ class postgres_writer final : public writer {
  public:
   explicit postgres_writer(const store_params& p)
       : uri_(libpq_uri(p.connection_string)),
-        host_(p.host),
+        host_(column_text(valid_utf8(p.host))),
+        project_(column_text(valid_utf8(p.project))),
+        service_(column_text(valid_utf8(p.service))),
         shown_(redact_connection_string(uri_)),
         format_(p.project, p.service, p.host) {}
   ~postgres_writer() override { close(); }
@@ -77,16 +106,14 @@ class postgres_writer final : public writer {
       buffer_.clear();
       for (std::size_t i = 0; i < used; ++i) {
         const event& e = events_[i];
+        const std::string name = column_text(e.name);
         const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id,
-                                        &e.project,   &host_,     &e.service,   &e.name};
+                                        &project_,    &host_,     &service_,    &name};
         for (const auto* c : columns) {
           append_copy_field(buffer_, *c);
           buffer_ += '\t';
         }
-        payload_.clear();
-        append_json_string(payload_,
-                           event_payload_json(e));  // a JSON string, as OSProfiler stores it
-        append_copy_field(buffer_, payload_);
+        append_copy_payload(buffer_, e.info_json);
         buffer_ += '\n';
       }
       pg_result start(
@@ -158,11 +185,11 @@ class postgres_writer final : public writer {
     return r;
   }
 
-  std::string uri_, host_, shown_;
+  std::string uri_, host_, project_, service_, shown_;
   osprofiler_formatter format_;
   PGconn* conn_ = nullptr;
   std::vector<event> events_;
-  std::string buffer_, payload_;
+  std::string buffer_;
 };
 
 class postgres_reader final : public reader {

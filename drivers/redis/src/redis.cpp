@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
+#include <unordered_map>
 
 #include "dbtrace/error.hpp"
 #include "dbtrace/osprofiler_event.hpp"
@@ -99,23 +101,45 @@ class redis_writer final : public writer {
       if (!ctx_ && !(ctx_ = server_.connect(error))) return write_result::retry;
       std::size_t used = 0;
       for (const auto& v : batch) format_.add(v, events_, used);
-      // Pipelined: all commands out, then all replies in.
-      std::size_t commands = 0;
+      // One LPUSH per trace with all of its events in order (the list ends up
+      // as one LPUSH per event leaves it), written in Redis's protocol
+      // directly; pipelined: all commands out, then all replies in.
+      by_trace_.clear();
+      order_.clear();
       for (std::size_t i = 0; i < used; ++i) {
-        const event& e = events_[i];
-        key_ = events_prefix + e.base_id;
-        json_.clear();
-        append_event_json(json_, e);
-        redisAppendCommand(ctx_, "LPUSH %b %b", key_.data(), key_.size(), json_.data(),
-                           json_.size());
-        ++commands;
-        if (filter_error_trace_ && e.error) {
-          key_ = errors_prefix + e.base_id;
-          json_ = "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}";
-          redisAppendCommand(ctx_, "SET %b %b", key_.data(), key_.size(), json_.data(),
-                             json_.size());
-          ++commands;
+        auto [it, fresh] = by_trace_.try_emplace(events_[i].base_id);
+        if (fresh) order_.push_back(&it->first);
+        it->second.push_back(i);
+      }
+      out_.clear();
+      std::size_t commands = 0;
+      for (const std::string* base : order_) {
+        const auto& indexes = by_trace_[*base];
+        out_ += '*';
+        out_ += std::to_string(indexes.size() + 2);
+        out_ += "\r\n";
+        append_bulk(out_, "LPUSH");
+        append_bulk(out_, events_prefix + *base);
+        for (const std::size_t i : indexes) {
+          json_.clear();
+          append_event_json(json_, events_[i]);
+          append_bulk(out_, json_);
         }
+        ++commands;
+      }
+      for (std::size_t i = 0; i < used && filter_error_trace_; ++i) {
+        const event& e = events_[i];
+        if (!e.error) continue;
+        out_ += "*3\r\n";
+        append_bulk(out_, "SET");
+        append_bulk(out_, errors_prefix + e.base_id);
+        append_bulk(out_, "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}");
+        ++commands;
+      }
+      if (commands > 0 && redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) != REDIS_OK) {
+        error = server_.shown + ": cannot queue the commands";
+        close();
+        return write_result::retry;
       }
       bool refused = false;
       for (std::size_t i = 0; i < commands; ++i) {
@@ -148,12 +172,23 @@ class redis_writer final : public writer {
     ctx_ = nullptr;
   }
 
+  // A RESP bulk string.
+  static void append_bulk(std::string& out, std::string_view s) {
+    out += '$';
+    out += std::to_string(s.size());
+    out += "\r\n";
+    out.append(s.data(), s.size());
+    out += "\r\n";
+  }
+
   server server_;
   bool filter_error_trace_;
   osprofiler_formatter format_;
   redisContext* ctx_ = nullptr;
   std::vector<event> events_;
-  std::string key_, json_;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_trace_;  // event indexes
+  std::vector<const std::string*> order_;  // traces in order of first appearance
+  std::string out_, json_;
 };
 
 class redis_reader final : public reader {
