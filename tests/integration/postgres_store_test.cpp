@@ -39,6 +39,28 @@ class postgres_store_test : public ::testing::Test {
   options opts_;
 };
 
+TEST_F(postgres_store_test, one_odd_span_name_never_costs_the_other_traces_of_its_batch) {
+  init(opts_);
+  std::vector<std::string> bases;
+  for (const std::string& name : {std::string("ok"), std::string("nul\0inside", 11),
+                                 std::string(300, 'x'), std::string("bad \xFF utf-8")}) {
+    trace t;
+    bases.push_back(t.base_id());
+    span s{name, {{"note", "quotes \" and \\ backslashes"}}};
+  }
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(s.exported, s.recorded);
+  auto store = make_reader(opts_.connection_string);
+  for (const auto& base : bases) {
+    SCOPED_TRACE(base);
+    const auto events = store->read_trace(base);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].raw["info"]["note"], "quotes \" and \\ backslashes");
+  }
+}
+
 TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
   init(opts_);
   pqxx::connection app{testing::pg_app()};
