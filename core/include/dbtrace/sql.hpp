@@ -154,9 +154,12 @@ class sql_span {
   void unlink() noexcept;
   bool on_ = false;
   bool registered_ = false;  // in the thread's list of open spans (keep_open)
-  sql_span* prev_open_ = nullptr;  // that list, doubly linked: O(1) in and out
-  sql_span* next_open_ = nullptr;
-  sql_span** open_list_ = nullptr;  // the list's head, of the thread that kept it open
+  // That list, doubly linked (O(1) in and out), and its head, of the thread
+  // that kept the span open; set by keep_open, read only while registered_,
+  // so a span that records nothing never writes them.
+  sql_span* prev_open_;
+  sql_span* next_open_;
+  sql_span** open_list_;
   const statement_info* statement_ = nullptr;
   const target_info* target_ = nullptr;
   std::int64_t rows_ = -1;

@@ -69,6 +69,29 @@ struct id_hash {
   }
 };
 
+// The file's layout version (PRAGMA user_version); -1 when unreadable.
+int user_version(sqlite3* db) {
+  sqlite3_stmt* st = nullptr;
+  int v = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+bool has_table(sqlite3* db, const char* name) {
+  sqlite3_stmt* st = nullptr;
+  bool found = false;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                         &st, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
 // A prepared statement that resets itself for reuse.
 class prepared {
  public:
@@ -130,8 +153,7 @@ class sqlite_writer final : public writer {
     } catch (const sqlite_failure& f) {
       return fail(f.rc, error);
     } catch (const std::exception& e) {
-      error = path_ + ": " + e.what();
-      fail(SQLITE_NOMEM, error);  // rolls back and forgets cached keys
+      fail(SQLITE_NOMEM, error);  // rolls back, forgets cached keys, reopens on the next try
       error = path_ + ": " + e.what();
       return write_result::retry;
     }
@@ -404,31 +426,6 @@ class sqlite_writer final : public writer {
     return upsert(insert, select);
   }
 
-  static int user_version(sqlite3* db) {
-    sqlite3_stmt* st = nullptr;
-    int v = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return v;
-  }
-
- public:
-  static bool has_table(sqlite3* db, const char* name) {
-    sqlite3_stmt* st = nullptr;
-    bool found = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           -1, &st, nullptr) == SQLITE_OK) {
-      sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-      found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
-  }
-  static int layout_of(sqlite3* db) { return user_version(db); }
-
- private:
   write_result fail(int rc, std::string& error) {
     error = path_ + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
     // Keys cached during a rolled-back transaction do not exist: forget them all.
@@ -537,8 +534,8 @@ class sqlite_reader final : public reader {
       throw store_error(path_ + ": " + msg);
     }
     sqlite3_busy_timeout(db_, 2000);
-    layout_ = sqlite_writer::layout_of(db_);
-    if (layout_ == 0 && sqlite_writer::has_table(db_, "data")) return;  // OSProfiler's layout
+    layout_ = user_version(db_);
+    if (layout_ == 0 && has_table(db_, "data")) return;  // OSProfiler's layout
     if (layout_ == schema::layout_version) return;
     const std::string msg =
         layout_ > schema::layout_version
