@@ -57,10 +57,15 @@ class soci_test : public testing::recorder_test,
     return n;
   }
   // Positional placeholder syntax is the same (:name) for both backends via SOCI.
+  // (soci::use binds by reference: the values must outlive the statement, which
+  // runs at the end of the full expression, so no temporaries.)
   void fill(int n) {
-    for (int i = 1; i <= n; ++i)
+    for (int i = 1; i <= n; ++i) {
+      const std::string name = "user" + std::to_string(i);
+      const int score = i * 10;
       *raw_ << "INSERT INTO " + table_ + " (id, name, score) VALUES (:i, :n, :s)", ::soci::use(i),
-          ::soci::use("user" + std::to_string(i)), ::soci::use(i * 10);
+          ::soci::use(name), ::soci::use(score);
+    }
   }
 
   struct db_span {
@@ -251,8 +256,10 @@ TEST_P(soci_test, a_failing_statement_records_the_error_and_throws_what_soci_thr
 TEST_P(soci_test, params_are_recorded_only_when_asked_and_nulls_are_null) {
   {
     trace t;
-    *sql_ << "INSERT INTO " + table_ + " (id, name) VALUES (:id, :name)", ::soci::use(1),
-        ::soci::use(std::string("secret"));
+    const int id = 1;
+    const std::string secret = "secret";
+    *sql_ << "INSERT INTO " + table_ + " (id, name) VALUES (:id, :name)", ::soci::use(id),
+        ::soci::use(secret);
   }
   EXPECT_FALSE(spans()[0].db().contains("params"));
 
@@ -263,8 +270,9 @@ TEST_P(soci_test, params_are_recorded_only_when_asked_and_nulls_are_null) {
     std::string name = "ada";
     ::soci::indicator null_score = ::soci::i_null;
     int score = 0;
+    const int id = 2;
     *sql_ << "INSERT INTO " + table_ + " (id, name, score) VALUES (:id, :name, :score)",
-        ::soci::use(2, "id"), ::soci::use(name, "name"), ::soci::use(score, null_score, "score");
+        ::soci::use(id, "id"), ::soci::use(name, "name"), ::soci::use(score, null_score, "score");
   }
   const auto s = spans();
   ASSERT_EQ(s.size(), 1u);

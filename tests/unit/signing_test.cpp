@@ -30,7 +30,8 @@ TEST(signing, matches_osprofiler_reference_vectors_byte_for_byte) {
 }
 
 TEST(signing, accepts_the_json_forms_osprofiler_accepts) {
-  for (const auto& [label, alt] : vectors()["alternative_encodings"].items()) {
+  const auto all = vectors();  // items() only views it: it must outlive the loop
+  for (const auto& [label, alt] : all["alternative_encodings"].items()) {
     const auto r = verify_context(alt["X-Trace-Info"], alt["X-Trace-HMAC"], key);
     ASSERT_EQ(r.status, context_status::continued) << label;
     EXPECT_EQ(r.ids.base_id, alt["middleware_trace"]["base_id"]) << label;
