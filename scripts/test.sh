@@ -2,13 +2,56 @@
 # The whole test suite: installs what it needs, builds with warnings as
 # errors, starts throwaway PostgreSQL and Redis servers on loopback, runs
 # every test with ctest, stops the servers. Under CI=true a missing server or peer fails.
+#
+#   scripts/test.sh                                  the suite (build/test)
+#   scripts/test.sh --sanitize=address,undefined     the suite under ASan + UBSan (build/test-asan)
+#   scripts/test.sh --sanitize=thread                the suite under TSan (build/test-tsan)
+#
+# A sanitizer mode builds without benchmarks and examples and leaves out the
+# install-and-consume test (it links the installed, instrumented libraries
+# into an uninstrumented program); any report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+
+sanitize=
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize=address,undefined | --sanitize=undefined,address) sanitize=address ;;
+    --sanitize=thread) sanitize=thread ;;
+    *) echo "usage: $0 [--sanitize=address,undefined | --sanitize=thread]" >&2; exit 2 ;;
+  esac
+done
+
 scripts/deps.sh test
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_TESTS=ON \
-  -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
-cmake --build build/test -j"$(nproc)"
+build=build/test
+flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_BENCH=ON)
+exclude=()
+case "$sanitize" in
+  address)
+    build=build/test-asan
+    # vptr: Debian's SOCI libraries carry no typeinfo for UBSan's vptr check.
+    flags=(-DCMAKE_BUILD_TYPE=Debug -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=OFF
+      "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer"
+      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+    export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    exclude=(-E install_and_consume)
+    ;;
+  thread)
+    build=build/test-tsan
+    flags=(-DCMAKE_BUILD_TYPE=Debug -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=OFF
+      # -Wno-tsan: moodycamel's queue uses atomic_thread_fence, which TSan does not model.
+      "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
+      "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread")
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
+    exclude=(-E install_and_consume)
+    ;;
+esac
+
+cmake -S . -B "$build" -DDBTRACE_BUILD_TESTS=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON \
+  -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON "${flags[@]}" >/dev/null
+cmake --build "$build" -j"$(nproc)"
 # The official OTLP definitions for the OTLP test, pinned by package-lock.json.
 [ -d tests/otlp/node_modules/@opentelemetry/otlp-transformer ] ||
   (cd tests/otlp && npm ci --silent --no-audit --no-fund >/dev/null)
@@ -40,4 +83,4 @@ elif [ "${CI:-}" = true ]; then
   exit 1
 fi
 
-cd build/test && ctest --output-on-failure -j2 --timeout 300
+cd "$build" && ctest --output-on-failure -j2 --timeout 600 "${exclude[@]}"
