@@ -171,5 +171,28 @@ TEST_F(context_test, sample_rate_zero_records_nothing_for_own_traces) {
   EXPECT_TRUE(events().empty());
 }
 
+TEST_F(context_test, an_outer_trace_keeps_its_own_id_while_an_inner_one_runs) {
+  start();
+  trace outer;
+  const std::string id = outer.base_id();
+  ASSERT_FALSE(id.empty());
+  {
+    trace inner;
+    EXPECT_NE(inner.base_id(), id);
+    EXPECT_EQ(outer.base_id(), id);
+    EXPECT_TRUE(outer.active());
+  }
+  EXPECT_EQ(outer.base_id(), id);
+}
+
+TEST_F(context_test, a_context_whose_ids_are_not_uuids_continues_nothing_and_is_counted) {
+  start();
+  trace t{context{"garbage", "also garbage", ""}};
+  EXPECT_EQ(t.status(), context_status::malformed);
+  EXPECT_FALSE(t.active());
+  EXPECT_EQ(t.base_id(), "");
+  EXPECT_EQ(stats().rejected_contexts, 1u);
+}
+
 }  // namespace
 }  // namespace dbtrace

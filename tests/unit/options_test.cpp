@@ -138,6 +138,29 @@ TEST(options, passwords_never_appear_in_messages) {
   EXPECT_EQ(redact_connection_string("dbname=app password='a b' host=db"),
             "dbname=app password=*** host=db");
   EXPECT_EQ(redact_connection_string("sqlite:///x.db"), "sqlite:///x.db");
+  EXPECT_EQ(redact_connection_string("file:///var/log/x.jsonl"), "file:///var/log/x.jsonl");
+  EXPECT_EQ(redact_connection_string("otlp://collector:4318"), "otlp://collector:4318");
+}
+
+TEST(options, passwords_with_unencoded_special_characters_are_redacted_whole) {
+  // Passwords as people write them, not percent-encoded: '/', '@', '?', '='.
+  const std::vector<std::string> secrets{"zx/qw", "zx@qw", "zx?qw=9", "zq/x@w?k"};
+  for (const std::string& secret : secrets) {
+    for (const std::string& cs : {"redis://:" + secret + "@127.0.0.1:6379/0",
+                                  "postgresql://app:" + secret + "@db:5432/app?sslmode=off",
+                                  "redis://" + secret + "@cache/0"}) {
+      const std::string shown = redact_connection_string(cs);
+      SCOPED_TRACE(cs + " -> " + shown);
+      // No piece of the password of 3 or more characters survives.
+      for (std::size_t i = 0; i + 3 <= secret.size(); ++i)
+        EXPECT_EQ(shown.find(secret.substr(i, 3)), std::string::npos);
+    }
+  }
+  EXPECT_EQ(redact_connection_string("redis://:pa/ss@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0");
+  EXPECT_EQ(redact_connection_string("redis://s3cret@cache:6379"), "redis://***@cache:6379");
+  EXPECT_EQ(redact_connection_string("postgresql://app:p@ss:w/rd@db/app"),
+            "postgresql://app:***@db/app");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "dbtrace/sql.hpp"
 #include "test_support.hpp"
@@ -208,6 +209,25 @@ TEST_F(pipeline_test, shutdown_writes_what_was_recorded_before_it) {
   EXPECT_EQ(s.recorded, 2000u);
   EXPECT_EQ(s.exported + s.dropped, 2000u);
   EXPECT_EQ(control_->written, s.exported);
+}
+
+TEST_F(pipeline_test, counters_add_up_when_shutdown_races_with_recording_threads) {
+  for (int round = 0; round < 20; ++round) {
+    start();
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+      threads.emplace_back([&] {
+        trace t;
+        while (!stop.load()) run_statements(10);
+      });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    shutdown();  // while the threads are still recording
+    stop = true;
+    for (auto& t : threads) t.join();
+    const auto s = stats();
+    EXPECT_EQ(s.exported + s.dropped, s.recorded) << "round " << round;
+  }
 }
 
 TEST_F(pipeline_test, recording_after_shutdown_is_a_no_op) {

@@ -38,6 +38,14 @@ TEST(truncate_statement, cuts_on_a_character_boundary_and_says_so) {
   EXPECT_NE(cut.find("[dbtrace: truncated, 15 bytes]"), std::string::npos);
 }
 
+TEST(sanitize_sql, dollar_quoted_literals_become_placeholders) {
+  EXPECT_EQ(sanitize_sql("SELECT $$secret$$"), "SELECT ?");
+  EXPECT_EQ(sanitize_sql("SELECT $tag$it's $$ secret$tag$, $1, x$y FROM t"),
+            "SELECT ?, $1, x$y FROM t");
+  EXPECT_EQ(sanitize_sql("DO $body$ BEGIN PERFORM 'x'; END $body$"), "DO ?");
+  EXPECT_EQ(sanitize_sql("SELECT $q$never closed"), "SELECT ?");  // cut off: nothing leaks
+}
+
 TEST(operation_name, is_the_leading_keyword) {
   EXPECT_EQ(operation_name("  select * from t"), "SELECT");
   EXPECT_EQ(operation_name("/* app */ -- x\n INSERT INTO t VALUES (1)"), "INSERT");

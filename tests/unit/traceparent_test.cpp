@@ -41,7 +41,55 @@ TEST(traceparent, follows_the_w3c_rules) {
   }
 }
 
+TEST(clean_tracestate, passes_valid_lists_on_unchanged) {
+  bool changed = true;
+  EXPECT_EQ(clean_tracestate("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", changed),
+            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+  EXPECT_FALSE(changed);
+  EXPECT_EQ(clean_tracestate("fw529a3039@dt=ZGVmYXVsdA , ,x/y*z_-1=a b", changed),
+            "fw529a3039@dt=ZGVmYXVsdA,x/y*z_-1=a b");  // blanks around members, empty members
+  EXPECT_FALSE(changed);
+}
+
+TEST(clean_tracestate, never_passes_on_a_header_it_cannot_parse) {
+  bool changed = false;
+  // CR/LF would inject a header into the next request.
+  EXPECT_EQ(clean_tracestate("vendor=abc\r\nX-Injected: 1", changed), "");
+  EXPECT_TRUE(changed);
+  for (const char* bad : {"Upper=x", "novalue", "k=v,=x", "k=a,b", "1key=x", "k=a=b"}) {
+    EXPECT_EQ(clean_tracestate(bad, changed), "") << bad;
+    EXPECT_TRUE(changed) << bad;
+  }
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += (i ? ",k" : "k") + std::to_string(i) + "=v";
+  EXPECT_EQ(clean_tracestate(many, changed), "");  // more than 32 members
+  EXPECT_TRUE(changed);
+}
+
+TEST(clean_tracestate, cuts_long_lists_from_the_end_at_512_characters) {
+  std::string list;
+  for (int i = 0; i < 30; ++i) list += (i ? ",k" : "k") + std::to_string(i) + "=" + std::string(40, 'v');
+  bool changed = false;
+  const auto out = clean_tracestate(list, changed);
+  EXPECT_TRUE(changed);
+  EXPECT_LE(out.size(), 512u);
+  EXPECT_EQ(out, list.substr(0, out.size()));  // whole members, the first ones
+  EXPECT_EQ(out.back(), 'v');
+  const std::string huge = "k=" + std::string(10 << 20, 'v');  // 10 MB: not a valid member
+  EXPECT_EQ(clean_tracestate(huge, changed), "");
+}
+
 using traceparent_trace_test = testing::recorder_test;
+
+TEST_F(traceparent_trace_test, a_tracestate_that_could_inject_headers_is_not_passed_on) {
+  start();
+  {
+    trace t{headers{{"traceparent", valid}, {"tracestate", "vendor=abc\r\nX-Evil: 1"}}};
+    EXPECT_EQ(t.status(), context_status::continued);  // the trace itself continues
+    EXPECT_EQ(outgoing_headers().count("tracestate"), 0u);
+  }
+  EXPECT_EQ(stats().rejected_contexts, 1u);  // counted, not silent
+}
 
 TEST_F(traceparent_trace_test, a_trace_continues_from_traceparent_and_passes_tracestate_on) {
   start();

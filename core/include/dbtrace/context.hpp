@@ -61,7 +61,8 @@ class trace {
 
  private:
   struct saved_state;
-  void activate(const std::string& base_id, const std::string& parent_id,
+  // Makes this thread run under the ids; false (and an inactive trace) when they are not UUIDs.
+  bool activate(const std::string& base_id, const std::string& parent_id,
                 std::string tracestate = {});
   std::unique_ptr<saved_state> saved_;
   context_status status_;

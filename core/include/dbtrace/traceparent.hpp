@@ -23,6 +23,15 @@ struct w3c_context {
 // be followed by '-' or nothing. nullopt when invalid. Never throws.
 std::optional<w3c_context> parse_traceparent(std::string_view header) noexcept;
 
+// The tracestate header to pass on, by the W3C rules: comma-separated
+// `key=value` members (key: lowercase letters, digits, `_-*/`, optionally
+// `tenant@system`, at most 256 characters; value: printable ASCII without `,`
+// and `=`, at most 256), at most 32 of them. A header with a member that breaks
+// these rules (a CR or LF, say) is not passed on at all; members past 512
+// characters in total are cut from the end. `changed` tells whether anything
+// was dropped or cut. Never throws.
+std::string clean_tracestate(std::string_view header, bool& changed) noexcept;
+
 // "00-<base_id hex>-<low 64 bits of parent_id>-<01|00>"; empty for ids that are not UUIDs.
 std::string format_traceparent(const std::string& base_id, const std::string& parent_id,
                                bool sampled = true);

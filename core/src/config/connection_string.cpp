@@ -10,12 +10,25 @@
 namespace dbtrace {
 
 std::string redact_connection_string(const std::string& cs) {
-  // URI userinfo: scheme://user:secret@host -> scheme://user:***@host
-  static const std::regex uri_password(R"(^([a-zA-Z][a-zA-Z0-9+.-]*://[^/:@]*:)[^@/]*@)");
-  // key=value form: password=secret (libpq, SOCI)
+  std::string out = cs;
+  // URI userinfo: scheme://user:secret@host -> scheme://user:***@host. The
+  // userinfo ends at the *last* '@': passwords are often not percent-encoded
+  // and may hold '/', '?', ':' or '@' themselves. Without a ':' the whole
+  // userinfo may be the password (redis://s3cret@host), so all of it goes.
+  static const std::regex scheme(R"(^[a-zA-Z][a-zA-Z0-9+.-]*://)");
+  std::smatch m;
+  if (std::regex_search(cs, m, scheme)) {
+    const std::size_t start = static_cast<std::size_t>(m.length(0));
+    const std::size_t at = cs.rfind('@');
+    if (at != std::string::npos && at >= start) {
+      const std::size_t colon = cs.find(':', start);
+      const std::size_t keep = colon != std::string::npos && colon < at ? colon + 1 : start;
+      out = cs.substr(0, keep) + "***" + cs.substr(at);
+    }
+  }
+  // key=value form: password=secret (libpq, SOCI), also in a URI's query.
   static const std::regex kv_password(
       R"((^|[\s;&?])((?:password|pwd|pass)\s*=\s*)('[^']*'|[^\s;&]*))", std::regex::icase);
-  std::string out = std::regex_replace(cs, uri_password, "$1***@");
   return std::regex_replace(out, kv_password, "$1$2***");
 }
 

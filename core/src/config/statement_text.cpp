@@ -81,6 +81,20 @@ std::string sanitize_sql(std::string_view s) {
       i = end;
       continue;
     }
+    if (c == '$' && (i == 0 || !is_word_char(s[i - 1]))) {
+      // PostgreSQL dollar quoting: $$…$$ or $tag$…$tag$ (a tag does not start
+      // with a digit, so $1 stays a placeholder).
+      std::size_t j = i + 1;
+      if (j < s.size() && !is_digit(s[j]))
+        while (j < s.size() && s[j] != '$' && is_word_char(s[j])) ++j;
+      if (j < s.size() && s[j] == '$') {
+        const std::string_view delimiter = s.substr(i, j - i + 1);
+        const std::size_t close = s.find(delimiter, j + 1);
+        out.push_back('?');
+        i = close == std::string_view::npos ? s.size() : close + delimiter.size();
+        continue;
+      }
+    }
     if ((c == '$' || c == ':' || c == '@') && i + 1 < s.size() && is_word_char(s[i + 1])) {
       std::size_t j = i + 1;  // placeholder: $1, :name, @p
       while (j < s.size() && is_word_char(s[j])) ++j;

@@ -135,7 +135,16 @@ void shutdown(std::chrono::milliseconds deadline) noexcept {
 }
 
 statistics stats() noexcept {
-  const auto& c = detail::rec().stats;
+  auto& r = detail::rec();
+  {
+    // A thread that was inside push() while shutdown() stopped the pipeline
+    // may have queued a record after the pipeline's last look: with no
+    // pipeline running, whatever is still queued is lost, and counted here.
+    std::unique_lock<std::mutex> lock(r.mutex, std::try_to_lock);
+    if (lock.owns_lock() && !r.active && r.queue)
+      r.stats.dropped.fetch_add(detail::discard(*r.queue), std::memory_order_relaxed);
+  }
+  const auto& c = r.stats;
   statistics s;
   s.recorded = c.enqueued_events() + c.dropped_full.load();
   s.exported = c.exported.load();

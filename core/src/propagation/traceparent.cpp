@@ -1,6 +1,8 @@
 // W3C traceparent <-> OSProfiler ids.
 #include "dbtrace/traceparent.hpp"
 
+#include <vector>
+
 #include "trace/ids.hpp"
 
 namespace dbtrace {
@@ -25,7 +27,78 @@ std::string uuid_text(std::string_view hex32) {
   return u;
 }
 
+constexpr std::size_t max_tracestate_members = 32;
+constexpr std::size_t max_tracestate_length = 512;  // what the spec asks vendors to pass on
+
+bool key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' ||
+         c == '/';
+}
+
+// A member's key: simple-key, or tenant-id@system-id.
+bool valid_key(std::string_view k) {
+  if (k.empty() || k.size() > 256) return false;
+  const auto at = k.find('@');
+  auto part_ok = [](std::string_view p, bool first_may_be_digit) {
+    if (p.empty()) return false;
+    const char c = p[0];
+    if (!((c >= 'a' && c <= 'z') || (first_may_be_digit && c >= '0' && c <= '9'))) return false;
+    for (const char x : p)
+      if (!key_char(x)) return false;
+    return true;
+  };
+  if (at == std::string_view::npos) return part_ok(k, false);
+  return part_ok(k.substr(0, at), true) && part_ok(k.substr(at + 1), false) &&
+         k.substr(0, at).size() <= 241 && k.substr(at + 1).size() <= 14;
+}
+
+bool valid_value(std::string_view v) {
+  if (v.empty() || v.size() > 256 || v.back() == ' ') return false;
+  for (const char c : v)
+    if (c < 0x20 || c > 0x7E || c == ',' || c == '=') return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace
+
+std::string clean_tracestate(std::string_view header, bool& changed) noexcept {
+  changed = false;
+  try {
+    std::vector<std::string_view> members;
+    while (!header.empty()) {
+      const auto comma = header.find(',');
+      const auto member = trim(header.substr(0, comma));
+      header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+      if (member.empty()) continue;  // empty members are allowed and dropped
+      const auto eq = member.find('=');
+      if (eq == std::string_view::npos || !valid_key(member.substr(0, eq)) ||
+          !valid_value(member.substr(eq + 1)) || members.size() == max_tracestate_members) {
+        changed = true;
+        return {};  // not parseable: the whole header is not passed on
+      }
+      members.push_back(member);
+    }
+    std::string out;
+    for (const auto m : members) {
+      if (out.size() + (out.empty() ? 0 : 1) + m.size() > max_tracestate_length) {
+        changed = true;  // cut from the end, as the spec allows
+        break;
+      }
+      if (!out.empty()) out += ',';
+      out.append(m.data(), m.size());
+    }
+    return out;
+  } catch (...) {
+    changed = true;
+    return {};
+  }
+}
 
 std::optional<w3c_context> parse_traceparent(std::string_view h) noexcept {
   try {

@@ -78,6 +78,8 @@ context current_context() {
 
 struct trace::saved_state {
   detail::thread_context previous;
+  bool active = false;  // this trace's own ids were valid: it records
+  std::string base_id;  // its own, also while a trace inside it is active
 };
 
 trace::trace() : status_(context_status::disabled) {
@@ -99,7 +101,10 @@ trace::trace(const headers& incoming) : status_(context_status::disabled) {
   context_status why = context_status::no_context;
   if (info != incoming.end() && hmac == incoming.end()) why = context_status::unsigned_context;
   const auto state = incoming.find("tracestate");
-  std::string tracestate = state == incoming.end() ? std::string() : state->second;
+  bool state_changed = false;
+  std::string tracestate =
+      state == incoming.end() ? std::string() : clean_tracestate(state->second, state_changed);
+  if (state_changed) detail::count_rejected_context();  // dropped or cut: counted, never silent
   if (info != incoming.end() && hmac != incoming.end()) {
     const auto v = verify_context(info->second, hmac->second, detail::current().hmac_keys);
     if (v.status == context_status::continued) {
@@ -141,11 +146,14 @@ trace::trace(const context& parent) : status_(context_status::disabled) {
     activate({}, {});
     return;
   }
-  status_ = context_status::continued;
-  activate(parent.base_id, parent.parent_id, parent.tracestate);
+  // Ids that are not UUIDs continue nothing: a new, inactive trace, counted.
+  status_ = activate(parent.base_id, parent.parent_id, parent.tracestate)
+                ? context_status::continued
+                : context_status::malformed;
+  if (status_ == context_status::malformed) detail::count_rejected_context();
 }
 
-void trace::activate(const std::string& base_id, const std::string& parent_id,
+bool trace::activate(const std::string& base_id, const std::string& parent_id,
                      std::string tracestate) {
   auto& t = detail::this_thread();
   saved_ = std::make_unique<saved_state>();
@@ -155,7 +163,7 @@ void trace::activate(const std::string& base_id, const std::string& parent_id,
   const auto parent = detail::parse_uuid(parent_id);
   if (!base || !parent) {  // inactive: records nothing
     detail::sync_hot(t);
-    return;
+    return false;
   }
   t.active = true;
   t.base_id = *base;
@@ -163,6 +171,9 @@ void trace::activate(const std::string& base_id, const std::string& parent_id,
   t.stack = {*base, *parent};
   t.tracestate = std::move(tracestate);
   detail::sync_hot(t);
+  saved_->active = true;
+  saved_->base_id = base_id;
+  return true;
 }
 
 trace::~trace() {
@@ -175,12 +186,11 @@ trace::~trace() {
 
 const std::string& trace::base_id() const noexcept {
   static const std::string none;
-  const auto& t = detail::this_thread();
-  return saved_ && t.active ? t.base_id_text : none;
+  return saved_ && saved_->active ? saved_->base_id : none;
 }
 
 bool trace::active() const noexcept {
-  return saved_ && detail::this_thread().active;
+  return saved_ && saved_->active;
 }
 
 struct span::state {
