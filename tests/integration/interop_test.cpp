@@ -71,6 +71,26 @@ TEST_F(redis_test, events_are_lpushed_as_osprofiler_does_and_errors_indexed) {
   EXPECT_EQ(build_report(store->read_trace(base))["stats"]["db"]["count"], 2);
 }
 
+TEST_F(redis_test, keys_that_are_not_osprofilers_never_hide_the_rest_of_the_store) {
+  start();
+  const std::string base = record_request();
+  ASSERT_TRUE(flush());
+  // Another program's keys under OSProfiler's prefixes: a string, bad JSON, a wrong shape.
+  redis_cli("SET osprofiler_opt:not-a-list hello");
+  redis_cli("SET osprofiler_error:not-json hello");
+  redis_cli("SET osprofiler_error:wrong-shape '{\"base_id\": 5, \"timestamp\": []}'");
+  redis_cli("HSET osprofiler_error:a-hash f v");
+  auto store = make_reader(redis_uri());
+  bool listed = false, as_error = false;
+  for (const auto& t : store->list_traces(false)) listed = listed || t.base_id == base;
+  for (const auto& t : store->list_traces(true)) as_error = as_error || t.base_id == base;
+  EXPECT_TRUE(listed);
+  EXPECT_TRUE(as_error);
+  for (const char* key : {"osprofiler_opt:not-a-list", "osprofiler_error:not-json",
+                          "osprofiler_error:wrong-shape", "osprofiler_error:a-hash"})
+    redis_cli(std::string("DEL ") + key);
+}
+
 TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {
   testing::test_server store("redis");
   ASSERT_TRUE(store.start());

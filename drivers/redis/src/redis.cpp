@@ -200,17 +200,20 @@ class redis_reader final : public reader {
     std::vector<trace_summary> out;
     if (errors_only) {
       for (const auto& key : r.scan(errors_prefix + "*")) {
-        const auto value = r.command({"GET", key});
-        if (value->type != REDIS_REPLY_STRING) continue;
+        // One key that is not OSProfiler's (another type, another shape) is
+        // skipped; the rest of the store is still listed.
+        const auto value = r.command({"GET", key}, connection::skip_refused);
+        if (!value || value->type != REDIS_REPLY_STRING) continue;
         const auto j = nlohmann::json::parse(std::string(value->str, value->len), nullptr, false);
-        if (j.is_object() && j.contains("base_id") && j.contains("timestamp"))
+        if (j.is_object() && j.contains("base_id") && j["base_id"].is_string() &&
+            j.contains("timestamp") && j["timestamp"].is_string())
           out.push_back({j["base_id"].get<std::string>(), j["timestamp"].get<std::string>()});
       }
     } else {
       for (const auto& key : r.scan(events_prefix + "*")) {
         // LPUSH puts the newest first: the last element is the trace's first event.
-        const auto value = r.command({"LINDEX", key, "-1"});
-        if (value->type != REDIS_REPLY_STRING) continue;
+        const auto value = r.command({"LINDEX", key, "-1"}, connection::skip_refused);
+        if (!value || value->type != REDIS_REPLY_STRING) continue;
         const auto j = nlohmann::json::parse(std::string(value->str, value->len), nullptr, false);
         out.push_back({key.substr(events_prefix.size()),
                        j.is_object() && j.contains("timestamp") && j["timestamp"].is_string()
@@ -247,7 +250,10 @@ class redis_reader final : public reader {
       if (!c_) throw store_error(error);
     }
     ~connection() { redisFree(c_); }
-    reply_ptr command(std::vector<std::string> args) {
+    static constexpr bool skip_refused = true;
+    // Runs one command; a reply that is an error (WRONGTYPE, say) throws, or
+    // with `skip_refused` gives null.
+    reply_ptr command(std::vector<std::string> args, bool refused_is_null = false) {
       std::vector<const char*> argv;
       std::vector<std::size_t> lens;
       for (const auto& a : args) {
@@ -258,8 +264,10 @@ class redis_reader final : public reader {
                                                             argv.data(), lens.data())),
                   freeReplyObject);
       if (!r) throw store_error(d_.shown + ": " + c_->errstr);
-      if (r->type == REDIS_REPLY_ERROR)
+      if (r->type == REDIS_REPLY_ERROR) {
+        if (refused_is_null) return reply_ptr(nullptr, freeReplyObject);
         throw store_error(d_.shown + ": " + std::string(r->str, r->len));
+      }
       return r;
     }
     std::vector<std::string> scan(const std::string& pattern) {
