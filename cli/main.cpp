@@ -1,4 +1,6 @@
 // The `dbtrace` command: list stored traces and show one, from any store.
+// Exit codes: 0 done, 1 no such trace or the store cannot be read, 2 a usage
+// or configuration error.
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -40,6 +42,7 @@ int write_output(const std::string& text, const std::string& out_file) {
 int main(int argc, char** argv) {
   CLI::App app{"dbtrace: show the SQL statements of traced requests"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "dbtrace " DBTRACE_VERSION);
   std::string connection_string, config_file;
   app.add_option("--connection-string", connection_string,
                  "Store to read (default: $DBTRACE_CONNECTION_STRING, "
@@ -70,7 +73,21 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
   }
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    // A word CLI11 could not place is what the user got wrong: name it
+    // (CLI11 would only say that a subcommand is required).
+    const auto extra = app.remaining(true);
+    if (!extra.empty())
+      std::cerr << "dbtrace: unknown command or option '" << extra.front()
+                << "' (see dbtrace --help)\n";
+    else
+      std::cerr << "dbtrace: " << e.what() << " (see dbtrace --help)\n";
+    return 2;
+  }
 
   std::string where;
   try {

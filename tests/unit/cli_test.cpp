@@ -64,5 +64,25 @@ TEST(cli, an_unknown_trace_or_unreachable_store_is_one_line_and_nonzero) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 
+TEST(cli, version_help_and_usage_errors_have_their_own_exit_codes) {
+  auto r = testing::run(cli + " --version");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "dbtrace " DBTRACE_VERSION_FOR_TESTS "\n");
+  r = testing::run(cli + " --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("trace"), std::string::npos);
+  r = testing::run(cli + " frobnicate 2>&1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "dbtrace: unknown command or option 'frobnicate' (see dbtrace --help)\n");
+  r = testing::run(cli + " trace list --colour 2>&1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("'--colour'"), std::string::npos) << r.out;
+  r = testing::run(cli + " trace show 2>&1");  // the base_id is missing
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  r = testing::run(cli + " trace list --connection-string nosuch://x 2>&1");
+  EXPECT_EQ(r.status, 2);  // a configuration error
+}
+
 }  // namespace
 }  // namespace dbtrace
