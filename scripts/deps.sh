@@ -11,7 +11,9 @@ build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libi
 # without depending on them.
 library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev libcurl4-openssl-dev)
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server python3
-  python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis)
+  python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis
+  # The viewer's browser test and the DOT test.
+  chromium chromium-driver python3-selenium graphviz)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}" "${library_packages[@]}") ;;

@@ -36,14 +36,15 @@ TEST(cli, show_writes_to_out_and_defaults_to_the_tree) {
   EXPECT_NE(tree.find("SELECT id, name, val FROM items WHERE id = ?"), std::string::npos) << tree;
 }
 
-TEST(cli, list_prints_each_trace_with_its_first_timestamp) {
+TEST(cli, list_takes_its_store_from_the_environment) {
   const auto store = example_store();
-  auto r = testing::run(cli + " trace list --connection-string file://" + store);
+  const auto line = example_base + "\t2026-11-25T17:52:08.296938\t3.120\t7\t6\t1\tpeer/interop\n";
+  auto r = testing::run("DBTRACE_CONNECTION_STRING=file://" + store + " " + cli + " trace list");
   ASSERT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, example_base + "\t2026-11-25T17:52:08.296938\n");
+  EXPECT_EQ(r.out, line);
   r = testing::run("OSPROFILER_CONNECTION_STRING=file://" + store + " " + cli +
                    " trace list --error-trace");
-  EXPECT_EQ(r.out, example_base + "\t2026-11-25T17:52:08.296938\n");  // it has a failed statement
+  EXPECT_EQ(r.out, line);  // it has a failed statement
 }
 
 TEST(cli, an_unknown_trace_or_unreachable_store_is_one_line_and_nonzero) {

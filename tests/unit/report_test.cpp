@@ -32,7 +32,7 @@ TEST(report, a_span_without_its_stop_event_gets_zero_duration) {
 }
 
 TEST(report, the_text_tree_nests_spans_and_shows_statements_and_errors) {
-  const auto tree = render_tree(testing::example_events());
+  const auto tree = render_tree(assemble_trace(testing::example_events()));
   EXPECT_NE(tree.find("\n  request  +0.000ms"), std::string::npos) << tree;
   EXPECT_NE(tree.find("\n    db  +"), std::string::npos) << tree;
   EXPECT_NE(tree.find("INSERT INTO items (id, name, val) VALUES (?, ?, ?)"), std::string::npos);

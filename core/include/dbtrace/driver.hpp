@@ -142,6 +142,14 @@ class reader {
   virtual std::vector<trace_summary> list_traces(bool errors_only) = 0;
   // All events of one trace, in stored order; empty when the trace is unknown.
   virtual std::vector<stored_event> read_trace(const std::string& base_id) = 0;
+  // Every event in the store; stops early when `each` returns false. The
+  // default reads the listed traces one by one; a store that can read all in
+  // one pass overrides it.
+  virtual void scan(const std::function<bool(const stored_event&)>& each) {
+    for (const auto& t : list_traces(false))
+      for (const auto& e : read_trace(t.base_id))
+        if (!each(e)) return;
+  }
 };
 
 // A kind of store: the schemes it serves ("redis://") and how to open it.

@@ -9,7 +9,6 @@
 #include <ctime>
 #include <map>
 #include <optional>
-#include <sstream>
 
 namespace dbtrace {
 namespace {
@@ -114,34 +113,6 @@ nlohmann::ordered_json node_json(const trace_tree& t, std::size_t i, int depth) 
   return j;
 }
 
-std::string millis(std::int64_t micros) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3fms", static_cast<double>(micros) / 1000.0);
-  return buf;
-}
-
-void render(const trace_tree& t, std::size_t i, int depth, std::ostringstream& out) {
-  const node& n = t.nodes[i];
-  out << std::string(static_cast<std::size_t>(depth) * 2, ' ') << n.info["name"].get<std::string>()
-      << "  +" << millis(*n.started - *t.started_at) << "  " << millis(*n.finished - *n.started);
-  if (!n.statement.empty()) {
-    std::string s = n.statement;
-    for (auto& c : s)
-      if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-    if (s.size() > 120) s = s.substr(0, 117) + "...";
-    out << "  " << s;
-  }
-  if (n.exception != "None") out << "  ! " << n.exception;
-  out << '\n';
-  if (depth >= max_depth) return;
-  // The text tree orders siblings to the microsecond; the report keeps OSProfiler's milliseconds.
-  auto children = n.children;
-  std::stable_sort(children.begin(), children.end(), [&](std::size_t a, std::size_t b) {
-    return *t.nodes[a].started < *t.nodes[b].started;
-  });
-  for (auto c : children) render(t, c, depth + 1, out);
-}
-
 }  // namespace
 
 nlohmann::ordered_json build_report(const std::vector<stored_event>& events) {
@@ -178,22 +149,60 @@ nlohmann::ordered_json build_report(const std::vector<stored_event>& events) {
   return report;
 }
 
-std::string render_tree(const std::vector<stored_event>& events) {
-  trace_tree t(events);
-  std::ostringstream out;
-  std::map<std::string, std::pair<int, std::int64_t>> stats;  // name -> count, µs
-  for (const auto& n : t.nodes) {
-    auto& s = stats[n.info["name"].get<std::string>()];
-    ++s.first;
-    s.second += *n.finished - *n.started;
+}  // namespace dbtrace
+
+namespace dbtrace {
+
+std::vector<stored_event> events_from_report(const nlohmann::ordered_json& report) {
+  using ojson = nlohmann::ordered_json;
+  std::vector<stored_event> out;
+  if (!report.is_object() || !report.contains("children") || !report["children"].is_array())
+    throw std::invalid_argument("not a trace report: no \"children\" list");
+  auto text = [](const ojson& j, const char* key) -> std::optional<std::string> {
+    const auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  std::string base_id;  // the parent of the top spans
+  std::vector<const ojson*> pending{&report["children"]};
+  while (!pending.empty()) {
+    const auto* children = pending.back();
+    pending.pop_back();
+    for (const auto& child : *children) {
+      if (!child.is_object()) continue;
+      if (base_id.empty()) base_id = text(child, "parent_id").value_or("");
+      const auto info = child.find("info");
+      if (info == child.end() || !info->is_object()) continue;
+      for (const auto& [key, payload] : info->items()) {
+        if (key.rfind("meta.raw_payload.", 0) != 0 || !payload.is_object()) continue;
+        if (payload.contains("timestamp")) {  // the whole event (Redis, JSON lines, ...)
+          out.push_back(stored_event_from_json(payload));
+          continue;
+        }
+        // A SQL store's report keeps only {"info": ...}: the rest comes from
+        // the node, and the time from its whole milliseconds.
+        stored_event e;
+        e.name = key.substr(17);
+        const bool stop = e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, "-stop") == 0;
+        const auto ms = info->find(stop ? "finished" : "started");
+        if (ms == info->end() || !ms->is_number_integer()) continue;
+        e.base_id = base_id;
+        e.trace_id = text(child, "trace_id").value_or("");
+        e.parent_id = text(child, "parent_id").value_or("");
+        format_timestamp(ms->get<std::int64_t>() * 1000000, e.timestamp);
+        e.project = text(*info, "project");
+        e.service = text(*info, "service");
+        e.host = text(*info, "host");
+        e.raw = payload;
+        out.push_back(std::move(e));
+      }
+    }
+    for (const auto& child : *children) {
+      if (child.is_object() && child.contains("children") && child["children"].is_array())
+        pending.push_back(&child["children"]);
+    }
   }
-  out << "trace " << (events.empty() ? std::string() : events.front().base_id) << "  "
-      << (t.started_at ? millis(*t.finished_at - *t.started_at) : millis(0));
-  for (const auto& [name, s] : stats)
-    out << "  " << name << ": " << s.first << " in " << millis(s.second);
-  out << '\n';
-  for (auto r : t.roots) render(t, r, 1, out);
-  return out.str();
+  return out;
 }
 
 }  // namespace dbtrace

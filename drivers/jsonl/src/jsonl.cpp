@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include "dbtrace/error.hpp"
 #include "dbtrace/osprofiler_event.hpp"
@@ -123,7 +124,13 @@ class jsonl_reader final : public reader {
     return out;
   }
 
+  void scan(const std::function<bool(const stored_event&)>& each) override {
+    for_each_event(
+        [&](const nlohmann::ordered_json& j) { return each(stored_event_from_json(j)); });
+  }
+
  private:
+  // Calls f on every event; f may return false to stop.
   template <class F>
   void for_each_event(F&& f) {
     std::ifstream in(path_);
@@ -132,7 +139,12 @@ class jsonl_reader final : public reader {
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       const auto j = nlohmann::ordered_json::parse(line, nullptr, false);
-      if (j.is_object()) f(j);  // a line cut by a crash is skipped, the rest still read
+      if (!j.is_object()) continue;  // a line cut by a crash is skipped, the rest still read
+      if constexpr (std::is_same_v<decltype(f(j)), bool>) {
+        if (!f(j)) return;
+      } else {
+        f(j);
+      }
     }
   }
 
