@@ -8,7 +8,7 @@ build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
   -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx \
-  bench_whole_cost >/dev/null
+  bench_whole_cost bench_viewer >/dev/null
 out=$(mktemp -d)
 chmod 755 "$out"
 root=$PWD
@@ -39,4 +39,10 @@ DBTRACE_BENCH_REDIS="redis://127.0.0.1:$redis_port/0" \
   DBTRACE_BENCH_OTLP="otlp://127.0.0.1:$otlp_port" \
   "$build/bench/bench_whole_cost" --benchmark_format=json --benchmark_out="$out/whole_cost.json" \
   >/dev/null 2>&1
+# The HTML viewer: writing the page of a 50,000-span trace, then its first
+# render in chromium (headless).
+DBTRACE_BENCH_VIEWER_OUT="$out/viewer.html" "$build/bench/bench_viewer" --benchmark_format=json \
+  --benchmark_out="$out/viewer.json" >/dev/null 2>&1
 python3 bench/report.py "$out"/*.json
+echo "HTML viewer, 50,000 spans, first render and actions in chromium (ms):"
+/usr/bin/python3 bench/viewer_render.py "$out/viewer.html"

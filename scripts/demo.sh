@@ -23,4 +23,7 @@ build/demo/examples/soci_requests "$work/app.conf" > "$work/ids.txt"
 echo "== traces in $work/traces.db"
 build/demo/cli/dbtrace --config "$work/app.conf" trace list
 echo "== the first one"
-build/demo/cli/dbtrace --config "$work/app.conf" trace show "$(head -n1 "$work/ids.txt")" --tree
+first=$(head -n1 "$work/ids.txt")
+build/demo/cli/dbtrace --config "$work/app.conf" trace show "$first" --tree
+build/demo/cli/dbtrace --config "$work/app.conf" trace show "$first" --html --out "$work/trace.html"
+echo "== its page (open it in a browser; it needs no network): $PWD/$work/trace.html"

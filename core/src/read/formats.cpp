@@ -57,7 +57,8 @@ void info_words(const ojson& info, const std::string& prefix, std::string& out) 
 std::string error_text(const trace_span& s) {
   std::string e = s.etype;
   if (!s.message.empty()) e += ": " + one_line(s.message, 200);
-  if (!s.sqlstate.empty()) e += " (SQLSTATE " + s.sqlstate + ")";
+  // PostgreSQL's codes are SQLSTATEs; SQLite's and others' are their own numbers.
+  if (!s.sqlstate.empty()) e += (s.sqlstate.size() == 5 ? " (SQLSTATE " : " (code ") + s.sqlstate + ")";
   return e;
 }
 
@@ -377,7 +378,27 @@ nlohmann::json viewer_data(const stored_trace& t) {
       j["message"] = s.message;
       if (!s.sqlstate.empty()) j["sqlstate"] = s.sqlstate;
     }
-    j["raw"] = s.raw;
+    // The raw events without what the span already says (the page puts it
+    // back): a 50,000-span page is half the size.
+    j["parent_id"] = s.parent_id;
+    nlohmann::json raw = nlohmann::json::object();
+    for (const auto& [name, event] : s.raw.items()) {
+      nlohmann::json e = event;
+      if (e.is_object()) {
+        const auto drop = [&](const char* key, const std::optional<std::string>& same) {
+          const auto it = e.find(key);
+          if (it != e.end() && same && *it == *same) e.erase(it);
+        };
+        drop("name", name);
+        drop("base_id", t.base_id);
+        drop("trace_id", s.id);
+        drop("parent_id", s.parent_id);
+        drop("project", s.project);
+        drop("service", s.service);
+      }
+      raw[name] = std::move(e);
+    }
+    j["raw"] = std::move(raw);
     spans.push_back(std::move(j));
   }
   std::string started;
