@@ -140,7 +140,7 @@ int list_traces(dbtrace::reader& store, const list_options& o) {
   const bool terminal = is_terminal("");
   std::vector<std::vector<std::string>> rows;
   if (terminal)
-    rows.push_back({"BASE ID", "STARTED (UTC)", "MS", "SPANS", "SQL", "ERRORS", "PROJECT/SERVICE"});
+    rows.push_back({"BASE ID", "STARTED (UTC)", "DURATION MS", "SPANS", "SQL", "ERRORS", "PROJECT/SERVICE"});
   for (const auto& t : traces)
     rows.push_back({t.base_id, timestamp(t.started_us), millis(t.duration_us()),
                     std::to_string(t.spans), std::to_string(t.sql), std::to_string(t.errors),

@@ -299,3 +299,27 @@ TEST(trace_list, sorts_limits_and_filters) {
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// What a person at a terminal gets (script(1) gives the command a terminal).
+TEST(trace_output, a_terminal_gets_a_header_and_colour_and_a_pipe_neither) {
+  REQUIRE_TOOL("script");
+  const auto& t = recorded();
+  const auto at_terminal = [&](const std::string& args) {
+    return testing::run("script -qc '" + cli + " " + args + " --connection-string file://" + t.store +
+                        "' /dev/null");
+  };
+  const auto list = at_terminal("trace list");
+  EXPECT_EQ(list.out.rfind("BASE ID ", 0), 0u) << list.out;
+  EXPECT_NE(list.out.find(t.base_id + "  "), std::string::npos) << "aligned with blanks, not tabs";
+  const auto tree = at_terminal("trace show " + t.base_id);
+  EXPECT_NE(tree.out.find("\033[31m! pqxx::undefined_table"), std::string::npos) << tree.out;
+  const auto plain = testing::run("NO_COLOR=1 script -qc '" + cli + " trace show " + t.base_id +
+                                  " --connection-string file://" + t.store + "' /dev/null");
+  EXPECT_EQ(plain.out.find("\033["), std::string::npos) << "NO_COLOR is honoured";
+}
+
+}  // namespace
+}  // namespace dbtrace
