@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dbtrace/stats.hpp"
+
 #include "dbtrace/detail/id128.hpp"
 #include "dbtrace/sql.hpp"
 
@@ -149,6 +151,12 @@ class reader {
     for (const auto& t : list_traces(false))
       for (const auto& e : read_trace(t.base_id))
         if (!each(e)) return;
+  }
+  // Per-group statistics the store computes itself (the embedded store, in
+  // SQL); nullopt when it cannot, and collect_stats() scans the events instead.
+  virtual std::optional<std::vector<statement_stats>> stats(const stats_query& q) {
+    (void)q;
+    return std::nullopt;
   }
 };
 

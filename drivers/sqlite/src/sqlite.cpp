@@ -272,7 +272,8 @@ class sqlite_writer final : public writer {
     r.params.clear();
     r.info.clear();
     if (!v.is_sql()) r.name = valid_utf8(v.name);
-    if (v.params) r.params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (v.params)
+      r.params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (v.info) r.info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
@@ -280,7 +281,10 @@ class sqlite_writer final : public writer {
   static void bind(prepared& s, int at, const row& r) {
     const span_view& v = *r.v;
     auto integer_or_null = [&](int i, bool present, std::int64_t value) {
-      if (present) s.integer(at + i, value); else s.null(at + i);
+      if (present)
+        s.integer(at + i, value);
+      else
+        s.null(at + i);
     };
     s.integer(at, r.trace);
     s.integer(at + 1, as_int(v.id.lo));
@@ -296,8 +300,14 @@ class sqlite_writer final : public writer {
     integer_or_null(11, v.is_sql() && v.rows >= 0, v.rows);
     integer_or_null(12, v.batch > 0, v.batch);
     integer_or_null(13, r.error != 0, r.error);
-    if (v.params) s.text(at + 14, r.params); else s.null(at + 14);
-    if (v.info) s.text(at + 15, r.info); else s.null(at + 15);
+    if (v.params)
+      s.text(at + 14, r.params);
+    else
+      s.null(at + 14);
+    if (v.info)
+      s.text(at + 15, r.info);
+    else
+      s.null(at + 15);
   }
 
   // Inserts the collected rows: many per statement (less work per row for
@@ -324,9 +334,9 @@ class sqlite_writer final : public writer {
   // Opens the file and makes sure it is in this layout (creating it in a new
   // or empty file); an OSProfiler-layout or newer file is refused for writing.
   write_result open(std::string& error) {
-    int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
     sqlite3_busy_timeout(db_, 2000);
     // WAL lets the CLI read while the application writes; NORMAL sync is
@@ -352,8 +362,8 @@ class sqlite_writer final : public writer {
         return write_result::rejected;
       }
       const std::string ddl = std::string(schema::tables) + schema::views +
-                              "PRAGMA user_version = " +
-                              std::to_string(schema::layout_version) + ";";
+                              "PRAGMA user_version = " + std::to_string(schema::layout_version) +
+                              ";";
       rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
       if (rc != SQLITE_OK) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -441,9 +451,9 @@ class sqlite_writer final : public writer {
   }
 
   void close() {
-    for (auto* p : {&insert_span_, &insert_many_, &insert_trace_, &update_first_,
-                    &insert_statement_, &select_statement_, &insert_target_, &select_target_,
-                    &insert_error_, &select_error_})
+    for (auto* p :
+         {&insert_span_, &insert_many_, &insert_trace_, &update_first_, &insert_statement_,
+          &select_statement_, &insert_target_, &select_target_, &insert_error_, &select_error_})
       p->finalize();
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
@@ -475,10 +485,11 @@ class sqlite_reader final : public reader {
     open();
     std::vector<trace_summary> out;
     if (layout_ == schema::layout_version) {
-      query(errors_only ? "SELECT base_id, min(first_ns) FROM traces t WHERE EXISTS (SELECT 1 "
-                          "FROM spans s WHERE s.trace = t.id AND s.error IS NOT NULL) "
-                          "GROUP BY base_id ORDER BY 2, 1"
-                        : "SELECT base_id, min(first_ns) FROM traces GROUP BY base_id ORDER BY 2, 1",
+      query(errors_only
+                ? "SELECT base_id, min(first_ns) FROM traces t WHERE EXISTS (SELECT 1 "
+                  "FROM spans s WHERE s.trace = t.id AND s.error IS NOT NULL) "
+                  "GROUP BY base_id ORDER BY 2, 1"
+                : "SELECT base_id, min(first_ns) FROM traces GROUP BY base_id ORDER BY 2, 1",
             {}, [&](sqlite3_stmt* st) {
               trace_summary t{column_text(st, 0), {}};
               format_timestamp(sqlite3_column_int64(st, 1), t.timestamp);
@@ -523,6 +534,76 @@ class sqlite_reader final : public reader {
     return out;
   }
 
+  // Layout 1 answers in SQL: grouped, summed and ranked inside SQLite.
+  std::optional<std::vector<statement_stats>> stats(const stats_query& q) override {
+    open();
+    if (layout_ != schema::layout_version) return std::nullopt;  // OSProfiler's: scan the events
+    static const char* const keys[] = {"s.statement", "st.summary", "st.operation", "st.collection",
+                                       "s.name"};
+    std::string picked = "SELECT ";
+    picked += keys[static_cast<int>(q.by)];
+    // Durations in µs as the events' timestamps give them, so that every store agrees.
+    picked +=
+        " AS g, (s.start_ns + s.duration_ns) / 1000 - s.start_ns / 1000 AS d, "
+        "s.error IS NOT NULL AS failed, coalesce(s.rows, 0) AS r FROM spans s ";
+    picked += q.by == stats_grouping::name ? "LEFT JOIN" : "JOIN";
+    picked += " statements st ON st.id = s.statement ";
+    std::vector<std::pair<std::string, std::string>> where;  // condition, bound text
+    if (!q.base_id.empty())
+      where.emplace_back("s.trace IN (SELECT id FROM traces WHERE base_id = ?)", q.base_id);
+    if (!q.project.empty())
+      where.emplace_back("s.source IN (SELECT id FROM sources WHERE project = ?)", q.project);
+    if (!q.service.empty())
+      where.emplace_back("s.source IN (SELECT id FROM sources WHERE service = ?)", q.service);
+    if (q.since_us) where.emplace_back("s.start_ns >= ?", std::to_string(*q.since_us * 1000));
+    if (q.until_us) where.emplace_back("s.start_ns < ?", std::to_string(*q.until_us * 1000));
+    for (std::size_t i = 0; i < where.size(); ++i)
+      picked += (i ? " AND " : "WHERE ") + where[i].first;
+    // Nearest-rank percentiles: the largest duration ranked within ceil(p n / 100).
+    std::string sql =
+        "WITH picked AS (" + picked +
+        "), ranked AS (SELECT g, d, failed, r, "
+        "row_number() OVER (PARTITION BY g ORDER BY d) AS rn, count(*) OVER (PARTITION BY g) AS n "
+        "FROM picked) "
+        "SELECT g, count(*), sum(failed), sum(r), sum(d), max(d), "
+        "max(CASE WHEN rn <= (50 * n + 99) / 100 THEN d END), "
+        "max(CASE WHEN rn <= (95 * n + 99) / 100 THEN d END), "
+        "max(CASE WHEN rn <= (99 * n + 99) / 100 THEN d END) FROM ranked GROUP BY g";
+    if (q.by == stats_grouping::text)
+      sql = "SELECT st.text, a.* FROM (" + sql + ") a JOIN statements st ON st.id = a.g";
+    const int first = q.by == stats_grouping::text ? 2 : 1;  // after the key (and the id)
+    std::vector<statement_stats> out;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
+      throw store_error(path_ + ": " + sqlite3_errmsg(db_));
+    for (std::size_t i = 0; i < where.size(); ++i) {
+      const auto& v = where[i].second;
+      if (where[i].first.find("start_ns") != std::string::npos)
+        sqlite3_bind_int64(st, static_cast<int>(i + 1), std::stoll(v));
+      else
+        sqlite3_bind_text(st, static_cast<int>(i + 1), v.data(), static_cast<int>(v.size()),
+                          SQLITE_STATIC);
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      statement_stats s;
+      s.key = column_text(st, 0);
+      auto at = [&](int c) { return sqlite3_column_int64(st, first + c); };
+      s.count = at(0);
+      s.errors = at(1);
+      s.rows = at(2);
+      s.total_us = at(3);
+      s.max_us = at(4);
+      s.p50_us = at(5);
+      s.p95_us = at(6);
+      s.p99_us = at(7);
+      out.push_back(std::move(s));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) throw store_error(path_ + ": " + sqlite3_errmsg(db_));
+    return out;
+  }
+
  private:
   void open() {
     if (db_) return;
@@ -537,11 +618,11 @@ class sqlite_reader final : public reader {
     layout_ = user_version(db_);
     if (layout_ == 0 && has_table(db_, "data")) return;  // OSProfiler's layout
     if (layout_ == schema::layout_version) return;
-    const std::string msg =
-        layout_ > schema::layout_version
-            ? path_ + ": written by a newer dbtrace (layout " + std::to_string(layout_) +
-                  "); this one reads layouts up to " + std::to_string(schema::layout_version)
-            : path_ + ": not a dbtrace or OSProfiler trace store";
+    const std::string msg = layout_ > schema::layout_version
+                                ? path_ + ": written by a newer dbtrace (layout " +
+                                      std::to_string(layout_) + "); this one reads layouts up to " +
+                                      std::to_string(schema::layout_version)
+                                : path_ + ": not a dbtrace or OSProfiler trace store";
     sqlite3_close(db_);
     db_ = nullptr;
     throw store_error(msg);

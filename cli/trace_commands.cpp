@@ -1,0 +1,76 @@
+#include "trace_commands.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <map>
+
+#include "common.hpp"
+#include "dbtrace/report.hpp"
+
+namespace dbtrace::cli {
+
+int list_traces(reader& store, const list_options& o) {
+  std::vector<trace_overview> traces;
+  std::map<std::string, std::size_t> index;
+  store.scan([&](const stored_event& e) {
+    auto [it, added] = index.emplace(e.base_id, traces.size());
+    if (added) traces.emplace_back();
+    traces[it->second].add(e);
+    return true;
+  });
+  const std::int64_t since = o.since.empty() ? INT64_MIN : parse_time("--since", o.since);
+  traces.erase(std::remove_if(traces.begin(), traces.end(),
+                              [&](const auto& t) {
+                                return t.base_id.empty() || t.started_us < since ||
+                                       (o.errors_only && t.errors == 0);
+                              }),
+               traces.end());
+  auto key = [&](const trace_overview& t) -> std::int64_t {
+    if (o.sort == "duration") return -t.duration_us();
+    if (o.sort == "errors") return -static_cast<std::int64_t>(t.errors);
+    return t.started_us;
+  };
+  std::stable_sort(traces.begin(), traces.end(), [&](const auto& a, const auto& b) {
+    return key(a) != key(b) ? key(a) < key(b) : a.started_us < b.started_us;
+  });
+  if (o.limit && traces.size() > o.limit) traces.resize(o.limit);
+
+  if (o.as_json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& t : traces)
+      out.push_back({{"base_id", t.base_id},
+                     {"started", timestamp(t.started_us)},
+                     {"duration_ms", static_cast<double>(t.duration_us()) / 1000.0},
+                     {"spans", t.spans},
+                     {"sql", t.sql},
+                     {"errors", t.errors},
+                     {"project", t.project},
+                     {"service", t.service}});
+    return write_output(out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                        "");
+  }
+  const bool person = is_terminal("");
+  if (person && traces.empty()) return write_output("no traces\n", "");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : traces)
+    rows.push_back({t.base_id, timestamp(t.started_us), millis(t.duration_us()),
+                    std::to_string(t.spans), std::to_string(t.sql), std::to_string(t.errors),
+                    t.project + "/" + t.service});
+  return write_output(table({"BASE ID", "STARTED (UTC)", "DURATION MS", "SPANS", "SQL", "ERRORS",
+                             "PROJECT/SERVICE"},
+                            rows, person),
+                      "");
+}
+
+bool is_uuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if ((i == 8 || i == 13 || i == 18 || i == 23)
+            ? s[i] != '-'
+            : !std::isxdigit(static_cast<unsigned char>(s[i])))
+      return false;
+  return true;
+}
+
+}  // namespace dbtrace::cli
