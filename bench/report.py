@@ -18,6 +18,12 @@ BUDGETS = {
                                                    "", None),
     "open_and_close_trace/repeats:5_median": ("open and close a trace (once per request)", "", None),
     "export_to_redis": ("exporter: Redis store (loopback)", ">= 500k events/s", lambda _, ips: ips >= 5e5),
+    "stats_of_a_million_spans/0/iterations:3": ("dbtrace stats, embedded store of 1M spans, by text", "<= 2 s",
+                                                lambda ns, _: ns <= 2e9),
+    "stats_of_a_million_spans/1/iterations:3": ("dbtrace stats, embedded store of 1M spans, by summary", "<= 2 s",
+                                                lambda ns, _: ns <= 2e9),
+    "stats_of_a_million_spans/4/iterations:3": ("dbtrace stats, embedded store of 1M spans, by span name", "<= 2 s",
+                                                lambda ns, _: ns <= 2e9),
     "html_page_of_50k_spans/iterations:3": ("trace show --html: assemble and write a 50,000-span page", "", None),
 }
 

@@ -11,6 +11,7 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/report.hpp"
+#include "stats_command.hpp"
 #include "trace_commands.hpp"
 #include "viewer.hpp"
 
@@ -66,7 +67,28 @@ int main(int argc, char** argv) {
   show_cmd->add_option("--min-duration", min_duration,
                        "--tree: leave out spans faster than this (250us, 1ms, 2s)");
 
-  for (auto* sub : {list_cmd, show_cmd}) {
+  auto* stats_cmd = app.add_subcommand(
+      "stats",
+      "Per statement across stored traces: count, errors, rows, total, mean, p50/p95/p99, max");
+  cli::stats_options so;
+  stats_cmd
+      ->add_option("--by", so.by,
+                   "Group by statement text, db.query.summary, operation, collection or span name")
+      ->check(CLI::IsMember({"text", "summary", "operation", "collection", "name"}));
+  stats_cmd->add_option("--sort", so.sort, "Largest first: total time, p99, count or errors")
+      ->check(CLI::IsMember({"total", "p99", "count", "errors"}));
+  stats_cmd->add_option("--top", so.top, "Only the first N");
+  stats_cmd->add_option("--since", so.since,
+                        "Spans started since a UTC time or an age (15m, 2h, 1d)");
+  stats_cmd->add_option("--until", so.until, "Spans started before a UTC time or an age");
+  stats_cmd->add_option("--project", so.project, "Only spans recorded by this project");
+  stats_cmd->add_option("--service", so.service, "Only spans recorded by this service");
+  stats_cmd->add_option("--trace", so.trace, "Only this trace (base_id)");
+  auto* stats_json =
+      stats_cmd->add_flag("--json", so.as_json, "A JSON array, one object per group");
+  stats_cmd->add_flag("--csv", so.as_csv, "CSV with a header row")->excludes(stats_json);
+
+  for (auto* sub : {list_cmd, show_cmd, stats_cmd}) {
     sub->add_option("--connection-string", connection_string, "Store to read");
     sub->add_option("--config", config_file, "Take the store from this config file")
         ->check(CLI::ExistingFile);
@@ -115,6 +137,7 @@ int main(int argc, char** argv) {
       where = dbtrace::redact_connection_string(cs);
       auto store = dbtrace::make_reader(cs);
       if (list_cmd->parsed()) return cli::list_traces(*store, lo);
+      if (stats_cmd->parsed()) return cli::show_stats(*store, so);
       events = store->read_trace(base_id);
     }
     if (events.empty()) {

@@ -36,6 +36,10 @@ struct statement_stats {
   }
 };
 
+// The figures of one group from its durations sorted ascending (not empty).
+statement_stats summarize(std::string key, const std::vector<std::int64_t>& sorted_durations,
+                          std::int64_t errors, std::int64_t rows);
+
 // Finished spans, added one by one, summed up per group.
 class stats_table {
  public:

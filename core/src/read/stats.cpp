@@ -119,23 +119,28 @@ void stats_table::add(const std::string& key, std::int64_t duration_us, bool fai
   g.rows += rows;
 }
 
+statement_stats summarize(std::string key, const std::vector<std::int64_t>& sorted,
+                          std::int64_t errors, std::int64_t rows) {
+  statement_stats s;
+  s.key = std::move(key);
+  s.count = static_cast<std::int64_t>(sorted.size());
+  s.errors = errors;
+  s.rows = rows;
+  for (auto d : sorted) s.total_us += d;
+  s.max_us = sorted.back();
+  s.p50_us = nearest_rank(sorted, 50);
+  s.p95_us = nearest_rank(sorted, 95);
+  s.p99_us = nearest_rank(sorted, 99);
+  return s;
+}
+
 std::vector<statement_stats> stats_table::result() const {
   std::vector<statement_stats> out;
   out.reserve(groups_.size());
   for (const auto& [key, g] : groups_) {
     auto sorted = g.durations;
     std::sort(sorted.begin(), sorted.end());
-    statement_stats s;
-    s.key = key;
-    s.count = static_cast<std::int64_t>(sorted.size());
-    s.errors = g.errors;
-    s.rows = g.rows;
-    for (auto d : sorted) s.total_us += d;
-    s.max_us = sorted.back();
-    s.p50_us = nearest_rank(sorted, 50);
-    s.p95_us = nearest_rank(sorted, 95);
-    s.p99_us = nearest_rank(sorted, 99);
-    out.push_back(std::move(s));
+    out.push_back(summarize(key, sorted, g.errors, g.rows));
   }
   return out;
 }
