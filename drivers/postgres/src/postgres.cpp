@@ -32,7 +32,7 @@ std::string libpq_uri(std::string uri) {
 void append_copy_field(std::string& out, const std::string& v) {
   std::size_t from = 0;  // runs of ordinary characters are copied whole
   for (std::size_t i = 0; i < v.size(); ++i) {
-    const char* escaped = v[i] == '\\' ? "\\\\"
+    const char* escaped = v[i] == '\\'   ? "\\\\"
                           : v[i] == '\t' ? "\\t"
                           : v[i] == '\n' ? "\\n"
                           : v[i] == '\r' ? "\\r"
@@ -229,20 +229,44 @@ class postgres_reader final : public reader {
         "FROM data WHERE base_id = $1 ORDER BY id",
         base_id.c_str());
     std::vector<stored_event> out;
-    for (int i = 0; i < PQntuples(res.get()); ++i) {
-      auto v = [&](int c) { return std::string(PQgetvalue(res.get(), i, c)); };
-      auto nullable = [&](int c) -> std::optional<std::string> {
-        if (PQgetisnull(res.get(), i, c)) return std::nullopt;
-        return v(c);
-      };
-      out.push_back({v(0), v(1), v(2), v(3), v(4), nullable(5), nullable(6), nullable(7),
-                     decode_payload(PQgetvalue(res.get(), i, 8))});
-    }
+    for (int i = 0; i < PQntuples(res.get()); ++i) out.push_back(event_of(res.get(), i));
     return out;
   }
 
+  // One query, rows streamed one at a time: a store of millions of events is
+  // never held in memory (the default would run a query per trace).
+  void scan(const std::function<bool(const stored_event&)>& each) override {
+    connection r(*this);
+    if (!PQsendQuery(r.conn_,
+                     "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, "
+                     "host, data FROM data ORDER BY id") ||
+        !PQsetSingleRowMode(r.conn_))
+      throw store_error(trim(shown_ + ": " + PQerrorMessage(r.conn_)));
+    bool wanted = true;
+    std::string failure;
+    while (PGresult* row = PQgetResult(r.conn_)) {
+      pg_result res(row, PQclear);
+      const auto status = PQresultStatus(row);
+      if (status == PGRES_SINGLE_TUPLE && wanted)
+        wanted = each(event_of(row, 0));  // after false, the rest is read and dropped
+      else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && failure.empty())
+        failure = trim(shown_ + ": " + PQresultErrorMessage(row));
+    }
+    if (!failure.empty()) throw store_error(failure + " (not a dbtrace/OSProfiler store?)");
+  }
+
  private:
- private:
+  static stored_event event_of(PGresult* res, int i) {
+    auto v = [&](int c) { return std::string(PQgetvalue(res, i, c)); };
+    auto nullable = [&](int c) -> std::optional<std::string> {
+      if (PQgetisnull(res, i, c)) return std::nullopt;
+      return v(c);
+    };
+    return {v(0),        v(1),        v(2),
+            v(3),        v(4),        nullable(5),
+            nullable(6), nullable(7), decode_payload(PQgetvalue(res, i, 8))};
+  }
+
   // A connection of the CLI's own, closed when done.
   struct connection {
     explicit connection(const postgres_reader& d) : d_(d), conn_(PQconnectdb(d.uri_.c_str())) {
