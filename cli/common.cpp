@@ -80,21 +80,30 @@ std::int64_t parse_time(const std::string& option, const std::string& text) {
                     "' is neither a UTC time (2026-11-26T09:00:00) nor an age (30s, 15m, 2h, 1d)");
 }
 
+namespace {
+// Columns line up by characters, not bytes ("µs").
+std::size_t display_width(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+}  // namespace
+
 std::string table(const std::vector<std::string>& header,
                   const std::vector<std::vector<std::string>>& rows, bool for_a_person) {
   std::vector<std::size_t> width(header.size(), 0);
   if (for_a_person) {
-    for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+    for (std::size_t c = 0; c < header.size(); ++c) width[c] = display_width(header[c]);
     for (const auto& r : rows)
       for (std::size_t c = 0; c < r.size() && c < width.size(); ++c)
-        width[c] = std::max(width[c], r[c].size());
+        width[c] = std::max(width[c], display_width(r[c]));
   }
   std::string text;
   auto line = [&](const std::vector<std::string>& r) {
     for (std::size_t c = 0; c < r.size(); ++c) {
       text += r[c];
       if (c + 1 == r.size()) break;
-      text += for_a_person ? std::string(width[c] - r[c].size() + 2, ' ') : "\t";
+      text += for_a_person ? std::string(width[c] - display_width(r[c]) + 2, ' ') : "\t";
     }
     text += '\n';
   };

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "bench_command.hpp"
 #include "common.hpp"
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
@@ -88,6 +89,21 @@ int main(int argc, char** argv) {
       stats_cmd->add_flag("--json", so.as_json, "A JSON array, one object per group");
   stats_cmd->add_flag("--csv", so.as_csv, "CSV with a header row")->excludes(stats_json);
 
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "What tracing costs on your database and statement: raw vs traced, interleaved");
+  cli::bench_options bo;
+  bench_cmd->add_option("--api", bo.api, "The shim your application uses")
+      ->check(CLI::IsMember({"soci", "pqxx"}));
+  bench_cmd->add_option("--db", bo.db,
+                        "soci: backend://connect-string (postgresql://dbname=app host=db); pqxx: a "
+                        "libpq string. Default: in-memory SQLite with a table of its own");
+  bench_cmd->add_option("--statement", bo.statement, "The statement to prepare and run");
+  bench_cmd->add_option("--param", bo.params, "A value to bind, in order (repeat for more)");
+  bench_cmd->add_option("--store", bo.store,
+                        "Where spans go (default: an embedded store in a temporary directory)");
+  bench_cmd->add_option("--seconds", bo.seconds, "How long to measure (default 5)");
+  bench_cmd->add_flag("--json", bo.as_json, "The figures as JSON");
+
   for (auto* sub : {list_cmd, show_cmd, stats_cmd}) {
     sub->add_option("--connection-string", connection_string, "Store to read");
     sub->add_option("--config", config_file, "Take the store from this config file")
@@ -122,6 +138,7 @@ int main(int argc, char** argv) {
       }
       tree.min_duration_us = *us;
     }
+    if (bench_cmd->parsed()) return cli::run_bench(bo);
     std::vector<dbtrace::stored_event> events;
     if (show_cmd->parsed() && !cli::is_uuid(base_id)) {
       where = base_id;

@@ -105,6 +105,20 @@ TEST_F(pqxx_test, prepared_statements_show_their_sql_and_params_only_when_asked)
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[0].first["info"]["db"]["params"], nlohmann::json::parse("[3]"));
   EXPECT_EQ(s[1].first["info"]["db"]["params"], nlohmann::json::parse(R"(["ada", null])"));
+
+  // Values bound at run time are recorded one by one, among the static ones.
+  {
+    trace t;
+    pqxx::nontransaction n{*conn_};
+    const std::vector<std::string> values{"40", "1"};
+    EXPECT_EQ(n.exec_params("SELECT $1::int + $2::int + $3::int",
+                            ::pqxx::prepare::make_dynamic_params(values), 1)[0][0]
+                  .as<int>(),
+              42);
+  }
+  s = spans();
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[2].first["info"]["db"]["params"], nlohmann::json::parse(R"(["40", "1", 1])"));
 }
 
 // What libpqxx alone throws for `sql`, as type and message.

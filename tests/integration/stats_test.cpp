@@ -69,7 +69,8 @@ const recorded_stores& stores() {
       o.connection_string = r.sqlite;
       std::vector<std::unique_ptr<writer>> writers;
       for (const auto& cs : {r.sqlite, r.jsonl, r.postgres})
-        if (!cs.empty()) writers.push_back(make_writer({cs, "test-host", r.project, service, false}));
+        if (!cs.empty())
+          writers.push_back(make_writer({cs, "test-host", r.project, service, false}));
       init(o, std::make_unique<tee_writer>(std::move(writers)));
       const auto target = intern_target({"postgresql", "shop", "127.0.0.1", 5432});
       for (int request = 0; request < 6; ++request) {
@@ -82,7 +83,8 @@ const recorded_stores& stores() {
           q.rows(1);
         }
         for (int i = 0; i < 3; ++i) {
-          sql_span q(target, intern_statement("INSERT INTO orders (user_id, note) VALUES ($1, 'a,\"b\"')"));
+          sql_span q(target,
+                     intern_statement("INSERT INTO orders (user_id, note) VALUES ($1, 'a,\"b\"')"));
           busy_for(std::chrono::microseconds(20 + i * request));
           q.rows(i == 2 ? 0 : 1);
         }
@@ -121,14 +123,16 @@ std::map<std::string, reference_group> reference(const std::string& only_service
     const auto e = nlohmann::json::parse(line);
     if (!only_service.empty() && e["service"] != only_service) continue;
     const std::string name = e["name"];
-    (name.size() > 5 && name.substr(name.size() - 5) == "-stop" ? stops : starts)[e["trace_id"]] = e;
+    (name.size() > 5 && name.substr(name.size() - 5) == "-stop" ? stops : starts)[e["trace_id"]] =
+        e;
   }
   std::map<std::string, reference_group> groups;
   for (const auto& [id, start] : starts) {
     if (!start["info"].contains("db")) continue;
     const auto& stop = stops.at(id);
     auto& g = groups[start["info"]["db"]["statement"]];
-    g.durations.push_back(*parse_timestamp(stop["timestamp"]) - *parse_timestamp(start["timestamp"]));
+    g.durations.push_back(*parse_timestamp(stop["timestamp"]) -
+                          *parse_timestamp(start["timestamp"]));
     g.errors += stop["info"].contains("etype");
     if (stop["info"].contains("db") && stop["info"]["db"].contains("db.response.returned_rows"))
       g.rows += stop["info"]["db"]["db.response.returned_rows"].get<std::int64_t>();
@@ -186,7 +190,8 @@ TEST(stats, per_statement_figures_equal_the_reference_on_every_store) {
       EXPECT_EQ(g["max_us"], *std::max_element(want.durations.begin(), want.durations.end()));
     }
     // Sorted by total time, largest first.
-    for (std::size_t i = 1; i < got.size(); ++i) EXPECT_GE(got[i - 1]["total_us"], got[i]["total_us"]);
+    for (std::size_t i = 1; i < got.size(); ++i)
+      EXPECT_GE(got[i - 1]["total_us"], got[i]["total_us"]);
   }
 }
 
@@ -215,7 +220,8 @@ TEST(stats, groupings_name_what_they_group) {
   const auto by_name = stats(store, "--by name");
   EXPECT_EQ(keys(by_name, "span"), (std::set<std::string>{"db", "rpc"}));
   for (const auto& r : by_name)
-    EXPECT_EQ(r["count"], r["span"] == "rpc" ? 12 : 12 * 10 + 6);  // 12 requests, 11 or 10 statements
+    EXPECT_EQ(r["count"],
+              r["span"] == "rpc" ? 12 : 12 * 10 + 6);  // 12 requests, 11 or 10 statements
 }
 
 TEST(stats, filters_by_service_trace_and_time_on_every_store) {
@@ -231,12 +237,14 @@ TEST(stats, filters_by_service_trace_and_time_on_every_store) {
     EXPECT_EQ(count(stats(store, "--service nobody")), 0);
     EXPECT_EQ(count(stats(store, "--since " + stores().between)), 6 * 10 + 3);
     EXPECT_EQ(count(stats(store, "--until " + stores().between)), 6 * 10 + 3);
-    EXPECT_EQ(count(stats(store, "--trace " + stores().base_ids[0])), 11);  // request 0 has the UPDATE
+    EXPECT_EQ(count(stats(store, "--trace " + stores().base_ids[0])),
+              11);  // request 0 has the UPDATE
     EXPECT_EQ(count(stats(store, "--trace " + stores().base_ids[1])), 10);
     const auto only = stats(store, "--service billing --sort count --top 1");
     ASSERT_EQ(only.size(), 1u);
     EXPECT_EQ(only[0]["statement"], "SELECT name FROM users WHERE id = $1");
-    EXPECT_EQ(only[0]["p99_us"], percentile(billing.at("SELECT name FROM users WHERE id = $1").durations, 99));
+    EXPECT_EQ(only[0]["p99_us"],
+              percentile(billing.at("SELECT name FROM users WHERE id = $1").durations, 99));
     const auto by_errors = stats(store, "--sort errors");
     EXPECT_EQ(by_errors[0]["statement"], "UPDATE users SET seen = now() WHERE id = $1");
   }
@@ -250,14 +258,16 @@ TEST(stats, csv_quotes_what_needs_quoting_and_has_a_header) {
   std::string header;
   std::getline(lines, header);
   EXPECT_EQ(header, "statement,count,errors,rows,total_us,mean_us,p50_us,p95_us,p99_us,max_us");
-  EXPECT_NE(r.out.find("\"INSERT INTO orders (user_id, note) VALUES ($1, 'a,\"\"b\"\"')\",36,0,24,"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("\"INSERT INTO orders (user_id, note) VALUES ($1, 'a,\"\"b\"\"')\",36,0,24,"),
+      std::string::npos)
       << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4);
 }
 
 TEST(stats, a_bad_time_or_grouping_is_a_usage_error) {
-  auto r = testing::run(cli + " stats --since soon --connection-string " + stores().sqlite + " 2>&1");
+  auto r =
+      testing::run(cli + " stats --since soon --connection-string " + stores().sqlite + " 2>&1");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--since 'soon' is neither"), std::string::npos) << r.out;
   r = testing::run(cli + " stats --by table --connection-string " + stores().sqlite + " 2>&1");

@@ -68,6 +68,17 @@ nlohmann::json param_value(T* v) {
     return v ? param_value(*v) : nlohmann::json(nullptr);
 }
 
+// An argument's values as the span records them: one parameter, or each of
+// the values bound at run time (pqxx::prepare::make_dynamic_params).
+template <class T>
+void record_params(sql_span& span, const T& v) {
+  span.param(param_value(v));
+}
+template <class IT>
+void record_params(sql_span& span, const ::pqxx::internal::dynamic_params<IT>& values) {
+  for (auto it = values.begin(); it != values.end(); ++it) span.param(param_value(*it));
+}
+
 // A transaction's name: the first string among its constructor's arguments.
 inline std::string transaction_name() {
   return {};
@@ -233,7 +244,7 @@ class traced : private detail::begin_clock, public Base {
       span.emplace(target_, st.interned);
     else
       span.emplace(target_, st.text);
-    if (span->wants_params()) (span->param(detail::param_value(args)), ...);
+    if (span->wants_params()) (detail::record_params(*span, args), ...);
     try {
       if constexpr (std::is_void_v<result>) {
         invoke(&*span);
