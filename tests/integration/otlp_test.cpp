@@ -3,6 +3,7 @@
 // with the stable database semantic conventions on the spans.
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <numeric>
 #include <thread>
 
 #include "dbtrace/soci.hpp"
@@ -225,6 +226,113 @@ TEST_F(otlp_test, the_standard_otel_environment_variables_win) {
   const auto req = nlohmann::json::parse(testing::read_file(r.file(0, ".json")));
   EXPECT_EQ(attribute(req["resourceSpans"][0]["resource"], "service.name"), "from-env");
   EXPECT_EQ(testing::read_file(r.file(0, ".meta")).substr(0, 11), "/v1/traces\n");
+}
+
+}  // namespace
+}  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+void busy_for(std::chrono::microseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+TEST_F(otlp_test, the_duration_histogram_counts_every_statement_sent_in_its_bucket) {
+  if (!std::filesystem::exists(otlp_dir + "/node_modules/@opentelemetry/otlp-transformer")) {
+    if (testing::under_ci())
+      FAIL() << "tests/otlp/node_modules missing: scripts/test.sh installs it";
+    GTEST_SKIP() << "run scripts/test.sh (it installs the OTLP definitions with npm)";
+  }
+  receiver r("200");
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  opts_.service = "orders";
+  start();
+  const auto target = intern_target({"postgresql", "shop", "db.internal", 5432});
+  {
+    trace t;
+    for (int i = 0; i < 5; ++i) {  // fast: under a millisecond
+      sql_span s(target, intern_statement("SELECT name FROM users WHERE id = $1"));
+      s.rows(1);
+    }
+    for (int us : {2000, 3000, 7000}) {  // (1 ms, 5 ms] twice, (5 ms, 10 ms] once
+      sql_span s(target, intern_statement("SELECT name FROM users WHERE id = $1"));
+      busy_for(std::chrono::microseconds(us));
+    }
+    sql_span s(target, intern_statement("UPDATE users SET seen = true"));
+    s.error("pqxx::serialization_failure", "could not serialize", "40001", "system");
+  }
+  ASSERT_TRUE(flush());
+  dbtrace::shutdown();  // the histogram's last state goes out at shutdown
+
+  // The spans the collector got, and the last metrics request.
+  std::vector<nlohmann::json> spans;
+  std::string metrics_file;
+  for (int i = 0; i < r.requests(); ++i) {
+    std::istringstream meta(testing::read_file(r.file(i, ".meta")));
+    std::string path;
+    std::getline(meta, path);
+    const auto body = nlohmann::json::parse(testing::read_file(r.file(i, ".json")));
+    if (path == "/v1/metrics") {
+      metrics_file = r.file(i, ".json");
+    } else {
+      for (const auto& sp : body["resourceSpans"][0]["scopeSpans"][0]["spans"]) spans.push_back(sp);
+    }
+  }
+  ASSERT_EQ(spans.size(), 9u);
+  ASSERT_FALSE(metrics_file.empty()) << "no request to /v1/metrics";
+  const auto decoded =
+      testing::run("cd " + otlp_dir + " && node decode.js " + metrics_file + " 2>&1");
+  ASSERT_EQ(decoded.status, 0) << decoded.out;
+  const auto req = nlohmann::json::parse(decoded.out);
+  const auto& rm = req["resourceMetrics"][0];
+  EXPECT_EQ(attribute(rm["resource"], "service.name"), "orders");
+  const auto& metric = rm["scopeMetrics"][0]["metrics"][0];
+  EXPECT_EQ(metric["name"], "db.client.operation.duration");
+  EXPECT_EQ(metric["unit"], "s");
+  EXPECT_EQ(metric["histogram"]["aggregationTemporality"], 2);
+
+  // Expected per attribute set, from the spans' own times.
+  const std::vector<double> bounds{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
+  std::map<std::string, std::vector<std::int64_t>> expected;  // operation/error -> bucket counts
+  for (const auto& sp : spans) {
+    const double seconds =
+        static_cast<double>(std::stoll(sp["endTimeUnixNano"].get<std::string>()) -
+                            std::stoll(sp["startTimeUnixNano"].get<std::string>())) /
+        1e9;
+    std::size_t b = 0;
+    while (b < bounds.size() && seconds > bounds[b]) ++b;
+    const auto error = attribute(sp, "error.type");
+    auto& counts = expected[attribute(sp, "db.operation.name").get<std::string>() + "/" +
+                            (error.is_null() ? "" : error.get<std::string>())];
+    counts.resize(bounds.size() + 1, 0);
+    ++counts[b];
+  }
+  const auto& points = metric["histogram"]["dataPoints"];
+  ASSERT_EQ(points.size(), expected.size());
+  for (const auto& p : points) {
+    const auto error = attribute(p, "error.type");
+    const std::string key = attribute(p, "db.operation.name").get<std::string>() + "/" +
+                            (error.is_null() ? "" : error.get<std::string>());
+    SCOPED_TRACE(key);
+    std::vector<std::int64_t> counts;
+    for (const auto& c : p["bucketCounts"]) counts.push_back(std::stoll(c.get<std::string>()));
+    EXPECT_EQ(counts, expected.at(key));
+    std::vector<double> got_bounds;
+    for (const auto& b : p["explicitBounds"]) got_bounds.push_back(b.get<double>());
+    EXPECT_EQ(got_bounds, bounds);
+    EXPECT_EQ(attribute(p, "db.system.name"), "postgresql");
+    EXPECT_EQ(attribute(p, "db.namespace"), "shop");
+    EXPECT_EQ(attribute(p, "server.address"), "db.internal");
+    EXPECT_EQ(attribute(p, "server.port"), "5432");
+    EXPECT_EQ(std::stoll(p["count"].get<std::string>()),
+              std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
+  }
+  // The slow reads landed where their times say: two in (1, 5] ms, one in (5, 10] ms.
+  EXPECT_EQ(expected.at("SELECT/")[1], 2);
+  EXPECT_EQ(expected.at("SELECT/")[2], 1);
 }
 
 }  // namespace

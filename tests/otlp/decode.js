@@ -1,13 +1,15 @@
-// Decodes an OTLP/HTTP JSON request with the official OTLP protobuf
-// definitions (protobufjs code generated from opentelemetry-proto, shipped in
-// @opentelemetry/otlp-transformer) and prints it back as proto3 JSON.
+// Decodes an OTLP/HTTP JSON request (traces or metrics) with the official
+// OTLP protobuf definitions (protobufjs code generated from opentelemetry-proto,
+// shipped in @opentelemetry/otlp-transformer) and prints it back as proto3 JSON.
 // OTLP JSON writes trace and span ids in hex; proto3 JSON wants base64.
 // Usage: node decode.js request.json
 const fs = require('fs');
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
 
-const Request = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const Request = request.resourceMetrics
+  ? root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest
+  : root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 const b64 = (hex) => Buffer.from(hex, 'hex').toString('base64');
 for (const rs of request.resourceSpans || [])
   for (const ss of rs.scopeSpans || [])
