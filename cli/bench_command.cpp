@@ -75,9 +75,14 @@ class soci_workload final : public workload {
     if (builtin) {
       session_ << "CREATE TABLE bench_items (id INTEGER PRIMARY KEY, name TEXT, total REAL)";
       ::soci::transaction tx(session_);
-      for (int i = 1; i <= 1000; ++i)
+      for (int i = 1; i <= 1000; ++i) {
+        // SOCI binds by reference and runs the statement at the end of the
+        // full expression: the values must outlive it (no temporaries).
+        const std::string name = "item " + std::to_string(i);
+        const double total = i * 1.5;
         session_ << "INSERT INTO bench_items VALUES (:id, :name, :total)", ::soci::use(i),
-            ::soci::use("item " + std::to_string(i)), ::soci::use(i * 1.5);
+            ::soci::use(name), ::soci::use(total);
+      }
       tx.commit();
     }
     // Integers bind as integers (what a typed application binds), the rest as text.
