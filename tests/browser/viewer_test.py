@@ -57,7 +57,19 @@ def rows():
 
 
 def row_names():
-    return [r.find_element(By.CSS_SELECTOR, ".name").text for r in rows()]
+    # Read in one script: rows are redrawn as the page reacts, which would
+    # leave element handles stale between two reads.
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#spacer .row .name')].map(e => e.textContent)")
+
+
+def type_filter(text):
+    """Types into the filter and waits until the rows shown follow it."""
+    box = driver.find_element(By.ID, "filter")
+    box.clear()
+    box.send_keys(text)
+    # The page applies the filter on a zero-delay timer after the last key: let it run.
+    driver.execute_script("return new Promise(r => setTimeout(r, 50))")
 
 
 def row_of(statement):
@@ -120,13 +132,11 @@ class Viewer(unittest.TestCase):
         self.assertIn(expected["sqlstate"], driver.find_element(By.ID, "details").text)
 
     def test_the_filter_narrows_the_rows_to_matches_and_their_parents(self):
-        driver.find_element(By.ID, "filter").send_keys("order_audit")
+        type_filter("order_audit")
         self.assertEqual(row_names(), ["wsgi", "rpc", "db"])
         self.assertIn("order_audit", rows()[2].text)
-        box = driver.find_element(By.ID, "filter")
-        box.clear()
-        box.send_keys("orders-api")  # the service matches every span
-        self.assertEqual(len(rows()), len(expected["names"]))
+        type_filter("orders-api")  # the service matches every span
+        self.assertEqual(len(row_names()), len(expected["names"]))
 
     def test_hostile_statement_text_is_text_and_runs_nothing(self):
         row = row_of(expected["hostile_statement"])
