@@ -1,5 +1,5 @@
 // `dbtrace stats` on stores holding the same known spans: the embedded store
-// (in SQL), JSON lines and PostgreSQL (scanned through their readers). The
+// (in SQL), JSON lines, PostgreSQL and Redis (scanned through their readers). The
 // reference figures are computed here from the JSON-lines events.
 #include <chrono>
 #include <cmath>
@@ -45,9 +45,10 @@ void busy_for(std::chrono::microseconds d) {
 }
 
 struct recorded_stores {
-  std::string project, sqlite, jsonl, postgres;  // connection strings; postgres may be empty
-  std::vector<std::string> base_ids;             // round 1 (service orders), then round 2 (billing)
-  std::string between;                           // a UTC time between the two rounds
+  std::string project, sqlite, jsonl, postgres,
+      redis;                          // connection strings; the servers' may be empty
+  std::vector<std::string> base_ids;  // round 1 (service orders), then round 2 (billing)
+  std::string between;                // a UTC time between the two rounds
 };
 
 // Two rounds of requests, as two services of one project would record them.
@@ -61,6 +62,7 @@ const recorded_stores& stores() {
     r.sqlite = "sqlite:///" + (dir / "stats.db").string();
     r.jsonl = "file://" + (dir / "stats.jsonl").string();
     if (const char* pg = std::getenv("DBTRACE_TEST_PG_URI")) r.postgres = pg;
+    if (const char* redis = std::getenv("DBTRACE_TEST_REDIS")) r.redis = redis;
     for (const std::string service : {"orders", "billing"}) {
       options o;
       o.enabled = true;
@@ -68,7 +70,7 @@ const recorded_stores& stores() {
       o.service = service;
       o.connection_string = r.sqlite;
       std::vector<std::unique_ptr<writer>> writers;
-      for (const auto& cs : {r.sqlite, r.jsonl, r.postgres})
+      for (const auto& cs : {r.sqlite, r.jsonl, r.postgres, r.redis})
         if (!cs.empty())
           writers.push_back(make_writer({cs, "test-host", r.project, service, false}));
       init(o, std::make_unique<tee_writer>(std::move(writers)));
@@ -156,15 +158,16 @@ nlohmann::json stats(const std::string& store, const std::string& flags) {
 std::vector<std::string> every_store() {
   std::vector<std::string> out{stores().sqlite, stores().jsonl};
   if (!stores().postgres.empty()) out.push_back(stores().postgres);
+  if (!stores().redis.empty()) out.push_back(stores().redis);
   return out;
 }
 
-#define REQUIRE_PG_STORE()                                                                 \
-  do {                                                                                     \
-    if (stores().postgres.empty()) {                                                       \
-      if (testing::under_ci()) FAIL() << "no test PostgreSQL (DBTRACE_TEST_PG_URI) in CI"; \
-      GTEST_SKIP() << "DBTRACE_TEST_PG_URI not set: run scripts/test.sh";                  \
-    }                                                                                      \
+#define REQUIRE_SERVER_STORES()                                                                 \
+  do {                                                                                          \
+    if (stores().postgres.empty() || stores().redis.empty()) {                                  \
+      if (testing::under_ci()) FAIL() << "no test PostgreSQL or Redis in CI";                   \
+      GTEST_SKIP() << "DBTRACE_TEST_PG_URI or DBTRACE_TEST_REDIS not set: run scripts/test.sh"; \
+    }                                                                                           \
   } while (0)
 
 TEST(stats, per_statement_figures_equal_the_reference_on_every_store) {
@@ -195,11 +198,12 @@ TEST(stats, per_statement_figures_equal_the_reference_on_every_store) {
   }
 }
 
-TEST(stats, the_embedded_store_and_postgresql_give_the_same_figures_for_every_grouping) {
-  REQUIRE_PG_STORE();
+TEST(stats, every_store_gives_the_same_figures_for_every_grouping) {
+  REQUIRE_SERVER_STORES();
   for (const std::string by : {"text", "summary", "operation", "collection", "name"}) {
     const auto sqlite = stats(stores().sqlite, "--by " + by);
     EXPECT_EQ(sqlite, stats(stores().postgres, "--by " + by)) << by;
+    EXPECT_EQ(sqlite, stats(stores().redis, "--by " + by)) << by;
     EXPECT_EQ(sqlite, stats(stores().jsonl, "--by " + by)) << by;
   }
 }
