@@ -16,13 +16,21 @@ namespace {
 
 const std::string cli = DBTRACE_CLI;
 
-// Every batch to several stores, as if each were the only one.
+// Every batch to several stores, as if each were the only one. A store that
+// asks for a retry is retried here: handing the retry to the exporter would
+// send the batch again to the stores that took it already.
 class tee_writer final : public writer {
  public:
   explicit tee_writer(std::vector<std::unique_ptr<writer>> to) : to_(std::move(to)) {}
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
-    for (auto& w : to_)
-      if (const auto r = w->write(batch, error); r != write_result::ok) return r;
+    for (auto& w : to_) {
+      auto r = w->write(batch, error);
+      for (int attempt = 0; r == write_result::retry && attempt < 50; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        r = w->write(batch, error);
+      }
+      if (r != write_result::ok) return write_result::rejected;
+    }
     return write_result::ok;
   }
   bool flush(std::string& error) noexcept override {

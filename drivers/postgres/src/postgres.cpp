@@ -13,7 +13,15 @@
 namespace dbtrace::drivers {
 namespace {
 
-const std::string schema_sql = data_table_ddl("id SERIAL PRIMARY KEY");
+// Writers that start together on a fresh database would race in CREATE TABLE
+// IF NOT EXISTS (a unique violation in pg_type): one at a time, by an
+// advisory lock held until COMMIT.
+const std::string schema_sql = "BEGIN; SELECT pg_advisory_xact_lock(7190434); " +
+                               data_table_ddl("id SERIAL PRIMARY KEY") + "; COMMIT;";
+
+// The server's notices ("relation \"data\" already exists, skipping") would go
+// to the application's stderr through libpq's default processor.
+void ignore_notice(void*, const char*) {}
 
 using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
@@ -164,6 +172,7 @@ class postgres_writer final : public writer {
       conn_ = nullptr;
       return false;
     }
+    PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
     pg_result res(PQexec(conn_, schema_sql.c_str()), PQclear);
     if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
       error = trim(shown_ + ": creating the data table: " + PQerrorMessage(conn_));
