@@ -330,9 +330,11 @@ TEST_F(otlp_test, the_duration_histogram_counts_every_statement_sent_in_its_buck
     EXPECT_EQ(std::stoll(p["count"].get<std::string>()),
               std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
   }
-  // The slow reads landed where their times say: two in (1, 5] ms, one in (5, 10] ms.
-  EXPECT_EQ(expected.at("SELECT/")[1], 2);
-  EXPECT_EQ(expected.at("SELECT/")[2], 1);
+  // The slow reads are past the first bucket (2 and 3 ms), one past the second
+  // (7 ms); a loaded machine may only stretch them.
+  const auto& reads = expected.at("SELECT/");
+  EXPECT_GE(std::accumulate(reads.begin() + 1, reads.end(), std::int64_t{0}), 3);
+  EXPECT_GE(std::accumulate(reads.begin() + 2, reads.end(), std::int64_t{0}), 1);
 }
 
 }  // namespace
