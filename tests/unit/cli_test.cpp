@@ -47,6 +47,39 @@ TEST(cli, list_takes_its_store_from_the_environment) {
   EXPECT_EQ(r.out, line);  // it has a failed statement
 }
 
+// A JSON-lines store holding the example trace under the base_id `base`.
+std::string store_with(const std::string& name, const std::string& base) {
+  std::string lines;
+  for (auto e : testing::example_raw_events()) {
+    if (e["parent_id"] == e["base_id"]) e["parent_id"] = base;
+    e["base_id"] = base;
+    lines += e.dump() + "\n";
+  }
+  return testing::write_file(name, lines);
+}
+
+TEST(cli, the_store_is_found_in_one_documented_order) {
+  const std::string a = "aaaaaaaa-0000-4000-8000-000000000000",
+                    b = "bbbbbbbb-0000-4000-8000-000000000000",
+                    c = "cccccccc-0000-4000-8000-000000000000",
+                    d = "dddddddd-0000-4000-8000-000000000000";
+  const auto flag = "--connection-string file://" + store_with("a.jsonl", a);
+  const auto dbtrace_env = "DBTRACE_CONNECTION_STRING=file://" + store_with("b.jsonl", b);
+  const auto osprofiler_env = "OSPROFILER_CONNECTION_STRING=file://" + store_with("c.jsonl", c);
+  const auto config = testing::write_file(
+      "cli.conf", "[profiler]\nconnection_string = file://" + store_with("d.jsonl", d) + "\n");
+  const auto first_id = [&](const std::string& env, const std::string& args) {
+    return testing::run("env -u DBTRACE_CONNECTION_STRING -u OSPROFILER_CONNECTION_STRING " + env +
+                        " " + cli + " trace list " + args + " | cut -c1-8")
+        .out;
+  };
+  const auto all_env = dbtrace_env + " " + osprofiler_env;
+  EXPECT_EQ(first_id(all_env, flag + " --config " + config), "aaaaaaaa\n");
+  EXPECT_EQ(first_id(all_env, "--config " + config), "bbbbbbbb\n");
+  EXPECT_EQ(first_id(osprofiler_env, "--config " + config), "cccccccc\n");
+  EXPECT_EQ(first_id("", "--config " + config), "dddddddd\n");
+}
+
 TEST(cli, an_unknown_trace_or_unreachable_store_is_one_line_and_nonzero) {
   const auto store = example_store();
   auto r = testing::run(

@@ -84,8 +84,12 @@ TEST(options, errors_name_file_line_and_key) {
       error_of("[profiler]\nmax_statement_length = 12abc\n").find(":2: max_statement_length:"),
       std::string::npos);
   EXPECT_NE(error_of("[profiler]\nconnection_string = mongodb://x\n")
-                .find(":2: connection_string: unknown scheme"),
+                .find(":2: connection_string: unknown scheme 'mongodb://'"),
             std::string::npos);
+  // A libpq key=value string is not a store: it is refused without being echoed.
+  const auto no_scheme = error_of("[profiler]\nconnection_string = host=db password=s3cret\n");
+  EXPECT_NE(no_scheme.find(":2: connection_string: no scheme"), std::string::npos) << no_scheme;
+  EXPECT_EQ(no_scheme.find("s3cret"), std::string::npos) << no_scheme;
   EXPECT_NE(error_of("[profiler]\nhmac_keys = ,\n").find(":2: hmac_keys:"), std::string::npos);
   EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: not a `key = value`"),
             std::string::npos);
@@ -116,6 +120,124 @@ TEST(options, environment_overrides_the_file) {
   unsetenv("DBTRACE_ENABLED");
   unsetenv("DBTRACE_CONNECTION_STRING");
   unsetenv("DBTRACE_SAMPLE_RATE");
+}
+
+TEST(options, a_key_set_twice_names_both_lines) {
+  EXPECT_EQ(error_of("[profiler]\nenabled = true\nproject = a\nenabled = false\n"),
+            testing::temp_dir().string() + "/bad.conf:4: enabled: set again (first on line 2)");
+  // The same key in another section is someone else's.
+  EXPECT_EQ(error_of("[profiler]\nenabled = true\n[other]\nenabled = false\n"), "no error");
+}
+
+TEST(options, what_inih_or_oslo_config_would_misread_is_refused) {
+  // oslo.config keeps an inline comment in the value: a Python service would
+  // sign with another key.
+  EXPECT_NE(error_of("[profiler]\nhmac_keys = SECRET_KEY   ; the first signs\n")
+                .find("bad.conf:2: an inline comment"),
+            std::string::npos);
+  EXPECT_EQ(error_of("[profiler]\n; a comment line is fine\nenabled = true\n# so is this\n"),
+            "no error");
+  EXPECT_EQ(error_of("[other]\nx = 1 ; not ours\n[profiler]\nenabled = true\n"), "no error");
+  // Debian's inih reads 200 bytes a line and would split a longer one.
+  const std::string long_line = "connection_string = postgresql://u:p@db/" + std::string(200, 'x');
+  EXPECT_NE(error_of("[profiler]\n" + long_line + "\n").find("bad.conf:2: the line is 240 bytes"),
+            std::string::npos);
+}
+
+TEST(options, a_relative_store_path_in_a_file_is_next_to_the_file) {
+  const auto dir = testing::temp_dir() / "conf-dir";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "app.conf").string();
+  std::ofstream(path) << "[profiler]\nconnection_string = sqlite:///traces/app.db\n";
+  EXPECT_EQ(load_options(path).connection_string, "sqlite:///" + (dir / "traces/app.db").string());
+  std::ofstream(path, std::ios::trunc) << "[profiler]\nconnection_string = sqlite:////abs/app.db\n";
+  EXPECT_EQ(load_options(path).connection_string, "sqlite:////abs/app.db");
+  // Not from the file: the default, and the environment, stay as given.
+  std::ofstream(path, std::ios::trunc) << "[profiler]\n";
+  EXPECT_EQ(load_options(path).connection_string, "sqlite:///dbtrace.db");
+  setenv("DBTRACE_CONNECTION_STRING", "sqlite:///env.db", 1);
+  EXPECT_EQ(load_options(path).connection_string, "sqlite:///env.db");
+  unsetenv("DBTRACE_CONNECTION_STRING");
+}
+
+TEST(options, an_environment_variable_that_names_no_key_is_an_error) {
+  const auto path = write_file("env2.conf", "[profiler]\n");
+  setenv("DBTRACE_RECORD_PARAM", "true", 1);
+  try {
+    load_options(path);
+    ADD_FAILURE() << "a typo in the environment must be an error";
+  } catch (const config_error& e) {
+    EXPECT_STREQ(e.what(),
+                 "environment DBTRACE_RECORD_PARAM: record_param: unknown key (did you mean "
+                 "record_params?)");
+  }
+  unsetenv("DBTRACE_RECORD_PARAM");
+  setenv("DBTRACE_TEST_SOMETHING", "x", 1);  // dbtrace's own test variables are not options
+  EXPECT_NO_THROW(load_options(path));
+  unsetenv("DBTRACE_TEST_SOMETHING");
+}
+
+TEST(options, try_init_from_file_reports_once_and_leaves_tracing_off) {
+  const auto path = write_file("broken.conf", "[profiler]\nenabled = true\nsample_rate = 2\n");
+  EXPECT_THROW(init_from_file(path), config_error);
+  testing::capture_stderr capture;
+  EXPECT_FALSE(try_init_from_file(path));
+  const auto said = capture.text();
+  EXPECT_EQ(said, "dbtrace: " + path +
+                      ":3: sample_rate: expected a number from 0 to 1, got '2'; "
+                      "tracing stays off\n");
+  EXPECT_FALSE(sql_tracing_enabled());
+  const auto good =
+      write_file("good.conf", "[profiler]\nenabled = true\nconnection_string = memory://ok\n");
+  EXPECT_TRUE(try_init_from_file(good));
+  EXPECT_TRUE(sql_tracing_enabled());
+  shutdown();
+}
+
+// The README's [profiler] block, as a user copies it.
+std::string readme_config_block() {
+  const auto readme = testing::read_file(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
+  const auto start = readme.find("```ini\n[profiler]");
+  const auto end = readme.find("```", start + 6);
+  return readme.substr(start + 7, end - start - 7);
+}
+
+TEST(options, the_readme_block_reads_the_same_with_oslo_config_and_dbtrace) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  const auto path = write_file("readme.conf", readme_config_block());
+  const options o = load_options(path);
+  // oslo.config with OSProfiler's own options, and the rest as plain strings.
+  const auto py = testing::run_python(R"(
+import json, sys
+from oslo_config import cfg
+from osprofiler import opts
+conf = cfg.ConfigOpts()
+opts.set_defaults(conf)
+names = [o.dest for o in opts._PROFILER_OPTS]
+extra = ["project", "service", "record_params", "sanitize_statements", "max_statement_length",
+         "sample_rate", "queue_size"]
+conf.register_opts([cfg.StrOpt(n) for n in extra], group="profiler")
+conf(["--config-file", sys.argv[1]])
+p = conf.profiler
+print(json.dumps({n: getattr(p, n) for n in ["enabled", "trace_sqlalchemy", "hmac_keys",
+                                             "connection_string"] + extra}))
+)",
+                                      {path});
+  ASSERT_EQ(py.status, 0) << py.out;
+  const auto j = nlohmann::json::parse(py.out);
+  EXPECT_EQ(j["enabled"], o.enabled);
+  EXPECT_EQ(j["trace_sqlalchemy"], o.trace_sql);
+  std::string keys;
+  for (const auto& k : o.hmac_keys) keys += (keys.empty() ? "" : ",") + k;
+  EXPECT_EQ(j["hmac_keys"], keys);
+  EXPECT_EQ(j["connection_string"], o.connection_string);
+  EXPECT_EQ(j["project"], o.project);
+  EXPECT_EQ(j["service"], o.service);
+  EXPECT_EQ(j["record_params"], o.record_params ? "true" : "false");
+  EXPECT_EQ(j["sanitize_statements"], o.sanitize_statements ? "true" : "false");
+  EXPECT_EQ(j["max_statement_length"], std::to_string(o.max_statement_length));
+  EXPECT_DOUBLE_EQ(std::stod(j["sample_rate"].get<std::string>()), o.sample_rate);
+  EXPECT_EQ(j["queue_size"], std::to_string(o.queue_size));
 }
 
 TEST(options, init_refuses_a_store_that_is_not_built_in) {

@@ -204,12 +204,13 @@ TEST_F(sqlite_store_test, an_osprofiler_layout_file_is_read_but_never_written) {
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     const std::string ddl = data_table_ddl("id INTEGER NOT NULL PRIMARY KEY");
     ASSERT_EQ(sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "INSERT INTO data (\"timestamp\", base_id, parent_id, trace_id, "
-                           "project, host, service, name, data) VALUES ('2026-11-25T17:20:17.123456',"
-                           " 'b', 'b', 't', 'p', 'h', 's', 'db-start', '\"{\\\"info\\\": {}}\"')",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db,
+                     "INSERT INTO data (\"timestamp\", base_id, parent_id, trace_id, "
+                     "project, host, service, name, data) VALUES ('2026-11-25T17:20:17.123456',"
+                     " 'b', 'b', 't', 'p', 'h', 's', 'db-start', '\"{\\\"info\\\": {}}\"')",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
   }
   auto store = make_reader(opts_.connection_string);
@@ -263,8 +264,8 @@ TEST_F(sqlite_store_test, the_readmes_sqlite3_queries_answer_which_statement_is_
     ++ran;
   }
   EXPECT_GE(ran, 2);
-  const auto slowest = query(
-      "SELECT statement, count, errors FROM statement_stats ORDER BY statement");
+  const auto slowest =
+      query("SELECT statement, count, errors FROM statement_stats ORDER BY statement");
   ASSERT_EQ(slowest.size(), 2u);
   EXPECT_EQ(slowest[0], (std::vector<std::string>{"SELECT * FROM nope", "2", "2"}));
   EXPECT_EQ(slowest[1], (std::vector<std::string>{"SELECT * FROM orders", "2", "0"}));

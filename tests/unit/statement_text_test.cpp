@@ -65,7 +65,10 @@ TEST(append_json_string, writes_python_style_ascii_and_survives_invalid_utf8) {
 
 TEST(valid_utf8, replaces_only_what_is_invalid) {
   EXPECT_EQ(dbtrace::valid_utf8("caf\xC3\xA9"), "caf\xC3\xA9");
-  EXPECT_EQ(dbtrace::valid_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(dbtrace::valid_utf8("a\xFF"
+                                "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(dbtrace::valid_utf8(std::string("nul\0byte", 8)), std::string("nul\0byte", 8));
 }
 

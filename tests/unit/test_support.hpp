@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -99,6 +100,39 @@ class test_server {
  private:
   std::string script_, dir_;
   int port_;
+};
+
+// What the process writes to stderr while it lives (fd 2 into a file).
+class capture_stderr {
+ public:
+  capture_stderr() : path_((temp_dir() / ("stderr-" + std::to_string(counter()++))).string()) {
+    std::fflush(stderr);
+    saved_ = dup(2);
+    const int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
+  }
+  ~capture_stderr() { restore(); }
+  // Stops capturing and returns what was written.
+  std::string text() {
+    restore();
+    return read_file(path_);
+  }
+
+ private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+  }
+  std::string path_;
+  int saved_ = -1;
 };
 
 // Debian's interpreter: another python3 on PATH may lack python3-osprofiler.

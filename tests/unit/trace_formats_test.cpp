@@ -324,8 +324,8 @@ TEST(trace_output, a_terminal_gets_a_header_and_colour_and_a_pipe_neither) {
   REQUIRE_TOOL("script");
   const auto& t = recorded();
   const auto at_terminal = [&](const std::string& args) {
-    return testing::run("script -qc '" + cli + " " + args + " --connection-string file://" + t.store +
-                        "' /dev/null");
+    return testing::run("script -qc '" + cli + " " + args + " --connection-string file://" +
+                        t.store + "' /dev/null");
   };
   const auto list = at_terminal("trace list");
   EXPECT_EQ(list.out.rfind("BASE ID ", 0), 0u) << list.out;

@@ -68,7 +68,8 @@ TEST(clean_tracestate, never_passes_on_a_header_it_cannot_parse) {
 
 TEST(clean_tracestate, cuts_long_lists_from_the_end_at_512_characters) {
   std::string list;
-  for (int i = 0; i < 30; ++i) list += (i ? ",k" : "k") + std::to_string(i) + "=" + std::string(40, 'v');
+  for (int i = 0; i < 30; ++i)
+    list += (i ? ",k" : "k") + std::to_string(i) + "=" + std::string(40, 'v');
   bool changed = false;
   const auto out = clean_tracestate(list, changed);
   EXPECT_TRUE(changed);

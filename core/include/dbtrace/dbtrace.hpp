@@ -19,8 +19,13 @@ namespace dbtrace {
 // is built in; a backend that is down is not an error here: writes are retried
 // and counted.
 void init(const options& o);
-// init(load_options(path)).
+// init(load_options(path)). Throws config_error for a bad file, key or value
+// (naming the file, line and key), as load_options does.
 void init_from_file(const std::string& path);
+// The same for a service that must start anyway: never throws; on an error it
+// writes one line to stderr ("dbtrace: app.conf:7: …; tracing stays off"),
+// leaves tracing off and returns false.
+bool try_init_from_file(const std::string& path) noexcept;
 
 // The options in force (defaults before init).
 const options& current_options() noexcept;

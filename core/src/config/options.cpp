@@ -4,11 +4,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "dbtrace/error.hpp"
 #include "dbtrace/options.hpp"
+
+extern char** environ;
 
 namespace dbtrace {
 namespace {
@@ -93,10 +100,13 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     if (o.hmac_keys.empty()) bad(where, key, "needs at least one key");
   } else if (key == "connection_string") {
     const std::string cs = trim(value);
+    // Only the scheme is quoted: the rest may hold a password ("host=db password=…").
     if (!known_scheme(cs))
       bad(where, key,
-          "unknown scheme in '" + cs.substr(0, cs.find("://")) +
-              "' (expected sqlite://, file://, memory://, postgresql://, redis:// or otlp://)");
+          (cs.find("://") == std::string::npos
+               ? std::string("no scheme")
+               : "unknown scheme '" + cs.substr(0, cs.find("://")) + "://'") +
+              " (expected sqlite://, file://, memory://, postgresql://, redis:// or otlp://)");
     o.connection_string = cs;
   } else if (key == "project")
     o.project = trim(value);
@@ -125,7 +135,52 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     bad(where, raw_key, "unknown key");
 }
 
+namespace {
+
+// The distance between two words, to suggest the key a typo meant.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string did_you_mean(const std::string& key) {
+  std::string best;
+  std::size_t best_distance = 4;  // further than 3 edits is no suggestion
+  for (const char* k : known_keys)
+    if (const auto d = edit_distance(key, k); d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  return best.empty() ? "" : " (did you mean " + best + "?)";
+}
+
+bool is_known_key(const std::string& key) {
+  return std::find(std::begin(known_keys), std::end(known_keys), key) != std::end(known_keys);
+}
+
+}  // namespace
+
 options apply_environment(options base) {
+  // A DBTRACE_ variable that names no key is a typo, as it would be in the
+  // file. DBTRACE_TEST_* and DBTRACE_BENCH_* belong to dbtrace's own tests.
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("DBTRACE_", 0) != 0) continue;
+    const std::string var = entry.substr(0, entry.find('='));
+    if (var.rfind("DBTRACE_TEST_", 0) == 0 || var.rfind("DBTRACE_BENCH_", 0) == 0) continue;
+    const std::string key = lower(var.substr(8));
+    if (!is_known_key(key)) bad("environment " + var, key, "unknown key" + did_you_mean(key));
+  }
   for (const char* key : known_keys) {
     std::string var = "DBTRACE_" + std::string(key);
     std::transform(var.begin(), var.end(), var.begin(),
@@ -135,36 +190,97 @@ options apply_environment(options base) {
   return base;
 }
 
-options load_options(const std::string& path) {
-  struct state {
-    const std::string& path;
-    options o;
-    std::string error;
-  } st{path, {}, {}};
-  const int rc = ini_parse(
-      path.c_str(),
-      [](void* user, const char* section, const char* name, const char* value) -> int {
-        auto* s = static_cast<state*>(user);
-        if (lower(section) != "profiler") return 1;
-        try {
-          set_option(s->o, name, value, s->path);
-        } catch (const config_error& e) {
-          if (s->error.empty()) s->error = e.what();
-          return 0;
-        }
-        return 1;
-      },
-      &st);
-  if (rc == -1) throw config_error(path + ": cannot open the file");
-  if (rc == -2) throw config_error(path + ": out of memory while reading");
-  if (rc > 0) {
-    // inih reports the first line it stopped at: a handler refusal or a syntax error.
-    const std::string where = path + ":" + std::to_string(rc);
-    if (!st.error.empty()) {
-      throw config_error(where + st.error.substr(path.size()));
-    }
-    throw config_error(where + ": not a `key = value` line or `[section]` header");
+namespace {
+
+// What the reader and the handler share while inih reads a file: the line
+// inih is on, where each key was set, and the first error.
+struct file_state {
+  std::string path;
+  std::ifstream in;
+  int line = 0;
+  bool in_profiler = false;
+  options o;
+  std::map<std::string, int> set_at;  // key -> line
+  std::string error;
+  int error_line = 0;
+
+  void fail(int at, const std::string& what) {
+    if (!error.empty()) return;
+    error = path + ":" + std::to_string(at) + ": " + what;
+    error_line = at;
   }
+};
+
+// Feeds inih one line at a time, counting lines, and refuses what inih
+// would misread silently: a line longer than its buffer (it would split it)
+// and, in [profiler], an inline comment (oslo.config keeps it in the value).
+char* read_line(char* buffer, int size, void* stream) {
+  auto* st = static_cast<file_state*>(stream);
+  std::string text;
+  if (!std::getline(st->in, text)) return nullptr;
+  ++st->line;
+  const std::string t = trim(text);
+  if (!t.empty() && t[0] == '[')
+    st->in_profiler = lower(t.substr(0, t.find(']') + 1)) == "[profiler]";
+  if (text.size() + 2 > static_cast<std::size_t>(size)) {
+    st->fail(st->line, "the line is " + std::to_string(text.size()) +
+                           " bytes; lines are limited to " + std::to_string(size - 2) + " (inih)");
+    text.clear();
+  } else if (st->in_profiler && !t.empty() && t[0] != ';' && t[0] != '#' &&
+             (text.find(" ;") != std::string::npos || text.find("\t;") != std::string::npos)) {
+    st->fail(st->line,
+             "an inline comment (' ;'): oslo.config reads it as part of the value, so Python "
+             "services would disagree; put the comment on a line of its own");
+    text.clear();
+  }
+  text += '\n';
+  std::memcpy(buffer, text.c_str(), text.size() + 1);
+  return buffer;
+}
+
+int on_key(void* user, const char* section, const char* name, const char* value) {
+  auto* st = static_cast<file_state*>(user);
+  if (lower(section) != "profiler") return 1;
+  const std::string key = lower(trim(name));
+  if (const auto [it, added] = st->set_at.emplace(key, st->line); !added) {
+    st->fail(st->line, key + ": set again (first on line " + std::to_string(it->second) + ")");
+    return 1;
+  }
+  try {
+    set_option(st->o, name, value, st->path + ":" + std::to_string(st->line));
+  } catch (const config_error& e) {
+    if (st->error.empty()) {
+      st->error = e.what();
+      st->error_line = st->line;
+    }
+  }
+  return 1;
+}
+
+// sqlite:///relative.db in a file means next to the file, not the current directory.
+void resolve_relative_store(options& o, const std::string& path) {
+  const std::string prefix = "sqlite:///";
+  if (o.connection_string.rfind(prefix, 0) != 0) return;
+  const std::string rest = o.connection_string.substr(prefix.size());
+  if (rest.empty() || rest[0] == '/' || rest.rfind(":memory:", 0) == 0) return;
+  const auto dir = std::filesystem::absolute(path).parent_path();
+  o.connection_string = prefix + (dir / rest).lexically_normal().string();
+}
+
+}  // namespace
+
+options load_options(const std::string& path) {
+  file_state st;
+  st.path = path;
+  st.in.open(path);
+  if (!st.in) throw config_error(path + ": cannot open the file");
+  const int rc = ini_parse_stream(read_line, &st, on_key, &st);
+  if (rc > 0 && (st.error.empty() || rc < st.error_line))
+    throw config_error(path + ":" + std::to_string(rc) +
+                       ": not a `key = value` line or `[section]` header");
+  if (rc == -2) throw config_error(path + ": out of memory while reading");
+  if (!st.error.empty()) throw config_error(st.error);
+  if (st.set_at.count("connection_string")) resolve_relative_store(st.o, path);
   return apply_environment(std::move(st.o));
 }
 

@@ -1,5 +1,6 @@
 // init / flush / shutdown / stats: the process-wide recorder.
 #include <unistd.h>
+#include <cstdio>
 
 #include <memory>
 #include <mutex>
@@ -110,6 +111,18 @@ void init(const options& o, std::unique_ptr<writer> w) {
 
 void init_from_file(const std::string& path) {
   init(load_options(path));
+}
+
+bool try_init_from_file(const std::string& path) noexcept {
+  try {
+    init(load_options(path));
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dbtrace: %s; tracing stays off\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "dbtrace: %s: unreadable; tracing stays off\n", path.c_str());
+  }
+  return false;
 }
 
 const options& current_options() noexcept {
