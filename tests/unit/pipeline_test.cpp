@@ -241,3 +241,43 @@ TEST_F(pipeline_test, recording_after_shutdown_is_a_no_op) {
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// A store that can never be written: said once at init, every span dropped
+// and counted at once, and the process not held up (it waited 35 s before).
+TEST(dead_store, is_reported_at_init_and_drops_without_waiting) {
+  for (const std::string cs :
+       {"sqlite:////nonexistent/dir/traces.db", "file:///nonexistent/dir/t.jsonl"}) {
+    SCOPED_TRACE(cs);
+    options o;
+    o.enabled = true;
+    o.connection_string = cs;
+    testing::capture_stderr capture;
+    const auto began = std::chrono::steady_clock::now();
+    init(o);
+    {
+      trace t;
+      for (int i = 0; i < 44; ++i) sql_span s({}, "SELECT 1");
+    }
+    EXPECT_TRUE(flush());
+    shutdown();
+    const auto took = std::chrono::steady_clock::now() - began;
+    const auto said = capture.text();
+    EXPECT_EQ(said.rfind("dbtrace: " + cs +
+                             ": /nonexistent/dir: no such directory; spans will be "
+                             "dropped and counted\n",
+                         0),
+              0u)
+        << said;
+    const auto s = stats();
+    EXPECT_EQ(s.recorded, 88u);
+    EXPECT_EQ(s.dropped, 88u);
+    EXPECT_EQ(s.exported, 0u);
+    EXPECT_LT(took, std::chrono::seconds(5));  // generous: it takes milliseconds
+  }
+}
+
+}  // namespace
+}  // namespace dbtrace

@@ -67,10 +67,10 @@ enum class span_phase : std::uint8_t {
 // the write call; every pointer may be null where the comment says so.
 struct span_view {
   span_phase phase = span_phase::whole;
-  detail::id128 base_id;    // the trace (OSProfiler base_id, OTel trace-id)
-  detail::id128 id;         // this span (OSProfiler trace_id; OTel span-id = its low 64 bits)
-  detail::id128 parent_id;  // base_id itself for a top-level span
-  std::string_view name;    // "db" for SQL spans
+  detail::id128 base_id;      // the trace (OSProfiler base_id, OTel trace-id)
+  detail::id128 id;           // this span (OSProfiler trace_id; OTel span-id = its low 64 bits)
+  detail::id128 parent_id;    // base_id itself for a top-level span
+  std::string_view name;      // "db" for SQL spans
   std::int64_t start_ns = 0;  // wall clock, ns since the epoch
   std::int64_t end_ns = 0;    // 0 while `started`
   const statement_info* statement = nullptr;  // SQL spans only (never null there)
@@ -117,7 +117,16 @@ class writer {
   }
   // Closes connections; must return within `deadline`.
   virtual void shutdown(std::chrono::milliseconds deadline) noexcept { (void)deadline; }
+  // Why this store can never be written, found without waiting (no such
+  // directory, permission denied); empty when it may work. init() reports it
+  // once, and write() should then reject rather than retry. A server that is
+  // down is not such a problem: it may come back.
+  virtual std::string permanent_problem() noexcept { return {}; }
 };
+
+// For stores kept in a file: why `path` can never be written (its directory
+// is missing or not writable, or the file is not writable), or empty.
+std::string file_store_problem(const std::string& path) noexcept;
 
 // An event read back from a store, in the shape OSProfiler's report needs.
 struct stored_event {

@@ -116,10 +116,10 @@ pipeline::~pipeline() {
 
 void pipeline::push(record& r) noexcept {
   // Signed: the exporter may settle a record before its push is counted.
-  const auto queued = static_cast<std::int64_t>(
-      stats_.enqueued_sql.load(std::memory_order_relaxed) +
-      stats_.enqueued_other.load(std::memory_order_relaxed) -
-      stats_.settled.load(std::memory_order_relaxed));
+  const auto queued =
+      static_cast<std::int64_t>(stats_.enqueued_sql.load(std::memory_order_relaxed) +
+                                stats_.enqueued_other.load(std::memory_order_relaxed) -
+                                stats_.settled.load(std::memory_order_relaxed));
   // The blocks for `capacity_` records are allocated up front, so enqueue
   // reuses them; it allocates only when a thread's first push sets up its slot.
   if (queued < static_cast<std::int64_t>(capacity_) && queue_.enqueue(r)) {
@@ -175,8 +175,7 @@ void pipeline::run(std::shared_ptr<shared> s) {
       std::lock_guard<std::mutex> lock(s->mutex);
       if (s->abandoned) return;  // shutdown already counted this batch as dropped
       s->inflight_events = 0;
-      (written ? s->stats.exported : s->stats.dropped)
-          .fetch_add(count, std::memory_order_relaxed);
+      (written ? s->stats.exported : s->stats.dropped).fetch_add(count, std::memory_order_relaxed);
       s->stats.settled.fetch_add(n, std::memory_order_release);
     }
     // Writers are durable per write, so what is settled can be published now:

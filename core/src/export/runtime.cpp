@@ -102,6 +102,10 @@ void init(const options& o, std::unique_ptr<writer> w) {
     r.queue_capacity = o.queue_size;
   }
   detail::discard(*r.queue);  // leftovers of a producer that raced with shutdown
+  // Said once, now: a store that can never work drops (and counts) every span.
+  if (const std::string problem = w->permanent_problem(); !problem.empty())
+    std::fprintf(stderr, "dbtrace: %s: %s; spans will be dropped and counted\n",
+                 redact_connection_string(o.connection_string).c_str(), problem.c_str());
   r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, r.stats, std::move(w),
                                                 redact_connection_string(o.connection_string));
   r.active_raw.store(r.active.get(), std::memory_order_release);

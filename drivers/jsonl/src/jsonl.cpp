@@ -36,12 +36,18 @@ class jsonl_writer final : public writer {
       : path_(path_of(p.connection_string)), format_(p.project, p.service, p.host) {}
   ~jsonl_writer() override { close(); }
 
+  std::string permanent_problem() noexcept override { return file_store_problem(path_); }
+
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
       if (fd_ < 0) {
         fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd_ < 0) {
           error = path_ + ": " + std::strerror(errno);
+          if (const auto problem = file_store_problem(path_); !problem.empty()) {
+            error = problem;
+            return write_result::rejected;  // it will not get better by waiting
+          }
           return write_result::retry;
         }
       }

@@ -54,7 +54,8 @@ using reply_ptr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 
 // Where the store is, and how to connect to it (writer and reader alike).
 struct server {
-  explicit server(const std::string& uri) : where(parse(uri)), shown(redact_connection_string(uri)) {}
+  explicit server(const std::string& uri)
+      : where(parse(uri)), shown(redact_connection_string(uri)) {}
 
   redisContext* connect(std::string& error) const {
     const timeval timeout{2, 0};  // a dead host must not hold the exporter
@@ -133,7 +134,8 @@ class redis_writer final : public writer {
         out_ += "*3\r\n";
         append_bulk(out_, "SET");
         append_bulk(out_, errors_prefix + e.base_id);
-        append_bulk(out_, "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}");
+        append_bulk(out_,
+                    "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}");
         ++commands;
       }
       if (commands > 0 && redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) != REDIS_OK) {

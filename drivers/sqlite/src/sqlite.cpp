@@ -137,6 +137,8 @@ class sqlite_writer final : public writer {
         host_(valid_utf8(p.host)) {}
   ~sqlite_writer() override { close(); }
 
+  std::string permanent_problem() noexcept override { return file_store_problem(path_); }
+
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
       if (!db_) {
@@ -447,6 +449,12 @@ class sqlite_writer final : public writer {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     if (!transient(rc)) return write_result::rejected;
     close();  // reopen on the next try: the file may have been replaced or the disk freed
+    if ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY) {
+      if (const auto problem = file_store_problem(path_); !problem.empty()) {
+        error = problem;
+        return write_result::rejected;  // a missing or closed directory: waiting will not help
+      }
+    }
     return write_result::retry;
   }
 

@@ -1,0 +1,30 @@
+// Checks a store can make before its first write.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "dbtrace/driver.hpp"
+
+namespace dbtrace {
+
+std::string file_store_problem(const std::string& path) noexcept {
+  try {
+    const std::filesystem::path file(path);
+    const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    if (access(dir.c_str(), F_OK) != 0) return dir.string() + ": no such directory";
+    if (!std::filesystem::is_directory(dir)) return dir.string() + ": not a directory";
+    if (access(file.c_str(), F_OK) == 0) {
+      if (access(file.c_str(), W_OK) != 0) return path + ": " + std::strerror(errno);
+    } else if (access(dir.c_str(), W_OK | X_OK) != 0) {
+      return dir.string() + ": " + std::strerror(errno) + " (cannot create " +
+             file.filename().string() + ")";
+    }
+    return {};
+  } catch (const std::exception&) {
+    return {};  // unsure: let the write say
+  }
+}
+
+}  // namespace dbtrace
