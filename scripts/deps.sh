@@ -9,7 +9,8 @@ build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libi
   libcli11-dev libssl-dev libconcurrentqueue-dev)
 # The shims and stores; SOCI's Debian headers include Boost and libpq-fe.h
 # without depending on them.
-library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev libcurl4-openssl-dev)
+library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev libcurl4-openssl-dev
+  zlib1g-dev)
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server python3
   python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis
   # The viewer's browser test and the DOT test.

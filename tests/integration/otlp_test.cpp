@@ -339,3 +339,119 @@ TEST_F(otlp_test, the_duration_histogram_counts_every_statement_sent_in_its_buck
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// Line 4 of a request's .meta: its headers, names lowercased.
+nlohmann::json headers_of(const receiver& r, int n) {
+  std::istringstream meta(testing::read_file(r.file(n, ".meta")));
+  std::string line;
+  for (int i = 0; i < 4; ++i) std::getline(meta, line);
+  return nlohmann::json::parse(line);
+}
+
+std::string path_of(const receiver& r, int n) {
+  std::istringstream meta(testing::read_file(r.file(n, ".meta")));
+  std::string line;
+  std::getline(meta, line);
+  return line;
+}
+
+struct scoped_env {
+  std::vector<std::string> names;
+  void set(const std::string& name, const std::string& value) {
+    setenv(name.c_str(), value.c_str(), 1);
+    names.push_back(name);
+  }
+  ~scoped_env() {
+    for (const auto& n : names) unsetenv(n.c_str());
+  }
+};
+
+TEST_F(otlp_test, headers_gzip_and_per_signal_endpoints_come_from_the_otel_variables) {
+  receiver traces("200"), metrics("200");
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_HEADERS", "api-key=general,x-tenant=shop%20one, broken-entry");
+  env.set("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "API-Key=for-traces");
+  env.set("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
+  // A signal's own endpoint is the whole URL, used as is.
+  env.set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+          "http://127.0.0.1:" + std::to_string(traces.port()) + "/custom/traces");
+  env.set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+          "http://127.0.0.1:" + std::to_string(metrics.port()) + "/custom/metrics");
+  env.set("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none");
+  opts_.connection_string = "otlp://127.0.0.1:1";  // nothing listens here
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush());
+  dbtrace::shutdown();  // sends the histogram
+  ASSERT_EQ(traces.requests(), 1);
+  EXPECT_EQ(path_of(traces, 0), "/custom/traces");
+  const auto h = headers_of(traces, 0);
+  EXPECT_EQ(h["api-key"], "for-traces");  // the signal's own value wins
+  EXPECT_EQ(h["x-tenant"], "shop one");   // percent-decoded
+  EXPECT_EQ(h["content-encoding"], "gzip");
+  EXPECT_EQ(h["user-agent"], "dbtrace/0.1.0");
+  EXPECT_TRUE(std::filesystem::exists(traces.file(0, ".gz")));
+  // The receiver gunzipped it with Python's gzip: it is the request, whole.
+  const auto req = nlohmann::json::parse(testing::read_file(traces.file(0, ".json")));
+  EXPECT_EQ(req["resourceSpans"][0]["scopeSpans"][0]["spans"].size(), 1u);
+
+  ASSERT_EQ(metrics.requests(), 1);
+  EXPECT_EQ(path_of(metrics, 0), "/custom/metrics");
+  const auto mh = headers_of(metrics, 0);
+  EXPECT_EQ(mh["api-key"], "general");
+  EXPECT_FALSE(mh.contains("content-encoding"));  // METRICS_COMPRESSION=none wins
+}
+
+TEST_F(otlp_test, a_refused_request_is_reported_without_its_headers) {
+  receiver r("400");
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20s3cret-token");
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  testing::capture_stderr capture;
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush());
+  dbtrace::shutdown();
+  const auto said = capture.text();
+  EXPECT_NE(said.find("HTTP 400"), std::string::npos) << said;
+  EXPECT_EQ(said.find("s3cret"), std::string::npos) << said;
+  EXPECT_EQ(headers_of(r, 0)["authorization"], "Bearer s3cret-token");
+}
+
+TEST_F(otlp_test, otel_exporter_otlp_timeout_bounds_each_request) {
+  // A collector that takes the connection and never answers.
+  const int port = testing::free_port();
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "200");
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(port);
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  // With the default of 10 s not one attempt would have ended by now;
+  // with 200 ms several have (generous bounds: this is not a timing test).
+  EXPECT_FALSE(flush(std::chrono::milliseconds(2500)));
+  EXPECT_GE(stats().failed_writes, 2u);
+  dbtrace::shutdown(std::chrono::milliseconds(500));
+  close(listener);
+}
+
+}  // namespace
+}  // namespace dbtrace
