@@ -8,7 +8,7 @@
 #   scripts/test.sh --sanitize=thread                the suite under TSan (build/test-tsan)
 #
 # A sanitizer mode builds without benchmarks and examples and leaves out the
-# install-and-consume test (it links the installed, instrumented libraries
+# install-and-consume tests (they link the installed, instrumented libraries
 # into an uninstrumented program); any report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,7 @@ case "$sanitize" in
       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
     export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    exclude=(-E install_and_consume)
+    exclude=(-E 'install_and_consume|readme_install_and_consumer')
     ;;
   thread)
     build=build/test-tsan
@@ -45,7 +45,7 @@ case "$sanitize" in
       "-DCMAKE_CXX_FLAGS=-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread")
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
-    exclude=(-E install_and_consume)
+    exclude=(-E 'install_and_consume|readme_install_and_consumer')
     ;;
 esac
 
