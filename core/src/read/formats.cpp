@@ -58,7 +58,8 @@ std::string error_text(const trace_span& s) {
   std::string e = s.etype;
   if (!s.message.empty()) e += ": " + one_line(s.message, 200);
   // PostgreSQL's codes are SQLSTATEs; SQLite's and others' are their own numbers.
-  if (!s.sqlstate.empty()) e += (s.sqlstate.size() == 5 ? " (SQLSTATE " : " (code ") + s.sqlstate + ")";
+  if (!s.sqlstate.empty())
+    e += (s.sqlstate.size() == 5 ? " (SQLSTATE " : " (code ") + s.sqlstate + ")";
   return e;
 }
 

@@ -9,27 +9,20 @@
 #include "config/statement_text.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/osprofiler_event.hpp"
+#include "read/event_fields.hpp"
 
 namespace dbtrace {
 namespace {
 
 using ojson = nlohmann::ordered_json;
+using detail::is_stop_event;
+using detail::member;
 
 // The smallest duration that at least p % of `sorted` do not exceed.
 std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, int p) {
   const auto n = static_cast<std::int64_t>(sorted.size());
   const auto rank = (p * n + 99) / 100;  // ceil(p n / 100), 1-based
   return sorted[static_cast<std::size_t>(std::max<std::int64_t>(rank, 1) - 1)];
-}
-
-const ojson* member(const ojson& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  const auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
-}
-
-bool ends_with(const std::string& s, std::string_view tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 // Half of a span seen so far.
@@ -52,7 +45,7 @@ class event_pairing {
     const auto ts = parse_timestamp(e.timestamp);
     if (!ts) return;
     const ojson* info = member(e.raw, "info");
-    const bool is_stop = ends_with(e.name, "-stop");
+    const bool is_stop = is_stop_event(e.name);
     half h;
     h.ts = *ts;
     if (is_stop) {

@@ -5,21 +5,14 @@
 #include "config/statement_text.hpp"
 #include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
+#include "read/event_fields.hpp"
 
 namespace dbtrace {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-bool ends_with(const std::string& s, std::string_view tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-const ojson* member(const ojson& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  const auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
-}
+using detail::is_stop_event;
+using detail::member;
 
 std::string text_of(const ojson* v) {
   if (!v || v->is_null()) return {};
@@ -100,7 +93,7 @@ stored_trace assemble_trace(const std::vector<stored_event>& events) {
     s.raw[e.name] = e.raw;
     const ojson* info = member(e.raw, "info");
     static const ojson no_info = ojson::object();
-    if (ends_with(e.name, "-stop")) {
+    if (is_stop_event(e.name)) {
       s.has_stop = true;
       s.end_us = *ts;
       read_stop(s, info ? *info : no_info);
@@ -180,7 +173,7 @@ void trace_overview::add(const stored_event& e) {
   if (project.empty() && e.project) project = *e.project;
   if (service.empty() && e.service) service = *e.service;
   const ojson* info = member(e.raw, "info");
-  if (ends_with(e.name, "-stop")) {
+  if (is_stop_event(e.name)) {
     ++stops_;
     if (info && member(*info, "etype")) ++errors;
   } else {
