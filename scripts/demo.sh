@@ -15,7 +15,8 @@ cat > "$work/app.conf" <<CONF
 enabled = true
 trace_sqlalchemy = true
 hmac_keys = SECRET_KEY
-connection_string = sqlite:///$work/traces.db
+# a relative path is taken from this file's directory
+connection_string = sqlite:///traces.db
 project = demo
 service = soci-requests
 CONF
