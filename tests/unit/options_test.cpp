@@ -287,3 +287,37 @@ TEST(options, passwords_with_unencoded_special_characters_are_redacted_whole) {
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// What spans record about a connection: namespace, server, port, and never
+// any part of a password, however it is written.
+TEST(describe_connection, reads_the_target_and_never_the_password) {
+  struct example {
+    std::string cs, name_space, address;
+    int port;
+  };
+  const std::vector<example> examples = {
+      {"postgresql://app:s3cret@db.internal:5433/shop?sslmode=disable", "shop", "db.internal",
+       5433},
+      {"postgresql://app:s3?cret@127.0.0.1:5432/shop", "shop", "127.0.0.1", 5432},
+      {"postgresql://app:s3/cret@127.0.0.1/shop?application_name=x", "shop", "127.0.0.1", 0},
+      {"postgresql://app:s3@cret@db/shop", "shop", "db", 0},
+      {"postgresql://db/shop?user=app&password=s3cret&port=6432", "shop", "db", 6432},
+      {"dbname=shop host=db port=5434 user=app password='s3 cret'", "shop", "db", 5434},
+      {"postgresql://dbname=shop host=db password=s3cret", "shop", "db", 0},  // SOCI's form
+  };
+  for (const auto& e : examples) {
+    SCOPED_TRACE(e.cs);
+    const auto t = describe_connection("postgresql", e.cs);
+    EXPECT_EQ(t.name_space, e.name_space);
+    EXPECT_EQ(t.address, e.address);
+    EXPECT_EQ(t.port, e.port);
+    for (const auto& field : {t.name_space, t.address})
+      EXPECT_EQ(field.find("cret"), std::string::npos) << field;
+  }
+}
+
+}  // namespace
+}  // namespace dbtrace

@@ -48,14 +48,18 @@ db_target describe_connection(std::string system, std::string_view cs) {
   if (scheme_end != std::string_view::npos && cs.find('=') > scheme_end) {
     // URI: scheme://[user[:password]@][host][:port][/dbname][?key=value&...]
     std::string_view rest = cs.substr(scheme_end + 3);
+    // SOCI's "backend://key=value …" form: the pairs after the scheme.
+    if (rest.find('=') < rest.find_first_of("/?@")) return describe_connection(t.system, rest);
+    // Credentials end at the last '@': an unencoded password may hold '/',
+    // '?' or '@' (redaction cuts at the same place), and none of it may reach
+    // the target's attributes.
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
     const auto query = rest.find('?');
     std::string_view params = query == std::string_view::npos ? "" : rest.substr(query + 1);
     rest = rest.substr(0, query);
     const auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
     if (slash != std::string_view::npos) t.name_space = std::string(rest.substr(slash + 1));
-    const auto at = authority.rfind('@');
-    if (at != std::string_view::npos) authority = authority.substr(at + 1);  // drop credentials
     const auto colon = authority.rfind(':');
     if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
       t.port = std::atoi(std::string(authority.substr(colon + 1)).c_str());
@@ -99,6 +103,5 @@ db_target describe_connection(std::string system, std::string_view cs) {
   if (!any_pair) t.name_space = std::string(cs);  // e.g. SOCI's sqlite3 "app.db"
   return t;
 }
-
 
 }  // namespace dbtrace
