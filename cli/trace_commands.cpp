@@ -12,13 +12,17 @@ namespace dbtrace::cli {
 
 int list_traces(reader& store, const list_options& o) {
   std::vector<trace_overview> traces;
-  std::map<std::string, std::size_t> index;
-  store.scan([&](const stored_event& e) {
-    auto [it, added] = index.emplace(e.base_id, traces.size());
-    if (added) traces.emplace_back();
-    traces[it->second].add(e);
-    return true;
-  });
+  if (auto computed = store.overviews()) {
+    traces = std::move(*computed);
+  } else {
+    std::map<std::string, std::size_t> index;
+    store.scan([&](const stored_event& e) {
+      auto [it, added] = index.emplace(e.base_id, traces.size());
+      if (added) traces.emplace_back();
+      traces[it->second].add(e);
+      return true;
+    });
+  }
   const std::int64_t since = o.since.empty() ? INT64_MIN : parse_time("--since", o.since);
   traces.erase(std::remove_if(traces.begin(), traces.end(),
                               [&](const auto& t) {

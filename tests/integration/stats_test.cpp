@@ -288,3 +288,24 @@ TEST(stats, a_bad_time_or_grouping_is_a_usage_error) {
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// The embedded store lists its traces in SQL; the figures are those the
+// events of the same spans give (JSON lines, read event by event).
+TEST(trace_list, the_embedded_store_lists_what_the_events_say) {
+  const auto list = [](const std::string& store) {
+    const auto r = testing::run(cli + " trace list --json --connection-string " + store);
+    EXPECT_EQ(r.status, 0) << r.out;
+    return nlohmann::json::parse(r.out);
+  };
+  const auto from_sql = list(stores().sqlite);
+  ASSERT_EQ(from_sql.size(), 12u);
+  EXPECT_EQ(from_sql, list(stores().jsonl));
+  EXPECT_EQ(from_sql[0]["spans"], 12);  // the rpc span and its 11 statements
+  EXPECT_EQ(from_sql[0]["errors"], 1);
+}
+
+}  // namespace
+}  // namespace dbtrace

@@ -161,6 +161,9 @@ class reader {
       for (const auto& e : read_trace(t.base_id))
         if (!each(e)) return;
   }
+  // Every trace's overview, computed by the store itself (the embedded store,
+  // in SQL); nullopt when it cannot, and the CLI scans the events instead.
+  virtual std::optional<std::vector<trace_overview>> overviews() { return std::nullopt; }
   // Per-group statistics the store computes itself (the embedded store, in
   // SQL); nullopt when it cannot, and collect_stats() scans the events instead.
   virtual std::optional<std::vector<statement_stats>> stats(const stats_query& q) {

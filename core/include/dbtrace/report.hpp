@@ -91,18 +91,4 @@ std::string render_otlp(const stored_trace& trace);
 // The data the HTML viewer draws: times in µs from the trace's start.
 nlohmann::json viewer_data(const stored_trace& trace);
 
-// Per-trace figures for `dbtrace trace list`, gathered event by event.
-struct trace_overview {
-  std::string base_id;
-  std::int64_t started_us = 0, finished_us = 0;
-  std::size_t spans = 0, sql = 0, errors = 0;
-  std::string project, service;
-
-  void add(const stored_event& e);
-  std::int64_t duration_us() const { return finished_us - started_us; }
-
- private:
-  std::size_t starts_ = 0, stops_ = 0;
-};
-
 }  // namespace dbtrace

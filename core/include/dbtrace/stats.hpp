@@ -12,6 +12,22 @@
 namespace dbtrace {
 
 class reader;
+struct stored_event;
+
+// Per-trace figures for `dbtrace trace list`: gathered event by event, or
+// computed by the store itself (reader::overviews).
+struct trace_overview {
+  std::string base_id;
+  std::int64_t started_us = 0, finished_us = 0;  // first and last event, µs since the epoch
+  std::size_t spans = 0, sql = 0, errors = 0;
+  std::string project, service;
+
+  void add(const stored_event& e);
+  std::int64_t duration_us() const { return finished_us - started_us; }
+
+ private:
+  std::size_t starts_ = 0, stops_ = 0;
+};
 
 // What spans are grouped by. All but `name` count SQL spans only.
 enum class stats_grouping { text, summary, operation, collection, name };
