@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -318,8 +319,9 @@ int run_bench(const bench_options& o) {
                   micros(r.per_statement(r.process_cpu_ns)),
                   micros(t.per_statement(t.process_cpu_ns)),
                   added(t.per_statement(t.process_cpu_ns), r.per_statement(r.process_cpu_ns))});
-  std::string out = "dbtrace bench: " + o.api + " on " + where + ", " +
-                    std::to_string(o.seconds).substr(0, 4) +
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", o.seconds);
+  std::string out = "dbtrace bench: " + o.api + " on " + where + ", " + seconds +
                     " s, raw and traced rounds interleaved, traces of " +
                     std::to_string(statements_per_trace) + " statements\n";
   out += "statement: " + text + "\n";
