@@ -14,7 +14,9 @@ library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev 
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server python3
   python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis
   # The viewer's browser test and the DOT test.
-  chromium chromium-driver python3-selenium graphviz)
+  chromium chromium-driver python3-selenium graphviz
+  # The OTLP TLS test makes its certificates.
+  openssl)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}" "${library_packages[@]}") ;;

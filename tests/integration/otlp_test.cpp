@@ -4,6 +4,8 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <numeric>
+#include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "dbtrace/soci.hpp"
@@ -17,16 +19,18 @@ namespace {
 
 const std::string otlp_dir = std::string(DBTRACE_SOURCE_DIR) + "/tests/otlp";
 
-// The loopback receiver (tests/otlp/receiver.py), answering `statuses` in turn.
+// The loopback receiver (tests/otlp/receiver.py), answering `statuses` in
+// turn; `tls` is "--tls CERT KEY [CLIENT_CA]" for https.
 class receiver {
  public:
-  explicit receiver(const std::string& statuses) : port_(testing::free_port()) {
+  explicit receiver(const std::string& statuses, const std::string& tls = "")
+      : port_(testing::free_port()) {
     dir_ = (testing::temp_dir() / ("otlp-" + std::to_string(port_))).string();
     std::filesystem::create_directories(dir_);
     pid_ = fork();
     if (pid_ == 0) {
       const std::string cmd = std::string(testing::python) + " " + otlp_dir + "/receiver.py " +
-                              dir_ + " " + std::to_string(port_) + " " + statuses;
+                              dir_ + " " + std::to_string(port_) + " " + tls + " " + statuses;
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -43,17 +47,65 @@ class receiver {
   }
   int requests() const {
     int n = 0;
-    while (std::filesystem::exists(file(n, ".json"))) ++n;
+    while (std::filesystem::exists(file(n, ".body"))) ++n;
     return n;
+  }
+  // The lines of request n's .meta: path, Content-Type, status answered.
+  std::string path(int n) const { return meta_line(n, 0); }
+  std::string content_type(int n) const { return meta_line(n, 1); }
+  std::string status(int n) const { return meta_line(n, 2); }
+  // Its headers, names lowercased.
+  nlohmann::json headers(int n) const { return nlohmann::json::parse(meta_line(n, 3)); }
+
+  // Request n decoded with the official OTLP definitions, whichever encoding
+  // it came in, as OTLP JSON; decoding must account for every byte.
+  nlohmann::json request(int n) const {
+    const bool metrics = path(n).find("metrics") != std::string::npos;
+    const bool protobuf = content_type(n) == "application/x-protobuf";
+    const auto decoded =
+        testing::run("cd " + otlp_dir + " && node decode.js " +
+                     (protobuf ? std::string("--protobuf ") + (metrics ? "metrics " : "traces ")
+                               : std::string()) +
+                     file(n, ".body") + " 2>&1");
+    if (decoded.status != 0)
+      throw std::runtime_error("request " + std::to_string(n) + " does not decode: " + decoded.out);
+    return nlohmann::json::parse(decoded.out);
+  }
+  // The spans of every accepted trace request.
+  std::vector<nlohmann::json> spans() const {
+    std::vector<nlohmann::json> out;
+    for (int i = 0; i < requests(); ++i) {
+      if (status(i) != "200" || path(i).find("metrics") != std::string::npos) continue;
+      const auto req = request(i);
+      for (const auto& sp : req["resourceSpans"][0]["scopeSpans"][0]["spans"]) out.push_back(sp);
+    }
+    return out;
   }
 
  private:
+  std::string meta_line(int n, int which) const {
+    std::istringstream meta(testing::read_file(file(n, ".meta")));
+    std::string line;
+    for (int i = 0; i <= which; ++i) std::getline(meta, line);
+    return line;
+  }
   int port_;
   std::string dir_;
   pid_t pid_;
 };
 
-using otlp_test = testing::recorder_test;
+// Every test decodes what it gets with the official definitions from npm.
+class otlp_test : public testing::recorder_test {
+ protected:
+  void SetUp() override {
+    recorder_test::SetUp();
+    if (!std::filesystem::exists(otlp_dir + "/node_modules/@opentelemetry/otlp-transformer")) {
+      if (testing::under_ci())
+        FAIL() << "tests/otlp/node_modules missing: scripts/test.sh installs it";
+      GTEST_SKIP() << "run scripts/test.sh (it installs the OTLP definitions with npm)";
+    }
+  }
+};
 
 // Attribute `key` of `span` as a JSON value (stringValue, intValue, ...).
 nlohmann::json attribute(const nlohmann::json& span, const std::string& key) {
@@ -62,13 +114,46 @@ nlohmann::json attribute(const nlohmann::json& span, const std::string& key) {
   return nullptr;
 }
 
-TEST_F(otlp_test, spans_reach_the_receiver_valid_by_the_official_otlp_definitions) {
-  if (!std::filesystem::exists(otlp_dir + "/node_modules/@opentelemetry/otlp-transformer")) {
-    if (testing::under_ci())
-      FAIL() << "tests/otlp/node_modules missing: scripts/test.sh installs it";
-    GTEST_SKIP() << "run scripts/test.sh (it installs the OTLP definitions with npm)";
+struct scoped_env {
+  std::vector<std::string> names;
+  void set(const std::string& name, const std::string& value) {
+    setenv(name.c_str(), value.c_str(), 1);
+    names.push_back(name);
   }
+  ~scoped_env() {
+    for (const auto& n : names) unsetenv(n.c_str());
+  }
+};
+
+// The same spans whichever way the protocol is chosen: by default
+// (http/protobuf), by the otlp_protocol key, or by OTEL_EXPORTER_OTLP_PROTOCOL.
+struct protocol_case {
+  const char* name;
+  const char* key;       // otlp_protocol, nullptr: the default
+  const char* variable;  // OTEL_EXPORTER_OTLP_PROTOCOL, nullptr: unset
+  const char* content_type;
+};
+void PrintTo(const protocol_case& c, std::ostream* os) {
+  *os << c.name;
+}
+class otlp_protocol_test : public otlp_test,
+                           public ::testing::WithParamInterface<protocol_case> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    protocols, otlp_protocol_test,
+    ::testing::Values(
+        protocol_case{"default", nullptr, nullptr, "application/x-protobuf"},
+        protocol_case{"json_key", "http/json", nullptr, "application/json"},
+        protocol_case{"json_variable_over_key", "http/protobuf", "http/json", "application/json"},
+        protocol_case{"protobuf_variable_over_key", "http/json", "http/protobuf",
+                      "application/x-protobuf"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_P(otlp_protocol_test, spans_reach_the_receiver_valid_by_the_official_otlp_definitions) {
   receiver r("503 200");  // the first attempt is refused for now: dbtrace retries
+  scoped_env env;
+  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
+  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
   opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
   opts_.record_params = true;
   opts_.project = "shop";
@@ -80,7 +165,7 @@ TEST_F(otlp_test, spans_reach_the_receiver_valid_by_the_official_otlp_definition
     sql << "CREATE TABLE items (id INTEGER, name TEXT)";
     trace t;
     base = t.base_id();
-    span request{"wsgi", {{"path", "/items"}}};
+    span request{"wsgi", {{"path", "/items"}, {"attempt", 2}, {"cached", false}, {"load", 0.5}}};
     int id = 7;
     sql << "INSERT INTO items (id, name) VALUES (:id, 'x')", ::soci::use(id);
     try {
@@ -90,51 +175,82 @@ TEST_F(otlp_test, spans_reach_the_receiver_valid_by_the_official_otlp_definition
   }
   ASSERT_TRUE(flush());
   EXPECT_GE(stats().failed_writes, 1u);
-  // Spans may come in more than one request (batches): take every accepted one.
   const int n = r.requests();
   ASSERT_GE(n, 2);  // the refused first attempt and its retry at least
-  nlohmann::json spans = nlohmann::json::array();
   for (int i = 0; i < n; ++i) {
-    std::istringstream meta(testing::read_file(r.file(i, ".meta")));
-    std::string path, content_type, status;
-    std::getline(meta, path);
-    std::getline(meta, content_type);
-    std::getline(meta, status);
-    EXPECT_EQ(path, "/v1/traces");
-    EXPECT_EQ(content_type, "application/json");
-    if (status != "200") continue;
-    // The official definitions decode it, and give back exactly what was sent.
-    const auto decoded =
-        testing::run("cd " + otlp_dir + " && node decode.js " + r.file(i, ".json") + " 2>&1");
-    ASSERT_EQ(decoded.status, 0) << decoded.out;
-    const auto req = nlohmann::json::parse(decoded.out);
-    const auto& rs = req["resourceSpans"][0];
-    EXPECT_EQ(attribute(rs["resource"], "service.name"), "orders");
-    for (const auto& sp : rs["scopeSpans"][0]["spans"]) spans.push_back(sp);
+    EXPECT_EQ(r.path(i), "/v1/traces");
+    EXPECT_EQ(r.content_type(i), GetParam().content_type);
+    if (r.status(i) == "200") {
+      EXPECT_EQ(attribute(r.request(i)["resourceSpans"][0]["resource"], "service.name"),
+                "orders");
+    }
   }
+  const auto spans = r.spans();
   ASSERT_EQ(spans.size(), 3u);  // wsgi, the INSERT, the failed SELECT
   std::map<std::string, nlohmann::json> by_name;
   for (const auto& s : spans) by_name[s["name"]] = s;
   std::string base_hex = base;
   base_hex.erase(std::remove(base_hex.begin(), base_hex.end(), '-'), base_hex.end());
 
+  const auto& wsgi = by_name.at("wsgi");
+  EXPECT_EQ(wsgi["traceId"], base_hex);
+  EXPECT_FALSE(wsgi.contains("parentSpanId"));
+  EXPECT_EQ(wsgi["kind"], 1);  // INTERNAL
+  EXPECT_EQ(attribute(wsgi, "osprofiler.path"), "/items");
+  EXPECT_EQ(attribute(wsgi, "osprofiler.attempt"), "2");  // int64 as a string
+  EXPECT_EQ(attribute(wsgi, "osprofiler.cached"), false);
+  EXPECT_EQ(attribute(wsgi, "osprofiler.load"), 0.5);
+
   const auto& insert = by_name.at("INSERT items");
   EXPECT_EQ(insert["traceId"], base_hex);
   EXPECT_EQ(insert["kind"], 3);  // CLIENT
-  EXPECT_EQ(insert["parentSpanId"], by_name.at("wsgi")["spanId"]);
+  EXPECT_EQ(insert["parentSpanId"], wsgi["spanId"]);
+  EXPECT_LE(std::stoll(insert["startTimeUnixNano"].get<std::string>()),
+            std::stoll(insert["endTimeUnixNano"].get<std::string>()));
   EXPECT_EQ(attribute(insert, "db.system.name"), "sqlite");
   EXPECT_EQ(attribute(insert, "db.query.text"), "INSERT INTO items (id, name) VALUES (:id, 'x')");
   EXPECT_EQ(attribute(insert, "db.query.summary"), "INSERT items");
   EXPECT_EQ(attribute(insert, "db.operation.name"), "INSERT");
   EXPECT_EQ(attribute(insert, "db.collection.name"), "items");
-  EXPECT_EQ(attribute(insert, "db.response.returned_rows"), "1");  // int64 as a string
+  EXPECT_EQ(attribute(insert, "db.response.returned_rows"), "1");
   EXPECT_EQ(attribute(insert, "db.query.parameter.0"), "7");
   EXPECT_EQ(insert.value("status", nlohmann::json::object()).value("code", 0), 0);  // UNSET
 
   const auto& failed = by_name.at("SELECT missing");
   EXPECT_EQ(failed["status"]["code"], 2);  // ERROR
+  EXPECT_FALSE(failed["status"]["message"].get<std::string>().empty());
   EXPECT_EQ(attribute(failed, "error.type"), "soci::sqlite3_soci_error");
   EXPECT_EQ(attribute(failed, "db.response.status_code"), "1");
+}
+
+// A long statement (a span longer than 16 KiB, lengths of several bytes) and
+// invalid UTF-8 still make a request the definitions decode.
+TEST_P(otlp_protocol_test, long_statements_and_invalid_utf8_are_sent_whole_and_valid) {
+  receiver r("200");
+  scoped_env env;
+  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
+  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  opts_.max_statement_length = 100000;
+  start();
+  const std::string long_sql = "SELECT '" + std::string(40000, 'x') + "'";
+  {
+    trace t;
+    span named{"bad \xC3\x28 name"};
+    sql_span s({}, long_sql);
+    s.error("E", "message with \xFF byte", "", "");
+  }
+  ASSERT_TRUE(flush());
+  const auto spans = r.spans();
+  ASSERT_EQ(spans.size(), 2u);
+  for (const auto& sp : spans) {
+    if (sp["kind"] == 3) {
+      EXPECT_EQ(attribute(sp, "db.query.text"), long_sql);
+      EXPECT_EQ(sp["status"]["message"], "message with \xEF\xBF\xBD byte");  // U+FFFD
+    } else {
+      EXPECT_EQ(sp["name"], "bad \xEF\xBF\xBD( name");
+    }
+  }
 }
 
 TEST_F(otlp_test, a_refusing_endpoint_drops_and_counts_without_retrying) {
@@ -172,8 +288,7 @@ TEST_F(otlp_test, a_batch_given_up_on_leaves_nothing_behind_for_the_next) {
   EXPECT_EQ(s.exported, 2u);
   ASSERT_EQ(r.requests(), 2);
   // The second request carries the second batch, not the refused one again.
-  const auto req = nlohmann::json::parse(testing::read_file(r.file(1, ".json")));
-  const auto& spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  const auto spans = r.spans();
   ASSERT_EQ(spans.size(), 1u);
   EXPECT_EQ(attribute(spans[0], "db.query.text"), "SELECT 'second'");
 }
@@ -190,8 +305,7 @@ TEST_F(otlp_test, a_generic_span_is_sent_once_whole_when_it_ends) {
   }
   ASSERT_TRUE(flush());
   ASSERT_EQ(r.requests(), 1);
-  const auto req = nlohmann::json::parse(testing::read_file(r.file(0, ".json")));
-  const auto& spans = req["resourceSpans"][0]["scopeSpans"][0]["spans"];
+  const auto spans = r.spans();
   ASSERT_EQ(spans.size(), 1u);
   EXPECT_EQ(spans[0]["name"], "rpc");
   EXPECT_EQ(attribute(spans[0], "osprofiler.function"), "load_user");
@@ -223,9 +337,8 @@ TEST_F(otlp_test, the_standard_otel_environment_variables_win) {
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, 2u);
   ASSERT_EQ(r.requests(), 1);
-  const auto req = nlohmann::json::parse(testing::read_file(r.file(0, ".json")));
-  EXPECT_EQ(attribute(req["resourceSpans"][0]["resource"], "service.name"), "from-env");
-  EXPECT_EQ(testing::read_file(r.file(0, ".meta")).substr(0, 11), "/v1/traces\n");
+  EXPECT_EQ(attribute(r.request(0)["resourceSpans"][0]["resource"], "service.name"), "from-env");
+  EXPECT_EQ(r.path(0), "/v1/traces");
 }
 
 }  // namespace
@@ -240,13 +353,11 @@ void busy_for(std::chrono::microseconds d) {
   }
 }
 
-TEST_F(otlp_test, the_duration_histogram_counts_every_statement_sent_in_its_bucket) {
-  if (!std::filesystem::exists(otlp_dir + "/node_modules/@opentelemetry/otlp-transformer")) {
-    if (testing::under_ci())
-      FAIL() << "tests/otlp/node_modules missing: scripts/test.sh installs it";
-    GTEST_SKIP() << "run scripts/test.sh (it installs the OTLP definitions with npm)";
-  }
+TEST_P(otlp_protocol_test, the_duration_histogram_counts_every_statement_sent_in_its_bucket) {
   receiver r("200");
+  scoped_env env;
+  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
+  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
   opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
   opts_.service = "orders";
   start();
@@ -268,25 +379,14 @@ TEST_F(otlp_test, the_duration_histogram_counts_every_statement_sent_in_its_buck
   dbtrace::shutdown();  // the histogram's last state goes out at shutdown
 
   // The spans the collector got, and the last metrics request.
-  std::vector<nlohmann::json> spans;
-  std::string metrics_file;
-  for (int i = 0; i < r.requests(); ++i) {
-    std::istringstream meta(testing::read_file(r.file(i, ".meta")));
-    std::string path;
-    std::getline(meta, path);
-    const auto body = nlohmann::json::parse(testing::read_file(r.file(i, ".json")));
-    if (path == "/v1/metrics") {
-      metrics_file = r.file(i, ".json");
-    } else {
-      for (const auto& sp : body["resourceSpans"][0]["scopeSpans"][0]["spans"]) spans.push_back(sp);
-    }
-  }
+  const auto spans = r.spans();
+  int last_metrics = -1;
+  for (int i = 0; i < r.requests(); ++i)
+    if (r.path(i) == "/v1/metrics") last_metrics = i;
   ASSERT_EQ(spans.size(), 9u);
-  ASSERT_FALSE(metrics_file.empty()) << "no request to /v1/metrics";
-  const auto decoded =
-      testing::run("cd " + otlp_dir + " && node decode.js " + metrics_file + " 2>&1");
-  ASSERT_EQ(decoded.status, 0) << decoded.out;
-  const auto req = nlohmann::json::parse(decoded.out);
+  ASSERT_GE(last_metrics, 0) << "no request to /v1/metrics";
+  EXPECT_EQ(r.content_type(last_metrics), GetParam().content_type);
+  const auto req = r.request(last_metrics);
   const auto& rm = req["resourceMetrics"][0];
   EXPECT_EQ(attribute(rm["resource"], "service.name"), "orders");
   const auto& metric = rm["scopeMetrics"][0]["metrics"][0];
@@ -343,32 +443,6 @@ TEST_F(otlp_test, the_duration_histogram_counts_every_statement_sent_in_its_buck
 namespace dbtrace {
 namespace {
 
-// Line 4 of a request's .meta: its headers, names lowercased.
-nlohmann::json headers_of(const receiver& r, int n) {
-  std::istringstream meta(testing::read_file(r.file(n, ".meta")));
-  std::string line;
-  for (int i = 0; i < 4; ++i) std::getline(meta, line);
-  return nlohmann::json::parse(line);
-}
-
-std::string path_of(const receiver& r, int n) {
-  std::istringstream meta(testing::read_file(r.file(n, ".meta")));
-  std::string line;
-  std::getline(meta, line);
-  return line;
-}
-
-struct scoped_env {
-  std::vector<std::string> names;
-  void set(const std::string& name, const std::string& value) {
-    setenv(name.c_str(), value.c_str(), 1);
-    names.push_back(name);
-  }
-  ~scoped_env() {
-    for (const auto& n : names) unsetenv(n.c_str());
-  }
-};
-
 TEST_F(otlp_test, headers_gzip_and_per_signal_endpoints_come_from_the_otel_variables) {
   receiver traces("200"), metrics("200");
   scoped_env env;
@@ -390,20 +464,19 @@ TEST_F(otlp_test, headers_gzip_and_per_signal_endpoints_come_from_the_otel_varia
   ASSERT_TRUE(flush());
   dbtrace::shutdown();  // sends the histogram
   ASSERT_EQ(traces.requests(), 1);
-  EXPECT_EQ(path_of(traces, 0), "/custom/traces");
-  const auto h = headers_of(traces, 0);
+  EXPECT_EQ(traces.path(0), "/custom/traces");
+  const auto h = traces.headers(0);
   EXPECT_EQ(h["api-key"], "for-traces");  // the signal's own value wins
   EXPECT_EQ(h["x-tenant"], "shop one");   // percent-decoded
   EXPECT_EQ(h["content-encoding"], "gzip");
   EXPECT_EQ(h["user-agent"], "dbtrace/0.1.0");
   EXPECT_TRUE(std::filesystem::exists(traces.file(0, ".gz")));
   // The receiver gunzipped it with Python's gzip: it is the request, whole.
-  const auto req = nlohmann::json::parse(testing::read_file(traces.file(0, ".json")));
-  EXPECT_EQ(req["resourceSpans"][0]["scopeSpans"][0]["spans"].size(), 1u);
+  EXPECT_EQ(traces.spans().size(), 1u);
 
   ASSERT_EQ(metrics.requests(), 1);
-  EXPECT_EQ(path_of(metrics, 0), "/custom/metrics");
-  const auto mh = headers_of(metrics, 0);
+  EXPECT_EQ(metrics.path(0), "/custom/metrics");
+  const auto mh = metrics.headers(0);
   EXPECT_EQ(mh["api-key"], "general");
   EXPECT_FALSE(mh.contains("content-encoding"));  // METRICS_COMPRESSION=none wins
 }
@@ -424,7 +497,7 @@ TEST_F(otlp_test, a_refused_request_is_reported_without_its_headers) {
   const auto said = capture.text();
   EXPECT_NE(said.find("HTTP 400"), std::string::npos) << said;
   EXPECT_EQ(said.find("s3cret"), std::string::npos) << said;
-  EXPECT_EQ(headers_of(r, 0)["authorization"], "Bearer s3cret-token");
+  EXPECT_EQ(r.headers(0)["authorization"], "Bearer s3cret-token");
 }
 
 TEST_F(otlp_test, otel_exporter_otlp_timeout_bounds_each_request) {
@@ -451,6 +524,161 @@ TEST_F(otlp_test, otel_exporter_otlp_timeout_bounds_each_request) {
   EXPECT_GE(stats().failed_writes, 2u);
   dbtrace::shutdown(std::chrono::milliseconds(500));
   close(listener);
+}
+
+}  // namespace
+}  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// The otlp_* keys of [profiler] configure the exporter as the variables do;
+// a variable, when set, wins over its key.
+TEST_F(otlp_test, the_profiler_section_keys_configure_the_exporter_and_variables_win) {
+  receiver r("200");
+  const auto conf = testing::write_file("otlp.conf", "[profiler]\n"
+                                                     "enabled = true\n"
+                                                     "connection_string = otlp://127.0.0.1:1\n"
+                                                     "otlp_endpoint = http://127.0.0.1:" +
+                                                         std::to_string(r.port()) +
+                                                         "/collector/\n"
+                                                         "otlp_protocol = http/json\n"
+                                                         "otlp_headers = api-key=from-file,x-team=db\n"
+                                                         "otlp_compression = gzip\n"
+                                                         "otlp_timeout = 4000\n");
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_HEADERS", "x-team=from-env");
+  init(load_options(conf));
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush());
+  ASSERT_EQ(r.requests(), 1);
+  EXPECT_EQ(r.path(0), "/collector/v1/traces");
+  EXPECT_EQ(r.content_type(0), "application/json");
+  const auto h = r.headers(0);
+  EXPECT_EQ(h["api-key"], "from-file");
+  EXPECT_EQ(h["x-team"], "from-env");
+  EXPECT_EQ(h["content-encoding"], "gzip");
+  EXPECT_EQ(r.spans().size(), 1u);
+}
+
+TEST_F(otlp_test, an_unusable_otel_variable_is_named_and_ignored) {
+  receiver r("200");
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+  env.set("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon");
+  env.set("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli");
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  testing::capture_stderr capture;
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush());
+  const auto said = capture.text();
+  EXPECT_NE(said.find("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: expected http/protobuf or http/json"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=soon"), std::string::npos) << said;
+  EXPECT_NE(said.find("OTEL_EXPORTER_OTLP_COMPRESSION=brotli"), std::string::npos) << said;
+  // The defaults stand: protobuf, uncompressed, and the request arrives.
+  ASSERT_EQ(r.requests(), 1);
+  EXPECT_EQ(r.content_type(0), "application/x-protobuf");
+  EXPECT_FALSE(r.headers(0).contains("content-encoding"));
+  EXPECT_EQ(r.spans().size(), 1u);
+}
+
+// A throwaway CA, a server certificate for 127.0.0.1 and a client certificate.
+struct test_pki {
+  std::string dir = (testing::temp_dir() / "pki").string();
+  test_pki() {
+    std::filesystem::create_directories(dir);
+    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const std::string script =
+        "cd " + dir + " && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && " +
+        "openssl req -x509 " + key + " -keyout ca.key -out ca.pem -days 2 -subj '/CN=dbtrace test CA' && " +
+        "openssl req " + key + " -keyout server.key -out server.csr -subj '/CN=127.0.0.1' && " +
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 " +
+        "-extfile san.ext -out server.pem && " +
+        "openssl req " + key + " -keyout client.key -out client.csr -subj '/CN=dbtrace client' && " +
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 " +
+        "-out client.pem";
+    ok = testing::run("(" + script + ") >/dev/null 2>&1").status == 0;
+  }
+  std::string file(const char* name) const { return dir + "/" + name; }
+  bool ok = false;
+};
+
+TEST_F(otlp_test, https_collectors_are_verified_with_the_configured_certificate) {
+  const test_pki pki;
+  ASSERT_TRUE(pki.ok) << "openssl could not make test certificates";
+  receiver r("200", "--tls " + pki.file("server.pem") + " " + pki.file("server.key"));
+  const std::string endpoint = "https://127.0.0.1:" + std::to_string(r.port());
+
+  // Without the CA, the collector's certificate is not trusted: nothing is sent.
+  opts_.connection_string = "otlp://127.0.0.1:1";
+  opts_.otlp_endpoint = endpoint;
+  opts_.otlp_timeout = 2000;
+  testing::capture_stderr capture;
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 'untrusted'");
+  }
+  EXPECT_FALSE(flush(std::chrono::milliseconds(1500)));
+  EXPECT_GE(stats().failed_writes, 1u);
+  dbtrace::shutdown(std::chrono::milliseconds(500));
+  EXPECT_EQ(r.requests(), 0);
+  const auto said = capture.text();
+  EXPECT_NE(said.find(endpoint + "/v1/traces"), std::string::npos) << said;
+
+  // With the CA from the otlp_certificate key, it is.
+  opts_.otlp_certificate = pki.file("ca.pem");
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 'trusted by key'");
+  }
+  ASSERT_TRUE(flush());
+  dbtrace::shutdown();
+
+  // And from OTEL_EXPORTER_OTLP_CERTIFICATE.
+  opts_.otlp_certificate.clear();
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.file("ca.pem"));
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 'trusted by variable'");
+  }
+  ASSERT_TRUE(flush());
+  std::set<std::string> texts;
+  for (const auto& sp : r.spans()) texts.insert(attribute(sp, "db.query.text").get<std::string>());
+  EXPECT_EQ(texts, (std::set<std::string>{"SELECT 'trusted by key'", "SELECT 'trusted by variable'"}));
+}
+
+TEST_F(otlp_test, a_collector_that_requires_a_client_certificate_gets_the_configured_one) {
+  const test_pki pki;
+  ASSERT_TRUE(pki.ok) << "openssl could not make test certificates";
+  receiver r("200", "--tls " + pki.file("server.pem") + " " + pki.file("server.key") + " " +
+                        pki.file("ca.pem"));
+  opts_.connection_string = "otlp://127.0.0.1:1";
+  opts_.otlp_endpoint = "https://127.0.0.1:" + std::to_string(r.port());
+  opts_.otlp_certificate = pki.file("ca.pem");
+  scoped_env env;
+  env.set("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", pki.file("client.pem"));
+  env.set("OTEL_EXPORTER_OTLP_CLIENT_KEY", pki.file("client.key"));
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 2u);
+  EXPECT_EQ(r.spans().size(), 1u);
 }
 
 }  // namespace

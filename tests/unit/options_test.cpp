@@ -38,6 +38,16 @@ max_statement_length = 1024
 sample_rate = 0.25
 sqlcommenter = true
 queue_size = 4096
+flush_timeout = 12.5
+shutdown_timeout = 2
+otlp_endpoint = https://collector.example:4318
+otlp_protocol = HTTP/JSON
+otlp_headers = api-key=k1,x-team=db
+otlp_timeout = 2500
+otlp_compression = gzip
+otlp_certificate = /etc/ssl/collector-ca.pem
+otlp_client_certificate = client.pem
+otlp_client_key = keys/client.key
 es_doc_type = notification
 )");
   const options o = load_options(path);
@@ -54,6 +64,17 @@ es_doc_type = notification
   EXPECT_DOUBLE_EQ(o.sample_rate, 0.25);
   EXPECT_TRUE(o.sqlcommenter);
   EXPECT_EQ(o.queue_size, 4096u);
+  EXPECT_DOUBLE_EQ(o.flush_timeout, 12.5);
+  EXPECT_DOUBLE_EQ(o.shutdown_timeout, 2);
+  EXPECT_EQ(o.otlp_endpoint, "https://collector.example:4318");
+  EXPECT_EQ(o.otlp_protocol, "http/json");
+  EXPECT_EQ(o.otlp_headers, "api-key=k1,x-team=db");
+  EXPECT_EQ(o.otlp_timeout, 2500u);
+  EXPECT_EQ(o.otlp_compression, "gzip");
+  EXPECT_EQ(o.otlp_certificate, "/etc/ssl/collector-ca.pem");
+  // Relative files are next to the config file, like a relative store.
+  EXPECT_EQ(o.otlp_client_certificate, (testing::temp_dir() / "client.pem").string());
+  EXPECT_EQ(o.otlp_client_key, (testing::temp_dir() / "keys/client.key").string());
 }
 
 TEST(options, defaults_are_those_of_the_design) {
@@ -66,6 +87,12 @@ TEST(options, defaults_are_those_of_the_design) {
   EXPECT_EQ(o.max_statement_length, 8192u);
   EXPECT_EQ(o.queue_size, 65536u);
   EXPECT_DOUBLE_EQ(o.sample_rate, 1.0);
+  EXPECT_DOUBLE_EQ(o.flush_timeout, 30);
+  EXPECT_DOUBLE_EQ(o.shutdown_timeout, 5);
+  EXPECT_EQ(o.otlp_endpoint, "");
+  EXPECT_EQ(o.otlp_protocol, "http/protobuf");
+  EXPECT_EQ(o.otlp_timeout, 10000u);
+  EXPECT_EQ(o.otlp_compression, "none");
 }
 
 TEST(options, errors_name_file_line_and_key) {
@@ -90,6 +117,18 @@ TEST(options, errors_name_file_line_and_key) {
   const auto no_scheme = error_of("[profiler]\nconnection_string = host=db password=s3cret\n");
   EXPECT_NE(no_scheme.find(":2: connection_string: no scheme"), std::string::npos) << no_scheme;
   EXPECT_EQ(no_scheme.find("s3cret"), std::string::npos) << no_scheme;
+  EXPECT_NE(error_of("[profiler]\nshutdown_timeout = 0\n")
+                .find(":2: shutdown_timeout: expected seconds, more than 0 and at most 3600"),
+            std::string::npos);
+  EXPECT_NE(error_of("[profiler]\notlp_protocol = grpc\n")
+                .find(":2: otlp_protocol: expected http/protobuf or http/json, got 'grpc'"),
+            std::string::npos);
+  EXPECT_NE(error_of("[profiler]\notlp_compression = zstd\n")
+                .find(":2: otlp_compression: expected none or gzip"),
+            std::string::npos);
+  EXPECT_NE(error_of("[profiler]\notlp_endpoint = collector:4318\n")
+                .find(":2: otlp_endpoint: expected an http:// or https:// URL"),
+            std::string::npos);
   EXPECT_NE(error_of("[profiler]\nhmac_keys = ,\n").find(":2: hmac_keys:"), std::string::npos);
   EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: not a `key = value`"),
             std::string::npos);
@@ -195,19 +234,28 @@ TEST(options, try_init_from_file_reports_once_and_leaves_tracing_off) {
 }
 
 // The README's [profiler] block, as a user copies it.
-std::string readme_config_block() {
+// Every `[profiler]` example of the README.
+std::vector<std::string> readme_config_blocks() {
   const auto readme = testing::read_file(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
-  const auto start = readme.find("```ini\n[profiler]");
-  const auto end = readme.find("```", start + 6);
-  return readme.substr(start + 7, end - start - 7);
+  std::vector<std::string> blocks;
+  for (auto start = readme.find("```ini\n[profiler]"); start != std::string::npos;
+       start = readme.find("```ini\n[profiler]", start + 1)) {
+    const auto end = readme.find("```", start + 6);
+    blocks.push_back(readme.substr(start + 7, end - start - 7));
+  }
+  return blocks;
 }
 
-TEST(options, the_readme_block_reads_the_same_with_oslo_config_and_dbtrace) {
+TEST(options, the_readme_blocks_read_the_same_with_oslo_config_and_dbtrace) {
   DBTRACE_REQUIRE_PYTHON_PEER();
-  const auto path = write_file("readme.conf", readme_config_block());
-  const options o = load_options(path);
-  // oslo.config with OSProfiler's own options, and the rest as plain strings.
-  const auto py = testing::run_python(R"(
+  const auto blocks = readme_config_blocks();
+  ASSERT_GE(blocks.size(), 2u);  // the general example and the OTLP one
+  for (const auto& block : blocks) {
+    SCOPED_TRACE(block);
+    const auto path = write_file("readme.conf", block);
+    const options o = load_options(path);
+    // oslo.config with OSProfiler's own options, and the rest as plain strings.
+    const auto py = testing::run_python(R"(
 import json, sys
 from oslo_config import cfg
 from osprofiler import opts
@@ -215,29 +263,50 @@ conf = cfg.ConfigOpts()
 opts.set_defaults(conf)
 names = [o.dest for o in opts._PROFILER_OPTS]
 extra = ["project", "service", "record_params", "sanitize_statements", "max_statement_length",
-         "sample_rate", "queue_size"]
+         "sample_rate", "queue_size", "flush_timeout", "shutdown_timeout", "otlp_endpoint",
+         "otlp_protocol", "otlp_headers", "otlp_timeout", "otlp_compression", "otlp_certificate"]
 conf.register_opts([cfg.StrOpt(n) for n in extra], group="profiler")
 conf(["--config-file", sys.argv[1]])
 p = conf.profiler
 print(json.dumps({n: getattr(p, n) for n in ["enabled", "trace_sqlalchemy", "hmac_keys",
                                              "connection_string"] + extra}))
 )",
-                                      {path});
-  ASSERT_EQ(py.status, 0) << py.out;
-  const auto j = nlohmann::json::parse(py.out);
-  EXPECT_EQ(j["enabled"], o.enabled);
-  EXPECT_EQ(j["trace_sqlalchemy"], o.trace_sql);
-  std::string keys;
-  for (const auto& k : o.hmac_keys) keys += (keys.empty() ? "" : ",") + k;
-  EXPECT_EQ(j["hmac_keys"], keys);
-  EXPECT_EQ(j["connection_string"], o.connection_string);
-  EXPECT_EQ(j["project"], o.project);
-  EXPECT_EQ(j["service"], o.service);
-  EXPECT_EQ(j["record_params"], o.record_params ? "true" : "false");
-  EXPECT_EQ(j["sanitize_statements"], o.sanitize_statements ? "true" : "false");
-  EXPECT_EQ(j["max_statement_length"], std::to_string(o.max_statement_length));
-  EXPECT_DOUBLE_EQ(std::stod(j["sample_rate"].get<std::string>()), o.sample_rate);
-  EXPECT_EQ(j["queue_size"], std::to_string(o.queue_size));
+                                        {path});
+    ASSERT_EQ(py.status, 0) << py.out;
+    const auto j = nlohmann::json::parse(py.out);
+    EXPECT_EQ(j["enabled"], o.enabled);
+    EXPECT_EQ(j["trace_sqlalchemy"], o.trace_sql);
+    std::string keys;
+    for (const auto& k : o.hmac_keys) keys += (keys.empty() ? "" : ",") + k;
+    EXPECT_EQ(j["hmac_keys"], keys);
+    EXPECT_EQ(j["connection_string"], o.connection_string);
+    // The keys OSProfiler does not know, wherever the block sets them.
+    const auto same = [&](const char* key, const std::string& ours) {
+      if (!j[key].is_null()) {
+        EXPECT_EQ(j[key], ours) << key;
+      }
+    };
+    const auto same_number = [&](const char* key, double ours) {
+      if (!j[key].is_null()) {
+        EXPECT_DOUBLE_EQ(std::stod(j[key].get<std::string>()), ours) << key;
+      }
+    };
+    same("project", o.project);
+    same("service", o.service);
+    same("record_params", o.record_params ? "true" : "false");
+    same("sanitize_statements", o.sanitize_statements ? "true" : "false");
+    same("max_statement_length", std::to_string(o.max_statement_length));
+    same_number("sample_rate", o.sample_rate);
+    same("queue_size", std::to_string(o.queue_size));
+    same_number("flush_timeout", o.flush_timeout);
+    same_number("shutdown_timeout", o.shutdown_timeout);
+    same("otlp_endpoint", o.otlp_endpoint);
+    same("otlp_protocol", o.otlp_protocol);
+    same("otlp_headers", o.otlp_headers);
+    same("otlp_timeout", std::to_string(o.otlp_timeout));
+    same("otlp_compression", o.otlp_compression);
+    same("otlp_certificate", o.otlp_certificate);
+  }
 }
 
 TEST(options, init_refuses_a_store_that_is_not_built_in) {

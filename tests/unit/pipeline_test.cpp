@@ -179,6 +179,27 @@ TEST_F(pipeline_test, shutdown_keeps_its_deadline_when_the_driver_hangs) {
   control_->release();
 }
 
+TEST_F(pipeline_test, flush_and_shutdown_without_a_deadline_use_the_options) {
+  control_->hold = true;  // the store hangs: only the deadlines end the waits
+  opts_.flush_timeout = 0.2;
+  opts_.shutdown_timeout = 0.2;
+  start();
+  {
+    trace t;
+    run_statements(10);
+  }
+  // Generous bounds: the defaults (30 s and 5 s) would blow through them.
+  auto begin = std::chrono::steady_clock::now();
+  EXPECT_FALSE(flush());
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(4));
+  begin = std::chrono::steady_clock::now();
+  shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(4));
+  const auto s = stats();
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  control_->release();
+}
+
 TEST_F(pipeline_test, shutdown_keeps_its_deadline_while_another_thread_waits_in_flush) {
   control_->hold = true;  // the store hangs: flush() cannot finish
   start();

@@ -31,13 +31,17 @@ bool try_init_from_file(const std::string& path) noexcept;
 const options& current_options() noexcept;
 
 // Waits until everything recorded so far is written (or dropped and counted).
-// Returns false when `timeout` passes first.
-bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(30)) noexcept;
+// Returns false when `timeout` passes first; without one, the option
+// flush_timeout (default 30 s).
+bool flush() noexcept;
+bool flush(std::chrono::milliseconds timeout) noexcept;
 
 // Flushes within `deadline`, then stops the exporter; what is still queued
 // then is counted as dropped. Returns within the deadline (plus a little),
-// also when the backend hangs.
-void shutdown(std::chrono::milliseconds deadline = std::chrono::seconds(5)) noexcept;
+// also when the backend hangs. Without one, the option shutdown_timeout
+// (default 5 s); a second init() stops the running pipeline the same way.
+void shutdown() noexcept;
+void shutdown(std::chrono::milliseconds deadline) noexcept;
 
 // Counters since init, in events (a SQL span is two events). After flush():
 // exported + dropped == recorded.

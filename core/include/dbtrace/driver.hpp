@@ -23,6 +23,7 @@
 #include "dbtrace/stats.hpp"
 
 #include "dbtrace/detail/id128.hpp"
+#include "dbtrace/options.hpp"
 #include "dbtrace/sql.hpp"
 
 namespace dbtrace {
@@ -96,6 +97,8 @@ struct store_params {
   std::string host;  // this machine's name: OSProfiler's `host` column and info.host
   std::string project, service;
   bool filter_error_trace = false;  // Redis: index traces that contain errors
+  // The whole configuration, for a store's keys of its own (OTLP's otlp_*).
+  options settings{};
 };
 
 class writer {

@@ -35,6 +35,30 @@ struct options {
   bool sqlcommenter = false;
   // Records the hot path may buffer before dropping (default 65536; ~128 bytes each).
   std::size_t queue_size = 65536;
+  // flush() and shutdown() called without a deadline wait at most this long,
+  // in seconds (defaults 30 and 5).
+  double flush_timeout = 30;
+  double shutdown_timeout = 5;
+
+  // The OTLP exporter (connection_string otlp://host:port). OpenTelemetry's
+  // OTEL_EXPORTER_OTLP_* variables, when set, win over these, as in the SDKs.
+  // The collector's base URL (http:// or https://; /v1/traces is appended).
+  // Empty: http:// and the connection string's host and port.
+  std::string otlp_endpoint;
+  // http/protobuf (default) or http/json.
+  std::string otlp_protocol = "http/protobuf";
+  // Extra request headers, "name=value,name2=value2" (values percent-decoded);
+  // typically an API key. Never written to a log line.
+  std::string otlp_headers;
+  // Each request's timeout, in milliseconds (default 10000).
+  std::size_t otlp_timeout = 10000;
+  // none (default) or gzip.
+  std::string otlp_compression = "none";
+  // https: a PEM file of the CA certificates to trust (default: the system's),
+  // and for mutual TLS the client's certificate and key (PEM files).
+  std::string otlp_certificate;
+  std::string otlp_client_certificate;
+  std::string otlp_client_key;
 };
 
 // Reads the `[profiler]` section of an INI file, then applies DBTRACE_<KEY>

@@ -39,7 +39,17 @@ const char* const known_keys[] = {"enabled",
                                   "max_statement_length",
                                   "sample_rate",
                                   "sqlcommenter",
-                                  "queue_size"};
+                                  "queue_size",
+                                  "flush_timeout",
+                                  "shutdown_timeout",
+                                  "otlp_endpoint",
+                                  "otlp_protocol",
+                                  "otlp_headers",
+                                  "otlp_timeout",
+                                  "otlp_compression",
+                                  "otlp_certificate",
+                                  "otlp_client_certificate",
+                                  "otlp_client_key"};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -131,6 +141,37 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     o.sqlcommenter = parse_bool(where, key, value);
   else if (key == "queue_size")
     o.queue_size = parse_size(where, key, value, 64, std::size_t{1} << 26);
+  else if (key == "flush_timeout" || key == "shutdown_timeout") {
+    const std::string t = trim(value);
+    char* end = nullptr;
+    const double seconds = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end != '\0' || !(seconds > 0.0 && seconds <= 3600.0))
+      bad(where, key, "expected seconds, more than 0 and at most 3600, got '" + value + "'");
+    (key == "flush_timeout" ? o.flush_timeout : o.shutdown_timeout) = seconds;
+  } else if (key == "otlp_endpoint") {
+    const std::string url = trim(value);
+    if (!url.empty() && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      bad(where, key, "expected an http:// or https:// URL");
+    o.otlp_endpoint = url;
+  } else if (key == "otlp_protocol") {
+    const std::string protocol = lower(trim(value));
+    if (protocol != "http/protobuf" && protocol != "http/json")
+      bad(where, key, "expected http/protobuf or http/json, got '" + value + "'");
+    o.otlp_protocol = protocol;
+  } else if (key == "otlp_headers")
+    o.otlp_headers = trim(value);  // not quoted in errors: it usually holds an API key
+  else if (key == "otlp_timeout")
+    o.otlp_timeout = parse_size(where, key, value, 1, 3600000);
+  else if (key == "otlp_compression") {
+    const std::string c = lower(trim(value));
+    if (c != "none" && c != "gzip") bad(where, key, "expected none or gzip, got '" + value + "'");
+    o.otlp_compression = c;
+  } else if (key == "otlp_certificate")
+    o.otlp_certificate = trim(value);
+  else if (key == "otlp_client_certificate")
+    o.otlp_client_certificate = trim(value);
+  else if (key == "otlp_client_key")
+    o.otlp_client_key = trim(value);
   else if (osprofiler_only_keys.count(key) == 0)
     bad(where, raw_key, "unknown key");
 }
@@ -267,6 +308,13 @@ void resolve_relative_store(options& o, const std::string& path) {
   o.connection_string = prefix + (dir / rest).lexically_normal().string();
 }
 
+// So are the certificate files a file names.
+void resolve_relative_files(options& o, const std::string& path) {
+  const auto dir = std::filesystem::absolute(path).parent_path();
+  for (std::string* file : {&o.otlp_certificate, &o.otlp_client_certificate, &o.otlp_client_key})
+    if (!file->empty() && (*file)[0] != '/') *file = (dir / *file).lexically_normal().string();
+}
+
 }  // namespace
 
 options load_options(const std::string& path) {
@@ -281,6 +329,7 @@ options load_options(const std::string& path) {
   if (rc == -2) throw config_error(path + ": out of memory while reading");
   if (!st.error.empty()) throw config_error(st.error);
   if (st.set_at.count("connection_string")) resolve_relative_store(st.o, path);
+  resolve_relative_files(st.o, path);
   return apply_environment(std::move(st.o));
 }
 

@@ -59,6 +59,10 @@ void stop_locked(recorder& r, std::chrono::milliseconds deadline) {
 
 }  // namespace
 
+std::chrono::milliseconds seconds(double s) noexcept {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
+}
+
 const options& current() noexcept {
   return rec().opts;
 }
@@ -81,7 +85,7 @@ void count_rejected_context() noexcept {
 void init(const options& o) {
   // Validate before touching state: a bad scheme leaves the running pipeline alone.
   init(o, o.enabled ? make_writer({o.connection_string, detail::hostname(), o.project, o.service,
-                                   o.filter_error_trace})
+                                   o.filter_error_trace, o})
                     : nullptr);
 }
 
@@ -89,7 +93,7 @@ void init(const options& o, std::unique_ptr<writer> w) {
   if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
   auto& r = detail::rec();
   std::lock_guard<std::mutex> lock(r.mutex);
-  detail::stop_locked(r, std::chrono::seconds(5));
+  detail::stop_locked(r, detail::seconds(r.opts.shutdown_timeout));
   r.opts = o;
   detail::reset_statement_cache();
   r.stats.reset();
@@ -133,6 +137,10 @@ const options& current_options() noexcept {
   return detail::current();
 }
 
+bool flush() noexcept {
+  return flush(detail::seconds(detail::current().flush_timeout));
+}
+
 bool flush(std::chrono::milliseconds timeout) noexcept {
   auto& r = detail::rec();
   detail::pipeline* p;
@@ -143,6 +151,10 @@ bool flush(std::chrono::milliseconds timeout) noexcept {
     p = r.active.get();
   }
   return p ? p->flush(timeout) : true;
+}
+
+void shutdown() noexcept {
+  shutdown(detail::seconds(detail::current().shutdown_timeout));
 }
 
 void shutdown(std::chrono::milliseconds deadline) noexcept {
