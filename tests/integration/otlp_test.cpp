@@ -107,6 +107,12 @@ class otlp_test : public testing::recorder_test {
   }
 };
 
+// One trace of one statement.
+void record_statement(const std::string& sql) {
+  trace t;
+  sql_span s({}, sql);
+}
+
 // Attribute `key` of `span` as a JSON value (stringValue, intValue, ...).
 nlohmann::json attribute(const nlohmann::json& span, const std::string& key) {
   for (const auto& a : span["attributes"])
@@ -273,15 +279,9 @@ TEST_F(otlp_test, a_batch_given_up_on_leaves_nothing_behind_for_the_next) {
   receiver r("400 200");  // the first request is refused for good, the next accepted
   opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 'first'");
-  }
+  record_statement("SELECT 'first'");
   ASSERT_TRUE(flush());
-  {
-    trace t;
-    sql_span s({}, "SELECT 'second'");
-  }
+  record_statement("SELECT 'second'");
   ASSERT_TRUE(flush());
   const auto s = stats();
   EXPECT_EQ(s.dropped, 2u);
@@ -330,10 +330,7 @@ TEST_F(otlp_test, the_standard_otel_environment_variables_win) {
   start();
   unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   unsetenv("OTEL_SERVICE_NAME");
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, 2u);
   ASSERT_EQ(r.requests(), 1);
@@ -457,10 +454,7 @@ TEST_F(otlp_test, headers_gzip_and_per_signal_endpoints_come_from_the_otel_varia
   env.set("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none");
   opts_.connection_string = "otlp://127.0.0.1:1";  // nothing listens here
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   ASSERT_TRUE(flush());
   dbtrace::shutdown();  // sends the histogram
   ASSERT_EQ(traces.requests(), 1);
@@ -488,10 +482,7 @@ TEST_F(otlp_test, a_refused_request_is_reported_without_its_headers) {
   opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
   testing::capture_stderr capture;
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   ASSERT_TRUE(flush());
   dbtrace::shutdown();
   const auto said = capture.text();
@@ -514,10 +505,7 @@ TEST_F(otlp_test, otel_exporter_otlp_timeout_bounds_each_request) {
   env.set("OTEL_EXPORTER_OTLP_TIMEOUT", "200");
   opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(port);
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   // With the default of 10 s not one attempt would have ended by now;
   // with 200 ms several have (generous bounds: this is not a timing test).
   EXPECT_FALSE(flush(std::chrono::milliseconds(2500)));
@@ -549,10 +537,7 @@ TEST_F(otlp_test, the_profiler_section_keys_configure_the_exporter_and_variables
   scoped_env env;
   env.set("OTEL_EXPORTER_OTLP_HEADERS", "x-team=from-env");
   init(load_options(conf));
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   ASSERT_TRUE(flush());
   ASSERT_EQ(r.requests(), 1);
   EXPECT_EQ(r.path(0), "/collector/v1/traces");
@@ -573,10 +558,7 @@ TEST_F(otlp_test, an_unusable_otel_variable_is_named_and_ignored) {
   opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
   testing::capture_stderr capture;
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   ASSERT_TRUE(flush());
   const auto said = capture.text();
   EXPECT_NE(said.find("OTEL_EXPORTER_OTLP_PROTOCOL=grpc: expected http/protobuf or http/json"),
@@ -624,10 +606,7 @@ TEST_F(otlp_test, https_collectors_are_verified_with_the_configured_certificate)
   opts_.otlp_timeout = 2000;
   testing::capture_stderr capture;
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 'untrusted'");
-  }
+  record_statement("SELECT 'untrusted'");
   EXPECT_FALSE(flush(std::chrono::milliseconds(1500)));
   EXPECT_GE(stats().failed_writes, 1u);
   dbtrace::shutdown(std::chrono::milliseconds(500));
@@ -638,10 +617,7 @@ TEST_F(otlp_test, https_collectors_are_verified_with_the_configured_certificate)
   // With the CA from the otlp_certificate key, it is.
   opts_.otlp_certificate = pki.file("ca.pem");
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 'trusted by key'");
-  }
+  record_statement("SELECT 'trusted by key'");
   ASSERT_TRUE(flush());
   dbtrace::shutdown();
 
@@ -650,10 +626,7 @@ TEST_F(otlp_test, https_collectors_are_verified_with_the_configured_certificate)
   scoped_env env;
   env.set("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.file("ca.pem"));
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 'trusted by variable'");
-  }
+  record_statement("SELECT 'trusted by variable'");
   ASSERT_TRUE(flush());
   std::set<std::string> texts;
   for (const auto& sp : r.spans()) texts.insert(attribute(sp, "db.query.text").get<std::string>());
@@ -672,10 +645,7 @@ TEST_F(otlp_test, a_collector_that_requires_a_client_certificate_gets_the_config
   env.set("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", pki.file("client.pem"));
   env.set("OTEL_EXPORTER_OTLP_CLIENT_KEY", pki.file("client.key"));
   start();
-  {
-    trace t;
-    sql_span s({}, "SELECT 1");
-  }
+  record_statement("SELECT 1");
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, 2u);
   EXPECT_EQ(r.spans().size(), 1u);
