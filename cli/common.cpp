@@ -49,7 +49,7 @@ std::string millis(std::int64_t micros) {
 
 std::string timestamp(std::int64_t micros) {
   std::string ts;
-  dbtrace::format_timestamp(micros * 1000, ts);
+  dbtrace::format_timestamp_us(micros, ts);
   return ts;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dbtrace needs for a purpose: `build` (the
-# library, CLI and examples) or `test` (also tests, benchmarks and the Python
-# OSProfiler peer). As root it runs apt-get; otherwise it prints the command
+# library, CLI and examples), `test` (also tests, benchmarks and the Python
+# OSProfiler peer) or `fuzz` (the libFuzzer harnesses). As root it runs apt-get; otherwise it prints the command
 # to run and fails.
 set -euo pipefail
 
@@ -18,10 +18,14 @@ test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql red
   # The OTLP TLS test makes its certificates.
   openssl)
 
+# The fuzzers: clang and its libFuzzer runtime.
+fuzz_packages=(clang libclang-rt-14-dev)
+
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}" "${library_packages[@]}") ;;
   test) wanted=("${build_packages[@]}" "${library_packages[@]}" "${test_packages[@]}") ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  fuzz) wanted=("${build_packages[@]}" "${fuzz_packages[@]}") ;;
+  *) echo "usage: $0 build|test|fuzz" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -6,6 +6,28 @@
 
 #include "test_support.hpp"
 
+// A value whose text form cannot be made the first time it is asked for
+// (later, it can): dbtrace renders parameters before libpqxx does.
+struct flaky_value {
+  int v;
+};
+int flaky_renders = 0;
+
+namespace pqxx {
+template <>
+struct string_traits<flaky_value> {
+  static constexpr const char* name() noexcept { return "flaky_value"; }
+  static constexpr bool has_null() noexcept { return false; }
+  static bool is_null(const flaky_value&) { return false; }
+  [[noreturn]] static flaky_value null() { internal::throw_null_conversion(name()); }
+  static void from_string(const char text[], flaky_value& out) { out.v = std::atoi(text); }
+  static std::string to_string(const flaky_value& f) {
+    if (flaky_renders++ == 0) throw std::runtime_error("cannot render yet");
+    return std::to_string(f.v);
+  }
+};
+}  // namespace pqxx
+
 namespace dbtrace {
 namespace {
 
@@ -78,6 +100,21 @@ TEST_F(pqxx_test, each_exec_family_call_is_one_span_with_text_and_rows) {
     EXPECT_EQ(sp.first["info"]["db"]["server.address"], "127.0.0.1");
     EXPECT_GT(sp.first["info"]["db"]["server.port"].get<int>(), 0);
   }
+}
+
+TEST_F(pqxx_test, a_parameter_that_cannot_be_recorded_does_not_fail_the_statement) {
+  opts_.record_params = true;
+  restart();
+  flaky_renders = 0;
+  {
+    trace t;
+    pqxx::nontransaction n{*conn_};
+    // dbtrace's rendering (the first) fails; libpqxx's own succeeds.
+    EXPECT_EQ(n.exec_params("SELECT $1::int + 1", flaky_value{41})[0][0].as<int>(), 42);
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_FALSE(s[0].second["info"].contains("etype")) << s[0].second.dump();
 }
 
 TEST_F(pqxx_test, prepared_statements_show_their_sql_and_params_only_when_asked) {

@@ -129,6 +129,14 @@ TEST(options, errors_name_file_line_and_key) {
   EXPECT_NE(error_of("[profiler]\notlp_endpoint = collector:4318\n")
                 .find(":2: otlp_endpoint: expected an http:// or https:// URL"),
             std::string::npos);
+  // A connection string on the wrong key is quoted without its password.
+  for (const char* line : {"enabled = postgresql://app:s3cret@db/app",
+                           "sample_rate = host=db password=s3cret",
+                           "queue_size = redis://:s3cret@cache"}) {
+    const auto wrong_key = error_of(std::string("[profiler]\n") + line + "\n");
+    EXPECT_NE(wrong_key.find(":2: "), std::string::npos) << wrong_key;
+    EXPECT_EQ(wrong_key.find("s3cret"), std::string::npos) << wrong_key;
+  }
   EXPECT_NE(error_of("[profiler]\nhmac_keys = ,\n").find(":2: hmac_keys:"), std::string::npos);
   EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: not a `key = value`"),
             std::string::npos);

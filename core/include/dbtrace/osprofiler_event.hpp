@@ -60,6 +60,8 @@ class osprofiler_formatter {
 
 // Naive UTC `%Y-%m-%dT%H:%M:%S.%f` (always 6 digits), as OSProfiler writes it.
 void format_timestamp(std::int64_t ns, std::string& out);
+// The same from microseconds (what stores read back), for any year up to 9999.
+void format_timestamp_us(std::int64_t us, std::string& out);
 // Microseconds since the epoch of such a timestamp (fewer fraction digits
 // allowed); nullopt if malformed.
 std::optional<std::int64_t> parse_timestamp(const std::string& ts);

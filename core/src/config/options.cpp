@@ -62,6 +62,19 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+// A bad value is quoted only when it is a plain word or number: a line gone
+// wrong can hold a password (a connection string on the wrong key, mangled
+// past what redaction recognises), and a message must never print one.
+std::string shown(const std::string& value) {
+  const bool plain = value.size() <= 40 && std::all_of(value.begin(), value.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                              c == '-' || c == '+' || c == '/' || c == '_' || c == ' ';
+                     });
+  if (plain) return "'" + value + "'";
+  return "a value of " + std::to_string(value.size()) +
+         " bytes (not shown: it may hold a secret)";
+}
+
 [[noreturn]] void bad(const std::string& where, const std::string& key, const std::string& what) {
   throw config_error(where + ": " + key + ": " + what);
 }
@@ -70,7 +83,7 @@ bool parse_bool(const std::string& where, const std::string& key, const std::str
   const std::string l = lower(trim(v));
   if (l == "true" || l == "1" || l == "yes" || l == "on") return true;
   if (l == "false" || l == "0" || l == "no" || l == "off") return false;
-  bad(where, key, "expected true or false, got '" + v + "'");
+  bad(where, key, "expected true or false, got " + shown(v));
 }
 
 std::size_t parse_size(const std::string& where, const std::string& key, const std::string& v,
@@ -82,7 +95,7 @@ std::size_t parse_size(const std::string& where, const std::string& key, const s
   if (t.empty() || t[0] == '-' || *end != '\0' || errno == ERANGE || n < min || n > max)
     bad(where, key,
         "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
-            ", got '" + v + "'");
+            ", got " + shown(v));
   return static_cast<std::size_t>(n);
 }
 
@@ -135,7 +148,7 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     char* end = nullptr;
     const double r = std::strtod(t.c_str(), &end);
     if (t.empty() || *end != '\0' || !(r >= 0.0 && r <= 1.0))
-      bad(where, key, "expected a number from 0 to 1, got '" + value + "'");
+      bad(where, key, "expected a number from 0 to 1, got " + shown(value));
     o.sample_rate = r;
   } else if (key == "sqlcommenter")
     o.sqlcommenter = parse_bool(where, key, value);
@@ -146,7 +159,7 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     char* end = nullptr;
     const double seconds = std::strtod(t.c_str(), &end);
     if (t.empty() || *end != '\0' || !(seconds > 0.0 && seconds <= 3600.0))
-      bad(where, key, "expected seconds, more than 0 and at most 3600, got '" + value + "'");
+      bad(where, key, "expected seconds, more than 0 and at most 3600, got " + shown(value));
     (key == "flush_timeout" ? o.flush_timeout : o.shutdown_timeout) = seconds;
   } else if (key == "otlp_endpoint") {
     const std::string url = trim(value);
@@ -156,7 +169,7 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
   } else if (key == "otlp_protocol") {
     const std::string protocol = lower(trim(value));
     if (protocol != "http/protobuf" && protocol != "http/json")
-      bad(where, key, "expected http/protobuf or http/json, got '" + value + "'");
+      bad(where, key, "expected http/protobuf or http/json, got " + shown(value));
     o.otlp_protocol = protocol;
   } else if (key == "otlp_headers")
     o.otlp_headers = trim(value);  // not quoted in errors: it usually holds an API key
@@ -164,7 +177,7 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     o.otlp_timeout = parse_size(where, key, value, 1, 3600000);
   else if (key == "otlp_compression") {
     const std::string c = lower(trim(value));
-    if (c != "none" && c != "gzip") bad(where, key, "expected none or gzip, got '" + value + "'");
+    if (c != "none" && c != "gzip") bad(where, key, "expected none or gzip, got " + shown(value));
     o.otlp_compression = c;
   } else if (key == "otlp_certificate")
     o.otlp_certificate = trim(value);

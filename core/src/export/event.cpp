@@ -79,10 +79,14 @@ std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
 }
 
 void format_timestamp(std::int64_t ns, std::string& out) {
+  format_timestamp_us(ns >= 0 ? ns / 1000 : (ns - 999) / 1000, out);
+}
+
+void format_timestamp_us(std::int64_t us, std::string& out) {
   // One gmtime per second of timestamps; the exporter formats them in bursts.
   thread_local std::int64_t cached_second = -1;
   thread_local char prefix[20];
-  const std::int64_t second = ns >= 0 ? ns / 1000000000 : (ns - 999999999) / 1000000000;
+  const std::int64_t second = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
   if (second != cached_second) {
     const std::time_t t = static_cast<std::time_t>(second);
     std::tm tm{};
@@ -90,7 +94,7 @@ void format_timestamp(std::int64_t ns, std::string& out) {
     std::strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
     cached_second = second;
   }
-  long micros = static_cast<long>((ns - second * 1000000000) / 1000);
+  long micros = static_cast<long>(us - second * 1000000);
   char buf[27];
   std::memcpy(buf, prefix, 19);
   buf[19] = '.';

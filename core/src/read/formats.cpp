@@ -1,6 +1,8 @@
 // The renderings of an assembled trace that `dbtrace trace show` prints.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -102,6 +104,13 @@ std::string dot_quoted(const std::string& s) {
 
 // OTLP ids: the UUID's hex digits; a span id is the low 64 bits of its UUID,
 // as the OTLP exporter sends them.
+// OTLP's fixed64 nanoseconds from stored µs: past 2262 (or before 1970, from
+// a mangled store) they do not fit, and are clamped rather than overflow.
+std::string unix_nanos(std::int64_t us) {
+  constexpr std::int64_t max_us = std::numeric_limits<std::int64_t>::max() / 1000;
+  return std::to_string(std::clamp<std::int64_t>(us, 0, max_us) * 1000);
+}
+
 std::string uuid_hex(const std::string& uuid) {
   std::string h;
   for (char c : uuid)
@@ -325,8 +334,8 @@ std::string render_otlp(const stored_trace& t) {
       span["parentSpanId"] = uuid_hex(s.parent_id).substr(16);
     span["name"] = display_name(s);
     span["kind"] = s.is_sql ? 3 : 1;  // CLIENT, INTERNAL
-    span["startTimeUnixNano"] = std::to_string(s.start_us * 1000);
-    span["endTimeUnixNano"] = std::to_string(s.end_us * 1000);
+    span["startTimeUnixNano"] = unix_nanos(s.start_us);
+    span["endTimeUnixNano"] = unix_nanos(s.end_us);
     ojson attributes = ojson::array();
     if (s.is_sql) {
       const ojson named = sql_attributes(s);
@@ -403,7 +412,7 @@ nlohmann::json viewer_data(const stored_trace& t) {
     spans.push_back(std::move(j));
   }
   std::string started;
-  format_timestamp(t.started_us * 1000, started);
+  format_timestamp_us(t.started_us, started);
   return {{"base_id", t.base_id},
           {"started", started},
           {"duration", t.duration_us()},

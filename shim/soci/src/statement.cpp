@@ -135,7 +135,12 @@ void traced_statement_backend::count_rows(exec_fetch_result r, int number) {
     rows_ += r == ef_success ? 1 : 0;
     return;
   }
-  rows_ += std::min(number, std::max(0, inner_->get_number_of_rows()));
+  // What the backend reports is for the span only: a backend that cannot say
+  // (some throw) must not fail the application's successful statement.
+  try {
+    rows_ += std::min(number, std::max(0, inner_->get_number_of_rows()));
+  } catch (...) {
+  }
 }
 
 sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int number) {
@@ -152,8 +157,11 @@ sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int n
       span_->keep_open();  // rows may still be fetched
   } else {
     if (changes_rows_) {
-      const long long affected = inner_->get_affected_rows();
-      if (affected >= 0) span_->rows(affected);
+      try {  // for the span only, as above
+        const long long affected = inner_->get_affected_rows();
+        if (affected >= 0) span_->rows(affected);
+      } catch (...) {
+      }
     }
     finish();
   }

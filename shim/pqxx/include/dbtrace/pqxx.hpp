@@ -244,7 +244,13 @@ class traced : private detail::begin_clock, public Base {
       span.emplace(target_, st.interned);
     else
       span.emplace(target_, st.text);
-    if (span->wants_params()) (detail::record_params(*span, args), ...);
+    // Rendering values is for the span only: a value that cannot be rendered
+    // (or memory that runs out) leaves the params unrecorded, never fails the
+    // statement before it runs.
+    if (span->wants_params()) try {
+        (detail::record_params(*span, args), ...);
+      } catch (...) {
+      }
     try {
       if constexpr (std::is_void_v<result>) {
         invoke(&*span);
