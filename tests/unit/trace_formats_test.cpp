@@ -192,6 +192,31 @@ TEST(trace_show, spans_of_one_process_that_overlap_become_async_events) {
   EXPECT_EQ(phases["e"], 1);
 }
 
+// Found by the stored-events fuzzer: a store may hold any year up to 9999,
+// and nanoseconds since 1970 overflow past 2262.
+TEST(trace_show, a_trace_from_far_in_the_future_is_shown_without_overflow) {
+  const std::string base = "11111111-2222-4333-8444-555555555555";
+  const std::string id = "aaaaaaaa-2222-4333-8444-555555555555";
+  const auto ev = [&](const std::string& name, const std::string& ts) {
+    return nlohmann::json{{"name", name},      {"base_id", base},        {"trace_id", id},
+                          {"parent_id", base}, {"project", "p"},         {"service", "s"},
+                          {"timestamp", ts},   {"info", {{"host", "h"}}}}
+        .dump();
+  };
+  const auto store = testing::write_file(
+      "future.jsonl", ev("work-start", "9999-12-31T23:59:58.000000") + "\n" +
+                          ev("work-stop", "9999-12-31T23:59:59.500000") + "\n");
+  const auto list = testing::run(cli + " trace list --connection-string file://" + store);
+  ASSERT_EQ(list.status, 0);
+  EXPECT_NE(list.out.find("9999-12-31"), std::string::npos) << list.out;
+  const auto otlp =
+      testing::run(cli + " trace show " + base + " --otlp --connection-string file://" + store);
+  ASSERT_EQ(otlp.status, 0);
+  const auto span = nlohmann::json::parse(otlp.out)["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+  // Clamped to what fixed64 nanoseconds since 1970 can say, never wrapped around.
+  EXPECT_EQ(span["startTimeUnixNano"], std::to_string(INT64_MAX / 1000 * 1000));
+}
+
 TEST(trace_show, otlp_file_decodes_with_the_official_definitions) {
   REQUIRE_TOOL("node");
   const std::string otlp_dir = std::string(DBTRACE_SOURCE_DIR) + "/tests/otlp";
