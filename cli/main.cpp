@@ -162,7 +162,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (format == "json")
-      return cli::write_output(dbtrace::build_report(events).dump(2) + "\n", out_file);
+      // Stores written by other tools may hold invalid UTF-8: shown as U+FFFD.
+      return cli::write_output(
+          dbtrace::build_report(events).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+              "\n",
+          out_file);
     const auto trace = dbtrace::assemble_trace(events);
     if (format == "html") return cli::write_output(dbtrace::viewer::render_html(trace), out_file);
     if (format == "dot") return cli::write_output(dbtrace::render_dot(trace), out_file);

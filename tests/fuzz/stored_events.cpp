@@ -93,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (start <= text.size()) {
     auto end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
-    json j = json::parse(text.substr(start, end - start), nullptr, false);
+    json j = dbtrace::parse_event_text(text.substr(start, end - start));
     if (!j.is_discarded() && j.is_object()) events.push_back(dbtrace::stored_event_from_json(std::move(j)));
     start = end + 1;
   }

@@ -1,9 +1,12 @@
 // The cold path: a full queue drops and counts without blocking; failing,
 // refusing and hanging drivers never reach the application, and flush and
 // shutdown keep their word.
+#include <signal.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -298,6 +301,39 @@ TEST(dead_store, is_reported_at_init_and_drops_without_waiting) {
     EXPECT_EQ(s.exported, 0u);
     EXPECT_LT(took, std::chrono::seconds(5));  // generous: it takes milliseconds
   }
+}
+
+}  // namespace
+}  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// The blocked-signal mask of the thread named `name`, from /proc.
+std::optional<unsigned long long> blocked_signals_of(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string comm;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    if (comm != name) continue;
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("SigBlk:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+  }
+  return std::nullopt;
+}
+
+TEST_F(pipeline_test, the_exporter_thread_takes_none_of_the_applications_signals) {
+  start();
+  const auto blocked = blocked_signals_of("dbtrace-export");
+  ASSERT_TRUE(blocked) << "no exporter thread named dbtrace-export";
+  // A process-directed signal never lands on the exporter: the application's
+  // handlers run on its own threads.
+  for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE, SIGALRM})
+    EXPECT_TRUE(*blocked & (1ull << (sig - 1))) << "signal " << sig << " is not blocked";
+  // And the application's own mask is as it was.
+  sigset_t mine;
+  pthread_sigmask(SIG_SETMASK, nullptr, &mine);
+  EXPECT_FALSE(sigismember(&mine, SIGTERM));
 }
 
 }  // namespace

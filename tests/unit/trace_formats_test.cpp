@@ -217,6 +217,27 @@ TEST(trace_show, a_trace_from_far_in_the_future_is_shown_without_overflow) {
   EXPECT_EQ(span["startTimeUnixNano"], std::to_string(INT64_MAX / 1000 * 1000));
 }
 
+// A store written by another tool may hold bytes that are not UTF-8 (in the
+// project, say): every output shows them as U+FFFD rather than fail.
+TEST(trace_show, invalid_utf8_in_a_stored_event_is_shown_not_fatal) {
+  const std::string base = "11111111-2222-4333-8444-555555555555";
+  const std::string id = "aaaaaaaa-2222-4333-8444-555555555555";
+  std::string lines;
+  for (const char* name : {"work-start", "work-stop"})
+    lines += std::string("{\"name\": \"") + name + "\", \"base_id\": \"" + base +
+             "\", \"trace_id\": \"" + id + "\", \"parent_id\": \"" + base +
+             "\", \"project\": \"sh\xFFop\", \"service\": \"s\", \"timestamp\": "
+             "\"2026-11-26T10:00:00.000000\", \"info\": {\"host\": \"h\"}}\n";
+  const auto store = testing::write_file("bad-bytes.jsonl", lines);
+  for (const char* format : {"--json", "--tree", "--dot", "--chrome", "--otlp", "--html"}) {
+    const auto r = testing::run(cli + " trace show " + base + " " + format +
+                                " --out /dev/stdout --connection-string file://" + store + " 2>&1");
+    EXPECT_EQ(r.status, 0) << format << ": " << r.out;
+  }
+  const auto list = testing::run(cli + " trace list --connection-string file://" + store + " 2>&1");
+  EXPECT_EQ(list.status, 0) << list.out;
+}
+
 TEST(trace_show, otlp_file_decodes_with_the_official_definitions) {
   REQUIRE_TOOL("node");
   const std::string otlp_dir = std::string(DBTRACE_SOURCE_DIR) + "/tests/otlp";

@@ -41,6 +41,10 @@ std::string event_payload_json(const event& e);
 // A stored event from its whole OSProfiler JSON (the stores that keep events
 // whole: Redis, JSON lines); `host` comes from info.host, as OSProfiler reads it.
 stored_event stored_event_from_json(nlohmann::ordered_json event);
+// An event's JSON text as a store holds it, parsed; bytes that are not UTF-8
+// (a store another tool wrote) become U+FFFD rather than lose the event.
+// A discarded value when the text is not JSON.
+nlohmann::ordered_json parse_event_text(std::string_view text);
 
 // Turns span views into OSProfiler events, reusing the buffers of `out`.
 class osprofiler_formatter {

@@ -153,6 +153,12 @@ void append_json_string(std::string& out, std::string_view text) {
              .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
+nlohmann::ordered_json parse_event_text(std::string_view text) {
+  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (j.is_discarded()) j = nlohmann::ordered_json::parse(valid_utf8(text), nullptr, false);
+  return j;
+}
+
 std::string valid_utf8(std::string_view text) {
   // nlohmann's replacing serializer is the UTF-8 validator; without
   // ensure_ascii its output is the text itself, quoted and escaped.

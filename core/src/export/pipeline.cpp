@@ -3,6 +3,9 @@
 
 #include "trace/clock.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -107,7 +110,21 @@ pipeline::pipeline(record_queue& queue, std::size_t capacity, counters& stats,
       capacity_(capacity),
       stats_(stats),
       shared_(std::make_shared<shared>(queue, stats, std::move(w), std::move(store_name))) {
-  thread_ = std::thread(&pipeline::run, shared_);
+  // The exporter takes none of the application's signals: a process-directed
+  // signal (SIGTERM, SIGUSR1, SIGCHLD, …) goes to a thread of the application,
+  // whose handler may expect to run there. A new thread inherits the mask of
+  // its creator, so every signal is blocked around its creation.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    thread_ = std::thread(&pipeline::run, shared_);
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  pthread_setname_np(thread_.native_handle(), "dbtrace-export");
 }
 
 pipeline::~pipeline() {

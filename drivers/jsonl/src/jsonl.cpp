@@ -144,7 +144,7 @@ class jsonl_reader final : public reader {
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
-      const auto j = nlohmann::ordered_json::parse(line, nullptr, false);
+      const auto j = parse_event_text(line);
       if (!j.is_object()) continue;  // a line cut by a crash is skipped, the rest still read
       if constexpr (std::is_same_v<decltype(f(j)), bool>) {
         if (!f(j)) return;

@@ -236,7 +236,7 @@ class redis_reader final : public reader {
     if (list->type != REDIS_REPLY_ARRAY) return out;
     for (std::size_t i = 0; i < list->elements; ++i) {
       const auto* item = list->element[i];
-      auto j = nlohmann::ordered_json::parse(std::string(item->str, item->len), nullptr, false);
+      auto j = parse_event_text(std::string_view(item->str, item->len));
       if (!j.is_object()) continue;  // not an event: skipped, the others still read
       out.push_back(stored_event_from_json(std::move(j)));
     }
