@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "dbtrace/signing.hpp"
+#include "dbtrace/sql.hpp"
 #include "test_support.hpp"
 
 namespace dbtrace {
@@ -49,6 +50,23 @@ TEST_F(context_test, nothing_is_recorded_outside_a_trace_or_when_disabled) {
   EXPECT_EQ(t.status(), context_status::disabled);
   EXPECT_FALSE(t.active());
   EXPECT_TRUE(outgoing_headers().empty());
+}
+
+TEST_F(context_test, traces_ended_out_of_order_leave_no_trace_active) {
+  start();
+  const auto before = current_context();  // none
+  auto outer = std::make_unique<trace>();
+  auto inner = std::make_unique<trace>();
+  const auto inner_ctx = current_context();
+  outer.reset();  // the outer one first: the inner one is still the current trace
+  EXPECT_EQ(current_context().base_id, inner_ctx.base_id);
+  inner.reset();  // and when it ends, what was there before both comes back
+  EXPECT_EQ(current_context().base_id, before.base_id);
+  EXPECT_FALSE(current_context().valid());
+  {
+    sql_span s({}, "SELECT 'after both'");
+  }
+  EXPECT_TRUE(events().empty());  // nothing active: nothing recorded
 }
 
 TEST_F(context_test, a_trace_restores_the_outer_one_when_it_ends) {

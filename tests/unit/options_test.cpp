@@ -129,6 +129,11 @@ TEST(options, errors_name_file_line_and_key) {
   EXPECT_NE(error_of("[profiler]\notlp_endpoint = collector:4318\n")
                 .find(":2: otlp_endpoint: expected an http:// or https:// URL"),
             std::string::npos);
+  // Nor a key=value string with a "://" inside: what precedes it is no scheme.
+  const auto fake_scheme =
+      error_of("[profiler]\nconnection_string = password=s3cret host=file:///x\n");
+  EXPECT_NE(fake_scheme.find(":2: connection_string: no scheme"), std::string::npos) << fake_scheme;
+  EXPECT_EQ(fake_scheme.find("s3cret"), std::string::npos) << fake_scheme;
   // A connection string on the wrong key is quoted without its password.
   for (const char* line : {"enabled = postgresql://app:s3cret@db/app",
                            "sample_rate = host=db password=s3cret",

@@ -338,3 +338,80 @@ TEST_F(pipeline_test, the_exporter_thread_takes_none_of_the_applications_signals
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// What a forked child does, as exit codes: 0 all as documented.
+int child_after_fork(const std::string& store, int to_parent) {
+  // No exporter here: tracing is off, counters are zero, flush() has nothing to wait for.
+  if (stats().recorded != 0) return 11;
+  const auto begin = std::chrono::steady_clock::now();
+  if (!flush(std::chrono::seconds(5))) return 12;
+  if (std::chrono::steady_clock::now() - begin > std::chrono::seconds(2)) return 13;
+  {
+    trace t;
+    if (t.active()) return 14;
+    sql_span s({}, "SELECT 'untraced'");
+  }
+  if (stats().recorded != 0) return 15;
+  // init() in the child starts it recording, with an exporter of its own.
+  options o;
+  o.enabled = true;
+  o.connection_string = "file://" + store;
+  init(o);
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();  // the first id drawn on this thread since the fork
+    sql_span s({}, "SELECT 'from the child'");
+  }
+  if (write(to_parent, base.data(), base.size()) != static_cast<ssize_t>(base.size())) return 10;
+  if (!flush(std::chrono::seconds(10))) return 16;
+  if (stats().exported != 2) return 17;
+  shutdown();
+  return 0;
+}
+
+TEST_F(pipeline_test, a_forked_child_is_untraced_with_fresh_ids_until_it_calls_init) {
+  start();
+  {
+    trace t;
+    run_statements(3);  // queued in the parent: the child must not export them again
+  }
+  const auto store = (testing::temp_dir() / "forked-child.jsonl").string();
+  std::filesystem::remove(store);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    _exit(child_after_fork(store, fds[1]));
+  }
+  close(fds[1]);
+  // The parent's first id since the fork: the child's own must differ (its
+  // generator is seeded afresh, not copied).
+  std::string parent_base;
+  {
+    trace t;
+    parent_base = t.base_id();
+  }
+  char child_base[36];
+  ASSERT_EQ(read(fds[0], child_base, sizeof child_base), 36);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see child_after_fork for what each code means";
+  EXPECT_NE(std::string(child_base, 36), parent_base);
+  // The child's store has its own statement only; the parent goes on as before.
+  const auto lines = testing::read_file(store);
+  EXPECT_NE(lines.find("from the child"), std::string::npos);
+  EXPECT_EQ(lines.find("SELECT 1"), std::string::npos);
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().exported + stats().dropped, stats().recorded);
+  EXPECT_EQ(stats().recorded, 6u);
+}
+
+}  // namespace
+}  // namespace dbtrace

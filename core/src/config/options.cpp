@@ -124,11 +124,17 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
   } else if (key == "connection_string") {
     const std::string cs = trim(value);
     // Only the scheme is quoted: the rest may hold a password ("host=db password=…").
+    // A scheme is letters, digits, '+', '-' and '.' (RFC 3986); anything else
+    // before "://" is no scheme, and may be a password ("password=…file://").
+    const std::string scheme = cs.substr(0, cs.find("://"));
+    const bool has_scheme =
+        cs.find("://") != std::string::npos && !scheme.empty() &&
+        std::all_of(scheme.begin(), scheme.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+        });
     if (!known_scheme(cs))
       bad(where, key,
-          (cs.find("://") == std::string::npos
-               ? std::string("no scheme")
-               : "unknown scheme '" + cs.substr(0, cs.find("://")) + "://'") +
+          (has_scheme ? "unknown scheme '" + scheme + "://'" : std::string("no scheme")) +
               " (expected sqlite://, file://, memory://, postgresql://, redis:// or otlp://)");
     o.connection_string = cs;
   } else if (key == "project")

@@ -1,4 +1,5 @@
 // init / flush / shutdown / stats: the process-wide recorder.
+#include <pthread.h>
 #include <unistd.h>
 #include <cstdio>
 
@@ -9,6 +10,7 @@
 #include "dbtrace/driver.hpp"
 #include "pipeline.hpp"
 #include "trace/runtime.hpp"
+#include "trace/ids.hpp"
 #include "trace/statements.hpp"
 
 namespace dbtrace {
@@ -45,6 +47,41 @@ std::string hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
   return buf;
+}
+
+// fork(): the child has none of the parent's threads, so no exporter. It
+// starts untraced (counters at zero, nothing queued) until it calls init()
+// again, and draws ids from fresh random state. The recorder's and the
+// interning tables' locks are held across the fork, so none is inherited
+// locked by a thread the child does not have.
+void before_fork() noexcept {
+  rec().mutex.lock();
+  lock_interning();
+}
+
+void after_fork_in_parent() noexcept {
+  unlock_interning();
+  rec().mutex.unlock();
+}
+
+void after_fork_in_child() noexcept {
+  auto& r = rec();
+  g_sql.store(false);
+  g_enabled.store(false);
+  r.active_raw.store(nullptr);
+  // The parent's pipelines and queues may be mid-operation in threads that do
+  // not exist here: their memory is left as it is, never touched again.
+  (void)r.active.release();
+  for (auto& p : r.retired_pipelines) (void)p.release();
+  r.retired_pipelines.clear();
+  (void)r.queue.release();
+  r.queue_capacity = 0;
+  for (auto& q : r.retired_queues) (void)q.release();
+  r.retired_queues.clear();
+  r.stats.reset();
+  forget_random_state();
+  unlock_interning();
+  r.mutex.unlock();
 }
 
 void stop_locked(recorder& r, std::chrono::milliseconds deadline) {
@@ -91,6 +128,9 @@ void init(const options& o) {
 
 void init(const options& o, std::unique_ptr<writer> w) {
   if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
+  static const bool fork_handlers = pthread_atfork(detail::before_fork, detail::after_fork_in_parent,
+                                                   detail::after_fork_in_child) == 0;
+  (void)fork_handlers;
   auto& r = detail::rec();
   std::lock_guard<std::mutex> lock(r.mutex);
   detail::stop_locked(r, detail::seconds(r.opts.shutdown_timeout));

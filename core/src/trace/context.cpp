@@ -64,8 +64,8 @@ bool sampled() {
   const double rate = detail::current().sample_rate;
   if (rate >= 1.0) return true;
   if (rate <= 0.0) return false;
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng) < rate;
+  // The top 53 bits as a double in [0, 1), from the thread's id generator.
+  return static_cast<double>(detail::random_u64() >> 11) * 0x1.0p-53 < rate;
 }
 
 }  // namespace
@@ -159,6 +159,7 @@ bool trace::activate(const std::string& base_id, const std::string& parent_id,
   saved_ = std::make_unique<saved_state>();
   saved_->previous = std::move(t);
   t = detail::thread_context{};
+  t.owner = saved_.get();
   const auto base = detail::parse_uuid(base_id);
   const auto parent = detail::parse_uuid(parent_id);
   if (!base || !parent) {  // inactive: records nothing
@@ -178,10 +179,22 @@ bool trace::activate(const std::string& base_id, const std::string& parent_id,
 
 trace::~trace() {
   if (!saved_) return;
-  detail::close_open_sql_spans();
   auto& t = detail::this_thread();
-  t = std::move(saved_->previous);
-  detail::sync_hot(t);
+  if (t.owner == saved_.get()) {  // the innermost trace, as usual: what it hid comes back
+    detail::close_open_sql_spans();
+    t = std::move(saved_->previous);
+    detail::sync_hot(t);
+    return;
+  }
+  // Ended before a trace inside it (destroyed out of order): the inner one
+  // keeps running, and will bring back what this one hid, not this one.
+  for (auto* inner = static_cast<saved_state*>(const_cast<void*>(t.owner)); inner;
+       inner = static_cast<saved_state*>(const_cast<void*>(inner->previous.owner)))
+    if (inner->previous.owner == saved_.get()) {
+      inner->previous = std::move(saved_->previous);
+      return;
+    }
+  // Not on this thread's chain (ended on another thread): nothing here to undo.
 }
 
 const std::string& trace::base_id() const noexcept {

@@ -58,6 +58,14 @@ std::uint64_t next_random() noexcept {
 
 }  // namespace
 
+std::uint64_t random_u64() noexcept {
+  return next_random();
+}
+
+void forget_random_state() noexcept {
+  t_rng_seeded = false;
+}
+
 id128 new_uuid4() noexcept {
   id128 id{next_random(), next_random()};
   id.hi = (id.hi & ~0xF000ULL) | 0x4000ULL;                  // version 4

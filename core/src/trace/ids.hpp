@@ -9,6 +9,12 @@
 
 namespace dbtrace::detail {
 
+// 64 random bits from the calling thread's generator.
+std::uint64_t random_u64() noexcept;
+// Makes the calling thread seed its generator afresh on next use: after
+// fork(), the child must not repeat the parent's ids.
+void forget_random_state() noexcept;
+
 // A random UUID4 from a per-thread generator: no lock, no allocation, no syscall.
 id128 new_uuid4() noexcept;
 

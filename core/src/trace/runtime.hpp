@@ -36,6 +36,7 @@ struct thread_context {
   std::string base_id_text;
   std::vector<id128> stack;
   std::string tracestate;  // W3C tracestate received, passed on unchanged
+  const void* owner = nullptr;  // the trace that made this context current (its saved state)
 };
 thread_context& this_thread() noexcept;
 

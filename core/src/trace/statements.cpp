@@ -65,6 +65,10 @@ struct target_table {
   std::mutex mutex;
   std::vector<std::unique_ptr<target_info>> entries;
 };
+target_table& targets() {
+  static auto* table = new target_table;  // never destroyed, as statements()
+  return *table;
+}
 
 }  // namespace
 
@@ -82,6 +86,16 @@ void prepare_statement(std::string_view sql, statement_info& s) {
     s.json_attributes = ", \"db.operation.name\": ";
     append_json_string(s.json_attributes, s.operation);
   }
+}
+
+void lock_interning() noexcept {
+  statements().mutex.lock();
+  targets().mutex.lock();
+}
+
+void unlock_interning() noexcept {
+  targets().mutex.unlock();
+  statements().mutex.unlock();
 }
 
 void reset_statement_cache() noexcept {
@@ -115,7 +129,7 @@ statement_ref intern_statement(std::string_view sql) noexcept {
 }
 
 target_ref intern_target(const db_target& t) noexcept {
-  static auto* table = new detail::target_table;
+  auto* table = &detail::targets();
   try {
     std::lock_guard<std::mutex> lock(table->mutex);
     for (const auto& e : table->entries) {

@@ -15,4 +15,9 @@ void prepare_statement(std::string_view sql, statement_info& s);
 // Drops the per-thread statement caches (their entries belong to old options).
 void reset_statement_cache() noexcept;
 
+// Held across fork() so that the child never inherits a table locked by a
+// thread it does not have.
+void lock_interning() noexcept;
+void unlock_interning() noexcept;
+
 }  // namespace dbtrace::detail

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The fault soak (not part of CI): for the Redis store, then the PostgreSQL
+# store, 4 threads record a SOCI workload at a fixed rate for N minutes while
+# the store's server (a throwaway one on loopback) is killed, restarted,
+# paused and resumed on a schedule. bench/soak.cpp prints, every second, RSS,
+# the counters and the slowest statement; at the end the totals, and it fails
+# on an application error or when exported + dropped != recorded.
+#
+#   scripts/soak.sh [--minutes=N] [--rate=R]   N minutes per store (default 2),
+#                                              R statements/s per thread (default 5000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+minutes=2 rate=5000 threads=4
+for arg in "$@"; do
+  case "$arg" in
+    --minutes=*) minutes=${arg#--minutes=} ;;
+    --rate=*) rate=${arg#--rate=} ;;
+    *) echo "usage: $0 [--minutes=N] [--rate=R]" >&2; exit 2 ;;
+  esac
+done
+seconds=$((minutes * 60))
+
+scripts/deps.sh test
+build=build/soak
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_BENCH=ON \
+  -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target soak >/dev/null
+
+work=$(mktemp -d /tmp/dbtrace-soak.XXXXXX)
+chmod 755 "$work"
+trap '"$root/scripts/redis_server.sh" stop "$work/redis" || true; "$root/scripts/pg_server.sh" stop "$work/pg" || true' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The server's processes (PostgreSQL: the postmaster and its children).
+server_pids() {
+  case "$1" in
+    redis) cat "$work/redis/redis.pid" ;;
+    postgres)
+      local main
+      main=$(head -n1 "$work/pg/data/postmaster.pid")
+      echo "$main" $(pgrep -P "$main" || true)
+      ;;
+  esac
+}
+start_server() {
+  case "$1" in
+    redis) scripts/redis_server.sh start "$work/redis" "$2" ;;
+    postgres) scripts/pg_server.sh start "$work/pg" "$2" ;;
+  esac
+}
+say() { printf '%s soak: %s\n' "$(date +%T)" "$*"; }
+
+failed=0
+for store in redis postgres; do
+  port=$(free_port)
+  start_server "$store" "$port"
+  case "$store" in
+    redis) cs="redis://127.0.0.1:$port/0" ;;
+    postgres) cs="postgresql://app:app-secret@127.0.0.1:$port/app" ;;
+  esac
+  say "$store: $threads threads x $rate statements/s for $seconds s; the server is killed, restarted, paused and resumed twice"
+  "$build/bench/soak" "$cs" "$threads" "$rate" "$seconds" &
+  soak=$!
+  # Twice per run: kill -9 at 10 %, restart at 20 %, SIGSTOP at 30 %, SIGCONT at 40 %.
+  for round in 0 1; do
+    base=$((round * seconds / 2))
+    sleep $((base + seconds / 10 - ${elapsed:-0})); elapsed=$((base + seconds / 10))
+    say "$store: kill -9"; kill -KILL $(server_pids "$store") 2>/dev/null || true
+    sleep $((seconds / 10)); elapsed=$((elapsed + seconds / 10))
+    say "$store: restart"; start_server "$store" "$port" >/dev/null
+    sleep $((seconds / 10)); elapsed=$((elapsed + seconds / 10))
+    say "$store: SIGSTOP"; kill -STOP $(server_pids "$store")
+    sleep $((seconds / 10)); elapsed=$((elapsed + seconds / 10))
+    say "$store: SIGCONT"; kill -CONT $(server_pids "$store")
+  done
+  elapsed=0
+  wait "$soak" || failed=1
+  case "$store" in
+    redis) scripts/redis_server.sh stop "$work/redis" ;;
+    postgres) scripts/pg_server.sh stop "$work/pg" ;;
+  esac
+done
+exit $failed
