@@ -45,7 +45,7 @@ fuzz_one() {
   # features without coverage, and slow every run down.
   case "$name" in
     connection_string | traceparent | signed_context) max_len=512 ;;
-    stored_events) max_len=2560 ;;
+    stored_events) max_len=1664 ;;
     *) max_len=4096 ;;
   esac
   [ -d "$seeds" ] || { echo "fuzz: no seed corpus $seeds" >&2; return 1; }

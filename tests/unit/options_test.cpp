@@ -107,6 +107,10 @@ TEST(options, errors_name_file_line_and_key) {
   EXPECT_NE(
       error_of("[profiler]\nqueue_size = -3\n").find(":2: queue_size: expected a whole number"),
       std::string::npos);
+  // Past the documented limit, refused rather than taking gigabytes at init.
+  EXPECT_NE(error_of("[profiler]\nqueue_size = 67108864\n")
+                .find(":2: queue_size: expected a whole number from 64 to 1048576"),
+            std::string::npos);
   EXPECT_NE(
       error_of("[profiler]\nmax_statement_length = 12abc\n").find(":2: max_statement_length:"),
       std::string::npos);

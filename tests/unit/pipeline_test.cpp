@@ -415,3 +415,77 @@ TEST_F(pipeline_test, a_forked_child_is_untraced_with_fresh_ids_until_it_calls_i
 
 }  // namespace
 }  // namespace dbtrace
+
+namespace dbtrace {
+namespace {
+
+// A writer that counts how many of its kind are alive.
+std::atomic<int> live_writers{0};
+struct counted_writer final : writer {
+  counted_writer() { ++live_writers; }
+  ~counted_writer() override { --live_writers; }
+  write_result write(const std::vector<span_view>&, std::string&) noexcept override {
+    return write_result::ok;
+  }
+};
+
+TEST(reinit, an_init_closes_the_previous_store_rather_than_keeping_it) {
+  options o;
+  o.enabled = true;
+  for (int i = 0; i < 20; ++i) {
+    init(o, std::make_unique<counted_writer>());
+    {
+      trace t;
+      sql_span s({}, "SELECT 1");
+    }
+    ASSERT_TRUE(flush());
+    // The store of the previous init() is gone (its connections and files closed).
+    EXPECT_EQ(live_writers.load(), 1) << "after init number " << i + 1;
+  }
+  shutdown();
+  EXPECT_EQ(live_writers.load(), 0);
+}
+
+TEST(reinit, init_while_other_threads_record_is_safe) {
+  options o;
+  o.enabled = true;
+  o.record_params = true;
+  init(o, std::make_unique<counted_writer>());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n)
+    threads.emplace_back([&stop, n] {
+      for (int i = 0; !stop.load(); ++i) {
+        trace t;  // reads sample_rate
+        // Distinct texts: interned while init() may be retiring the table.
+        sql_span s({}, intern_statement("SELECT " + std::to_string(n * 1000 + i % 500)));
+        if (s.wants_params()) s.param(i);
+      }
+    });
+  // Options change under the recording threads: the statement table is
+  // retired when sanitize_statements flips, the sample rate and params too.
+  for (int i = 0; i < 30; ++i) {
+    o.sanitize_statements = i % 2 == 0;
+    o.record_params = i % 3 == 0;
+    o.sample_rate = i % 4 == 0 ? 0.5 : 1.0;
+    init(o, std::make_unique<counted_writer>());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  // Quiet again: one more init, and the counters of that run add up.
+  init(o, std::make_unique<counted_writer>());
+  {
+    trace t;
+    sql_span s({}, "SELECT 'after'");
+  }
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  EXPECT_EQ(s.recorded, 2u);
+  shutdown();
+  EXPECT_EQ(live_writers.load(), 0);
+}
+
+}  // namespace
+}  // namespace dbtrace

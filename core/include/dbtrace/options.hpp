@@ -8,6 +8,10 @@
 
 namespace dbtrace {
 
+// The largest queue_size: 1,048,576 spans (about 2 s at 500k statements/s,
+// ~128 MB taken at init). A larger value is refused, not cut.
+inline constexpr std::size_t max_queue_size = std::size_t{1} << 20;
+
 // One member per config key, named as the key (design.md, "Configuration").
 struct options {
   // Master switch (default false). Off: every hook costs one relaxed load and a branch.
@@ -33,7 +37,8 @@ struct options {
   double sample_rate = 1.0;
   // Append a traceparent comment to statements sent to the server (default false).
   bool sqlcommenter = false;
-  // Records the hot path may buffer before dropping (default 65536; ~128 bytes each).
+  // Spans the hot path may buffer before dropping (default 65536, at most
+  // max_queue_size; the queue's memory, ~128 bytes a span, is taken at init).
   std::size_t queue_size = 65536;
   // flush() and shutdown() called without a deadline wait at most this long,
   // in seconds (defaults 30 and 5).

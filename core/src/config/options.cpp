@@ -159,7 +159,7 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
   } else if (key == "sqlcommenter")
     o.sqlcommenter = parse_bool(where, key, value);
   else if (key == "queue_size")
-    o.queue_size = parse_size(where, key, value, 64, std::size_t{1} << 26);
+    o.queue_size = parse_size(where, key, value, 64, max_queue_size);
   else if (key == "flush_timeout" || key == "shutdown_timeout") {
     const std::string t = trim(value);
     char* end = nullptr;

@@ -189,8 +189,12 @@ void pipeline::run(std::shared_ptr<shared> s) {
     for (std::size_t i = 0; i < n; ++i) delete records[i].extra;
     dirty = true;
     {
-      std::lock_guard<std::mutex> lock(s->mutex);
-      if (s->abandoned) return;  // shutdown already counted this batch as dropped
+      std::unique_lock<std::mutex> lock(s->mutex);
+      if (s->abandoned) {  // shutdown already counted this batch as dropped
+        lock.unlock();
+        s->out.reset();  // its connections and files close now that it answered
+        return;
+      }
       s->inflight_events = 0;
       (written ? s->stats.exported : s->stats.dropped).fetch_add(count, std::memory_order_relaxed);
       s->stats.settled.fetch_add(n, std::memory_order_release);
@@ -247,7 +251,12 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   }
   // Whatever the exporter did not take is lost: count it.
   stats_.dropped.fetch_add(discard(queue_), std::memory_order_relaxed);
-  if (done) shared_->out->shutdown(std::chrono::milliseconds(200));
+  if (done) {
+    // The writer goes with its pipeline: connections and files close now, not
+    // at exit (a stopped pipeline object is kept, a few hundred bytes).
+    shared_->out->shutdown(std::chrono::milliseconds(200));
+    shared_->out.reset();
+  }
   // Everything recorded is now written or counted: a flush() still waiting returns.
   shared_->flushed.store(UINT64_MAX);
   std::lock_guard<std::mutex> relock(shared_->mutex);

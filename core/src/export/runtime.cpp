@@ -23,7 +23,11 @@ namespace {
 
 struct recorder {
   std::mutex mutex;  // serialises init/flush/shutdown
-  options opts;
+  // The options in force, read by recording threads without a lock: each
+  // init() publishes a new immutable copy; old ones are kept (a thread may be
+  // reading one), a few hundred bytes per init().
+  std::atomic<const options*> published{nullptr};
+  std::vector<std::unique_ptr<const options>> option_history;
   counters stats;
   // The queue outlives pipelines: a producer that raced with shutdown may still
   // push into it. It is replaced only when queue_size changes; the old one is
@@ -39,7 +43,12 @@ struct recorder {
 };
 
 recorder& rec() {
-  static auto* r = new recorder;  // never destroyed: threads may outlive statics
+  static auto* r = [] {
+    auto* fresh = new recorder;  // never destroyed: threads may outlive statics
+    fresh->option_history.push_back(std::make_unique<const options>());
+    fresh->published.store(fresh->option_history.back().get());
+    return fresh;
+  }();
   return *r;
 }
 
@@ -101,7 +110,7 @@ std::chrono::milliseconds seconds(double s) noexcept {
 }
 
 const options& current() noexcept {
-  return rec().opts;
+  return *rec().published.load(std::memory_order_acquire);
 }
 
 void push(record& r) noexcept {
@@ -128,14 +137,22 @@ void init(const options& o) {
 
 void init(const options& o, std::unique_ptr<writer> w) {
   if (o.queue_size == 0) throw config_error("queue_size: must be at least 1");
+  if (o.queue_size > max_queue_size)
+    throw config_error("queue_size: " + std::to_string(o.queue_size) + " is more than " +
+                       std::to_string(max_queue_size) + " spans");
   static const bool fork_handlers = pthread_atfork(detail::before_fork, detail::after_fork_in_parent,
                                                    detail::after_fork_in_child) == 0;
   (void)fork_handlers;
   auto& r = detail::rec();
   std::lock_guard<std::mutex> lock(r.mutex);
-  detail::stop_locked(r, detail::seconds(r.opts.shutdown_timeout));
-  r.opts = o;
-  detail::reset_statement_cache();
+  const options& previous = *r.published.load();
+  detail::stop_locked(r, detail::seconds(previous.shutdown_timeout));
+  // Interned statements stay valid unless what shapes their text changed.
+  const bool texts_change = previous.sanitize_statements != o.sanitize_statements ||
+                            previous.max_statement_length != o.max_statement_length;
+  r.option_history.push_back(std::make_unique<const options>(o));
+  r.published.store(r.option_history.back().get(), std::memory_order_release);
+  if (texts_change) detail::reset_statement_cache();
   r.stats.reset();
   if (!o.enabled || !w) return;
   detail::start_fast_clock();

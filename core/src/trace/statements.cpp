@@ -31,7 +31,9 @@ struct statement_table {
   std::unordered_map<std::string, std::unique_ptr<statement_info>> entries;
   std::size_t bytes = 0;
   std::atomic<std::uint64_t> generation{1};
-  std::vector<std::unique_ptr<statement_info>> retired;
+  // Entries of earlier generations, whole (text and key): a thread's cache
+  // may still compare against a key until it sees the new generation.
+  std::vector<decltype(entries)::node_type> retired;
 };
 statement_table& statements() {
   static auto* table = new statement_table;  // never destroyed: threads may outlive statics
@@ -103,8 +105,8 @@ void reset_statement_cache() noexcept {
   std::lock_guard<std::mutex> lock(table.mutex);
   // Entries may still be referenced by a thread's cache until it notices the
   // new generation; keep them alive (bounded by the table limits per init).
-  for (auto& [text, entry] : table.entries) table.retired.push_back(std::move(entry));
-  table.entries.clear();
+  while (!table.entries.empty())
+    table.retired.push_back(table.entries.extract(table.entries.begin()));
   table.bytes = 0;
   table.generation.fetch_add(1, std::memory_order_release);
 }
