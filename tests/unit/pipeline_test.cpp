@@ -355,6 +355,14 @@ int child_after_fork(const std::string& store, int to_parent) {
     sql_span s({}, "SELECT 'untraced'");
   }
   if (stats().recorded != 0) return 15;
+#ifdef __SANITIZE_THREAD__
+  // TSan cannot start a thread in the child of a multi-threaded process
+  // ("starting new threads after multi-threaded fork is not supported"): the
+  // rest runs in the other passes.
+  (void)store;
+  const std::string skipped(36, '-');
+  return write(to_parent, skipped.data(), 36) == 36 ? 0 : 10;
+#endif
   // init() in the child starts it recording, with an exporter of its own.
   options o;
   o.enabled = true;
@@ -403,11 +411,13 @@ TEST_F(pipeline_test, a_forked_child_is_untraced_with_fresh_ids_until_it_calls_i
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "see child_after_fork for what each code means";
+#ifndef __SANITIZE_THREAD__
   EXPECT_NE(std::string(child_base, 36), parent_base);
   // The child's store has its own statement only; the parent goes on as before.
   const auto lines = testing::read_file(store);
   EXPECT_NE(lines.find("from the child"), std::string::npos);
   EXPECT_EQ(lines.find("SELECT 1"), std::string::npos);
+#endif
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported + stats().dropped, stats().recorded);
   EXPECT_EQ(stats().recorded, 6u);
