@@ -6,6 +6,7 @@
 #include "dbtrace/report.hpp"
 #include "dbtrace/signing.hpp"
 #include "dbtrace/soci.hpp"
+#include "dbtrace/sql.hpp"
 #include "test_support.hpp"
 
 namespace dbtrace {
@@ -89,6 +90,33 @@ TEST_F(redis_test, keys_that_are_not_osprofilers_never_hide_the_rest_of_the_stor
   for (const char* key : {"osprofiler_opt:not-a-list", "osprofiler_error:not-json",
                           "osprofiler_error:wrong-shape", "osprofiler_error:a-hash"})
     redis_cli(std::string("DEL ") + key);
+}
+
+TEST_F(redis_test, a_key_redis_refuses_costs_its_own_trace_only_and_is_counted_exactly) {
+  opts_.filter_error_trace = false;
+  start();
+  std::string blocked, fine;
+  {
+    trace a;
+    blocked = a.base_id();
+    // Another program holds a string under this trace's key: LPUSH gets WRONGTYPE.
+    redis_cli("SET osprofiler_opt:" + blocked + " not-a-list");
+    sql_span s({}, "SELECT 'refused'");
+  }
+  {
+    trace b;
+    fine = b.base_id();
+    sql_span s({}, "SELECT 'written'");
+  }
+  testing::capture_stderr capture;
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 4u);
+  EXPECT_EQ(s.exported, 2u);  // the other trace's two events, written
+  EXPECT_EQ(s.dropped, 2u);   // the refused trace's two, and only those
+  EXPECT_NE(capture.text().find("WRONGTYPE"), std::string::npos) << capture.text();
+  EXPECT_EQ(redis_cli("LLEN osprofiler_opt:" + fine), "2\n");
+  redis_cli("DEL osprofiler_opt:" + blocked);
 }
 
 TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {

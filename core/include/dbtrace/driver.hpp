@@ -89,6 +89,7 @@ enum class write_result {
   ok,        // written: count as exported
   retry,     // transient (backend down, busy): back off, then send the same batch again
   rejected,  // permanent for this batch (bad data, refused): drop it and count as dropped
+  partly,    // written, except some spans the store refused for good (refused_events())
 };
 
 // What a store writes besides the spans, from the options in force.
@@ -118,6 +119,10 @@ class writer {
     (void)error;
     return true;
   }
+  // After write() returned `partly`: how many of the batch's OSProfiler events
+  // (a whole SQL span is two) the store refused; they count as dropped, the
+  // rest as exported. Not retried: the rest is written, and would be twice.
+  virtual std::uint64_t refused_events() noexcept { return 0; }
   // Closes connections; must return within `deadline`.
   virtual void shutdown(std::chrono::milliseconds deadline) noexcept { (void)deadline; }
   // Why this store can never be written, found without waiting (no such

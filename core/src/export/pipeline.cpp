@@ -63,9 +63,10 @@ struct pipeline::shared {
     std::fprintf(stderr, "dbtrace: %s\n", message.c_str());
   }
 
-  // Writes one batch, retrying transient failures with the same views (the
-  // retry state is here, never in a writer); returns true if written.
-  bool deliver(const std::vector<span_view>& batch) {
+  // Writes one batch of `events` events, retrying transient failures with the
+  // same views (the retry state is here, never in a writer); returns how many
+  // of them were written.
+  std::uint64_t deliver(const std::vector<span_view>& batch, std::uint64_t events) {
     auto wait = first_backoff;
     for (int attempt = 1;; ++attempt) {
       std::string error;
@@ -73,15 +74,21 @@ struct pipeline::shared {
       if (r == write_result::ok) {
         if (store_failing) report("writing to " + store_name + " again");
         store_failing = false;
-        return true;
+        return events;
       }
       stats.failed_writes.fetch_add(1, std::memory_order_relaxed);
+      if (r == write_result::partly) {  // said every time: each one loses spans
+        const std::uint64_t refused = std::min(events, out->refused_events());
+        report(store_name + " refused " + std::to_string(refused) + " of " +
+               std::to_string(events) + " events: " + error + " (dropped)");
+        return events - refused;
+      }
       if (!store_failing) {
         report("cannot write to " + store_name + ": " + error +
                (r == write_result::retry ? " (retrying; see dbtrace::stats())" : " (dropped)"));
         store_failing = true;
       }
-      if (r == write_result::rejected || attempt >= max_attempts || past_deadline()) return false;
+      if (r == write_result::rejected || attempt >= max_attempts || past_deadline()) return 0;
       backoff(wait);
       wait = std::min(wait * 2, max_backoff);
     }
@@ -185,7 +192,7 @@ void pipeline::run(std::shared_ptr<shared> s) {
       s->inflight_events = count;
     }
     const bool small_batch = n < batch_records / 4;
-    const bool written = s->deliver(views);
+    const std::uint64_t written = s->deliver(views, count);
     for (std::size_t i = 0; i < n; ++i) delete records[i].extra;
     dirty = true;
     {
@@ -196,7 +203,8 @@ void pipeline::run(std::shared_ptr<shared> s) {
         return;
       }
       s->inflight_events = 0;
-      (written ? s->stats.exported : s->stats.dropped).fetch_add(count, std::memory_order_relaxed);
+      s->stats.exported.fetch_add(written, std::memory_order_relaxed);
+      s->stats.dropped.fetch_add(count - written, std::memory_order_relaxed);
       s->stats.settled.fetch_add(n, std::memory_order_release);
     }
     // Writers are durable per write, so what is settled can be published now:

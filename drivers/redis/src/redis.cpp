@@ -143,7 +143,8 @@ class redis_writer final : public writer {
         close();
         return write_result::retry;
       }
-      bool refused = false;
+      refused_ = 0;
+      bool any_refused = false;
       for (std::size_t i = 0; i < commands; ++i) {
         void* raw = nullptr;
         if (redisGetReply(ctx_, &raw) != REDIS_OK) {
@@ -153,18 +154,23 @@ class redis_writer final : public writer {
         }
         reply_ptr reply(static_cast<redisReply*>(raw), freeReplyObject);
         if (reply->type == REDIS_REPLY_ERROR) {
+          // e.g. WRONGTYPE: the key holds something else. Its trace's events
+          // are lost (an error-index SET carries none).
           error = server_.shown + ": " + std::string(reply->str, reply->len);
-          refused = true;  // e.g. WRONGTYPE: the key holds something else
+          any_refused = true;
+          if (i < order_.size()) refused_ += by_trace_[*order_[i]].size();
         }
       }
       // Commands of a pipeline are not atomic: on a refusal the rest was
       // written; resending would duplicate it.
-      return refused ? write_result::rejected : write_result::ok;
+      return any_refused ? write_result::partly : write_result::ok;
     } catch (const std::exception& e) {
       error = e.what();
       return write_result::retry;
     }
   }
+
+  std::uint64_t refused_events() noexcept override { return refused_; }
 
   void shutdown(std::chrono::milliseconds) noexcept override { close(); }
 
@@ -191,6 +197,7 @@ class redis_writer final : public writer {
   std::unordered_map<std::string, std::vector<std::size_t>> by_trace_;  // event indexes
   std::vector<const std::string*> order_;  // traces in order of first appearance
   std::string out_, json_;
+  std::uint64_t refused_ = 0;  // events of the last write that Redis refused
 };
 
 class redis_reader final : public reader {
