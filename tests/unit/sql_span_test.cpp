@@ -6,11 +6,35 @@
 #include <thread>
 
 #include "test_support.hpp"
+#include "trace/clock.hpp"
 
 namespace dbtrace {
 namespace {
 
 using sql_span_test = testing::recorder_test;
+
+TEST_F(sql_span_test, a_span_never_ends_before_it_starts_when_the_clock_steps_back) {
+  start();
+  {
+    trace t;
+    sql_span s({}, "SELECT 1");
+    // The wall clock is stepped back a second while the statement runs (NTP,
+    // or a new anchor of the TSC clock): the span ends at its start, not before.
+    if (detail::g_fast_clock.load()) {
+      const auto seq = detail::g_anchor.sequence.load();
+      detail::g_anchor.sequence.store(seq + 1);
+      detail::g_anchor.wall_ns.store(detail::system_ns() - 1000000000);
+      detail::g_anchor.tsc.store(__rdtsc());
+      detail::g_anchor.sequence.store(seq + 2);
+    } else {
+      GTEST_SKIP() << "the kernel's clocksource is not the TSC here";
+    }
+  }
+  detail::reanchor_fast_clock();
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_LE(ev[0]["timestamp"].get<std::string>(), ev[1]["timestamp"].get<std::string>());
+}
 
 TEST_F(sql_span_test, a_statement_becomes_a_db_span_under_the_current_span) {
   start();

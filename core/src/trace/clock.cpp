@@ -1,5 +1,10 @@
-// TSC calibration for wall_ns().
+// TSC calibration for wall_ns(). The rate (nanoseconds per tick) is measured
+// against CLOCK_MONOTONIC_RAW, which NTP neither steps nor slews; each anchor
+// pins the TSC to the system (wall) clock, so steps of that are followed at
+// the next anchor without skewing durations.
 #include "clock.hpp"
+
+#include <time.h>
 
 #include <fstream>
 #include <mutex>
@@ -8,19 +13,16 @@
 
 namespace dbtrace::detail {
 
-std::atomic<const clock_anchor*> g_clock_anchor{nullptr};
+clock_anchor g_anchor;
+std::atomic<bool> g_fast_clock{false};
 
 namespace {
 
 #if defined(__x86_64__)
-// Readers hold an anchor for nanoseconds; a ring of slots means one is only
-// rewritten seconds after it was replaced.
-clock_anchor g_slots[8];
-std::size_t g_next_slot = 0;
-std::mutex g_mutex;
-std::int64_t g_base_wall = 0;  // the first calibration, for a long baseline
+std::mutex g_mutex;  // one writer at a time
+std::int64_t g_base_raw = 0;  // the calibration baseline: raw monotonic time and TSC
 std::uint64_t g_base_tsc = 0;
-bool g_usable = false;
+std::uint64_t g_q32 = 0;  // the rate in force
 
 bool kernel_trusts_tsc() {
   std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
@@ -28,25 +30,50 @@ bool kernel_trusts_tsc() {
   return f >> source && source == "tsc";
 }
 
-// A (wall, tsc) pair read as close together as possible.
-void sample(std::int64_t& wall, std::uint64_t& tsc) {
-  std::uint64_t best = ~0ULL;
-  for (int i = 0; i < 5; ++i) {
-    const std::uint64_t t0 = __rdtsc();
-    const std::int64_t w = system_ns();
-    const std::uint64_t t1 = __rdtsc();
-    if (t1 - t0 < best) {
-      best = t1 - t0;
-      wall = w;
-      tsc = t0 + (t1 - t0) / 2;
-    }
-  }
+std::int64_t raw_monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void publish(std::int64_t wall, std::uint64_t tsc, std::uint64_t q32) {
-  clock_anchor& slot = g_slots[g_next_slot++ % 8];
-  slot = {wall, tsc, q32};
-  g_clock_anchor.store(&slot, std::memory_order_release);
+// The wall clock, the raw monotonic clock and the TSC read as close together
+// as possible.
+struct clock_sample {
+  std::int64_t wall = 0, raw = 0;
+  std::uint64_t tsc = 0;
+};
+clock_sample sample() {
+  clock_sample best;
+  std::uint64_t narrowest = ~0ULL;
+  for (int i = 0; i < 5; ++i) {
+    const std::uint64_t t0 = __rdtsc();
+    const std::int64_t wall = system_ns();
+    const std::int64_t raw = raw_monotonic_ns();
+    const std::uint64_t t1 = __rdtsc();
+    if (t1 - t0 < narrowest) {
+      narrowest = t1 - t0;
+      best = {wall, raw, t0 + (t1 - t0) / 2};
+    }
+  }
+  return best;
+}
+
+// Nanoseconds per tick since the baseline, 32.32; 0 when it cannot be told.
+std::uint64_t rate_since_base(const clock_sample& now) {
+  if (now.tsc <= g_base_tsc || now.raw <= g_base_raw) return 0;
+  return static_cast<std::uint64_t>((static_cast<u128>(now.raw - g_base_raw) << 32) /
+                                    (now.tsc - g_base_tsc));
+}
+
+void publish(const clock_sample& at, std::uint64_t q32) {
+  const std::uint64_t sequence = g_anchor.sequence.load(std::memory_order_relaxed);
+  g_anchor.sequence.store(sequence + 1, std::memory_order_relaxed);  // odd: being rewritten
+  std::atomic_thread_fence(std::memory_order_release);
+  g_anchor.wall_ns.store(at.wall, std::memory_order_relaxed);
+  g_anchor.tsc.store(at.tsc, std::memory_order_relaxed);
+  g_anchor.ns_per_tick_q32.store(q32, std::memory_order_relaxed);
+  g_anchor.sequence.store(sequence + 2, std::memory_order_release);
+  g_q32 = q32;
 }
 #endif
 
@@ -55,18 +82,17 @@ void publish(std::int64_t wall, std::uint64_t tsc, std::uint64_t q32) {
 void start_fast_clock() noexcept {
 #if defined(__x86_64__)
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_usable || !kernel_trusts_tsc()) return;
+  if (g_fast_clock.load() || !kernel_trusts_tsc()) return;
   try {
-    sample(g_base_wall, g_base_tsc);
+    const clock_sample base = sample();
+    g_base_raw = base.raw;
+    g_base_tsc = base.tsc;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::int64_t wall = 0;
-    std::uint64_t tsc = 0;
-    sample(wall, tsc);
-    if (tsc <= g_base_tsc || wall <= g_base_wall) return;
-    const auto q32 = static_cast<std::uint64_t>((static_cast<u128>(wall - g_base_wall) << 32) /
-                                                (tsc - g_base_tsc));
-    g_usable = true;
-    publish(wall, tsc, q32);
+    const clock_sample now = sample();
+    const std::uint64_t q32 = rate_since_base(now);
+    if (q32 == 0) return;
+    publish(now, q32);
+    g_fast_clock.store(true);
   } catch (...) {
   }
 #endif
@@ -75,14 +101,24 @@ void start_fast_clock() noexcept {
 void reanchor_fast_clock() noexcept {
 #if defined(__x86_64__)
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_usable) return;
-  std::int64_t wall = 0;
-  std::uint64_t tsc = 0;
-  sample(wall, tsc);
-  if (tsc <= g_base_tsc || wall <= g_base_wall) return;  // the clock stepped back: keep the rate
-  const auto q32 = static_cast<std::uint64_t>((static_cast<u128>(wall - g_base_wall) << 32) /
-                                              (tsc - g_base_tsc));
-  publish(wall, tsc, q32);
+  if (!g_fast_clock.load()) return;
+  try {
+    if (!kernel_trusts_tsc()) {  // the kernel moved off the TSC (it found it unstable)
+      g_fast_clock.store(false);
+      return;
+    }
+    const clock_sample now = sample();
+    std::uint64_t q32 = rate_since_base(now);
+    if (q32 == 0) {
+      // The TSC is behind the baseline (a VM moved to another host, a resume):
+      // start a new baseline here and keep the rate until it can be measured.
+      g_base_raw = now.raw;
+      g_base_tsc = now.tsc;
+      q32 = g_q32;
+    }
+    publish(now, q32);
+  } catch (...) {
+  }
 #endif
 }
 

@@ -3,6 +3,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <exception>
 #include <random>
 #include <typeinfo>
@@ -297,7 +298,7 @@ span::~span() {
                      state_->trace_id,
                      state_->parent_id,
                      state_->start_ns,
-                     detail::wall_ns(),
+                     std::max(state_->start_ns, detail::wall_ns()),  // never before its start
                      nullptr,
                      nullptr,
                      -1,

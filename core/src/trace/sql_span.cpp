@@ -126,7 +126,8 @@ void sql_span::finish() noexcept {
                    trace_id_,
                    parent_id_,
                    start_ns_,
-                   end_ns_ ? end_ns_ : detail::wall_ns(),
+                   // Never before its start: the wall clock may be stepped back between.
+                   std::max(start_ns_, end_ns_ ? end_ns_ : detail::wall_ns()),
                    statement_,
                    target_,
                    rows_,
