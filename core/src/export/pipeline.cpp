@@ -37,6 +37,7 @@ struct pipeline::shared {
   bool flush_wanted = false;
   std::chrono::steady_clock::time_point deadline{};
   bool store_failing = false;             // for the once-per-outage stderr line
+  bool refusal_reported = false;          // a store refusing part of a batch: said once
   std::atomic<std::uint64_t> flushed{0};  // records settled (written durably or dropped)
   std::uint64_t inflight_events = 0;      // the batch inside writer::write (under mutex)
   bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
@@ -77,10 +78,13 @@ struct pipeline::shared {
         return events;
       }
       stats.failed_writes.fetch_add(1, std::memory_order_relaxed);
-      if (r == write_result::partly) {  // said every time: each one loses spans
+      if (r == write_result::partly) {
         const std::uint64_t refused = std::min(events, out->refused_events());
-        report(store_name + " refused " + std::to_string(refused) + " of " +
-               std::to_string(events) + " events: " + error + " (dropped)");
+        if (!refusal_reported)
+          report(store_name + " refused " + std::to_string(refused) + " of " +
+                 std::to_string(events) + " events: " + error +
+                 " (dropped; later refusals are counted in dbtrace::stats() only)");
+        refusal_reported = true;
         return events - refused;
       }
       if (!store_failing) {
