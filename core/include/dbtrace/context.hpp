@@ -42,7 +42,10 @@ struct context {
 context current_context();
 
 // Activates a trace on this thread for its lifetime (= osprofiler profiler.init).
-// The previous thread state comes back when it is destroyed.
+// The previous thread state comes back when it is destroyed, on this thread
+// (to continue a trace on another thread, capture current_context() and open
+// a trace{context} there). Traces ended out of order are handled: an outer
+// one ended first leaves the inner one current until it ends.
 class trace {
  public:
   trace();  // a new trace (subject to sample_rate)
