@@ -169,6 +169,20 @@ std::pair<std::string, std::string> failure_of(::pqxx::connection_base& c, const
   return {"none", ""};
 }
 
+TEST_F(pqxx_test, a_prepared_statement_shows_its_sql_when_the_statement_table_is_full) {
+  int interned = 0;
+  while (intern_statement("SELECT " + std::to_string(interned))) ASSERT_LT(++interned, 100000);
+  conn_->prepare("by_id", "SELECT name FROM " + table_ + " WHERE id = $1");
+  {
+    trace t;
+    pqxx::nontransaction n{*conn_};
+    EXPECT_EQ(n.exec_prepared1("by_id", 3)[0].as<std::string>(), "n3");
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(statement(s[0]), "SELECT name FROM " + table_ + " WHERE id = $1");
+}
+
 TEST_F(pqxx_test, a_failing_statement_records_sqlstate_and_throws_what_libpqxx_throws) {
   const std::string bad = "SELECT * FROM no_such_table_here";
   std::pair<std::string, std::string> traced_failure;

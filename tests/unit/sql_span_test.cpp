@@ -2,11 +2,13 @@
 // keys and the OTel database attributes.
 #include "dbtrace/sql.hpp"
 
+#include <future>
 #include <optional>
 #include <thread>
 
 #include "test_support.hpp"
 #include "trace/clock.hpp"
+#include "trace/statements.hpp"
 
 namespace dbtrace {
 namespace {
@@ -156,6 +158,32 @@ TEST_F(sql_span_test, sanitize_statements_records_no_literals) {
     sql_span s({}, "SELECT * FROM users WHERE password = 'hunter2'");
   }
   EXPECT_EQ(events()[0]["info"]["db"]["statement"], "SELECT * FROM users WHERE password = ?");
+}
+
+TEST_F(sql_span_test, past_the_statement_tables_capacity_a_new_statement_takes_no_lock) {
+  opts_.sanitize_statements = true;
+  start();
+  // Fill the process's statement table (an application that inlines its literals).
+  int interned = 0;
+  while (intern_statement("SELECT " + std::to_string(interned))) ASSERT_LT(++interned, 100000);
+  ASSERT_GT(interned, 1000);
+  // With the table's lock held elsewhere, a statement never seen must still
+  // record at once: the application's thread neither waits nor sanitizes.
+  detail::lock_interning();
+  auto recorded = std::async(std::launch::async, [] {
+    trace t;
+    sql_span s({}, "SELECT * FROM users WHERE password = 'hunter2'");
+  });
+  const bool without_waiting =
+      recorded.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  detail::unlock_interning();
+  recorded.get();
+  EXPECT_TRUE(without_waiting);
+  // The exporter prepared it as the table would have.
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0]["info"]["db"]["statement"], "SELECT * FROM users WHERE password = ?");
+  EXPECT_EQ(ev[0]["info"]["db"]["db.operation.name"], "SELECT");
 }
 
 TEST_F(sql_span_test, threads_with_their_own_traces_never_mix) {

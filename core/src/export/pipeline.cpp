@@ -2,6 +2,7 @@
 #include "pipeline.hpp"
 
 #include "trace/clock.hpp"
+#include "trace/statements.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -189,6 +190,7 @@ void pipeline::run(std::shared_ptr<shared> s) {
     std::uint64_t count = 0;
     for (std::size_t i = 0; i < n; ++i) {
       count += event_count(records[i]);
+      prepare_deferred(records[i].extra);
       views.push_back(view_of(records[i]));
     }
     {

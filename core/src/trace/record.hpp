@@ -21,7 +21,10 @@ enum class record_kind : std::uint8_t { sql, span_start, span_stop };
 struct record_extra {
   std::string name;  // span name (span_start/span_stop)
   nlohmann::json info;  // generic span info (both phases carry it: a store may write either)
-  statement_info statement;  // a SQL text that was not interned, prepared like an interned one
+  // A SQL text that was not interned: the application's thread copies it into
+  // `unprepared`, and the exporter prepares it into `statement` (prepare_deferred).
+  std::string unprepared;
+  statement_info statement;
   nlohmann::json params;     // bound values, when record_params
   span_error error;
   bool failed = false;

@@ -47,9 +47,11 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
   if (!detail::t_hot.active) return;
   statement_ = intern_statement(sql).get();
   if (!statement_) {
+    // Not interned (the table is full, or the text too long for it): copied as
+    // is; the exporter sanitizes and classifies it.
     try {
       extra_ = new detail::record_extra;
-      detail::prepare_statement(sql, extra_->statement);
+      extra_->unprepared.assign(sql);
     } catch (...) {
       delete extra_;
       extra_ = nullptr;

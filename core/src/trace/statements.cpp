@@ -10,6 +10,7 @@
 
 #include "config/statement_text.hpp"
 #include "dbtrace/osprofiler_event.hpp"
+#include "record.hpp"
 #include "runtime.hpp"
 
 namespace dbtrace {
@@ -20,6 +21,9 @@ namespace {
 // copied into its span instead, so memory stays bounded.
 constexpr std::size_t max_interned_statements = 4096;
 constexpr std::size_t max_interned_bytes = 16u << 20;
+// Longer texts are never interned: generated statements (a bulk VALUES list)
+// would fill the table with texts that are rarely executed twice.
+constexpr std::size_t max_interned_length = 64u << 10;
 
 // Keys let writers cache what they stored per statement or target.
 std::atomic<std::uint64_t> next_key{1};
@@ -31,6 +35,9 @@ struct statement_table {
   std::unordered_map<std::string, std::unique_ptr<statement_info>> entries;
   std::size_t bytes = 0;
   std::atomic<std::uint64_t> generation{1};
+  // Set once the table can take no more: from then on a thread's miss costs
+  // no lock (until a new generation starts an empty table).
+  std::atomic<bool> full{false};
   // Entries of earlier generations, whole (text and key): a thread's cache
   // may still compare against a key until it sees the new generation.
   std::vector<decltype(entries)::node_type> retired;
@@ -51,8 +58,12 @@ const statement_info* intern_slow(std::string_view sql, thread_cache& cache) {
   auto it = table.entries.find(std::string(sql));
   if (it == table.entries.end()) {
     if (table.entries.size() >= max_interned_statements ||
-        table.bytes + sql.size() > max_interned_bytes)
+        table.bytes + 2 * sql.size() > max_interned_bytes) {
+      if (table.entries.size() >= max_interned_statements ||
+          table.bytes + 2 * max_interned_length > max_interned_bytes)
+        table.full.store(true, std::memory_order_relaxed);
       return nullptr;
+    }
     auto s = std::make_unique<statement_info>();
     prepare_statement(sql, *s);
     s->key = next_key.fetch_add(1);
@@ -90,6 +101,16 @@ void prepare_statement(std::string_view sql, statement_info& s) {
   }
 }
 
+void prepare_deferred(record_extra* x) noexcept {
+  if (!x || x->unprepared.empty() || !x->statement.json_text.empty()) return;
+  try {
+    prepare_statement(x->unprepared, x->statement);
+  } catch (...) {
+    x->statement.json_text.clear();  // out of memory: the span shows no text
+  }
+  std::string().swap(x->unprepared);
+}
+
 void lock_interning() noexcept {
   statements().mutex.lock();
   targets().mutex.lock();
@@ -108,6 +129,7 @@ void reset_statement_cache() noexcept {
   while (!table.entries.empty())
     table.retired.push_back(table.entries.extract(table.entries.begin()));
   table.bytes = 0;
+  table.full.store(false, std::memory_order_relaxed);
   table.generation.fetch_add(1, std::memory_order_release);
 }
 
@@ -124,6 +146,9 @@ statement_ref intern_statement(std::string_view sql) noexcept {
     }
     const auto it = cache.entries.find(sql);
     if (it != cache.entries.end()) return statement_ref(it->second);
+    if (sql.size() > detail::max_interned_length ||
+        detail::statements().full.load(std::memory_order_relaxed))
+      return {};
     return statement_ref(detail::intern_slow(sql, cache));
   } catch (...) {
     return {};

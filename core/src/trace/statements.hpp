@@ -9,8 +9,14 @@
 
 namespace dbtrace::detail {
 
+struct record_extra;
+
 // Fills `s` (except its key) from the application's text, with the options in force.
 void prepare_statement(std::string_view sql, statement_info& s);
+
+// Prepares the text of a record that was not interned (on the exporter's
+// thread, off the application's); a no-op for any other record.
+void prepare_deferred(record_extra* x) noexcept;
 
 // Drops the per-thread statement caches (their entries belong to old options).
 void reset_statement_cache() noexcept;

@@ -85,6 +85,11 @@ statement_ref connection::prepared(const std::string& name) const {
   return it->second.second;
 }
 
+const std::string* connection::prepared_sql(const std::string& name) const {
+  const auto it = prepared_.find(name);
+  return it == prepared_.end() ? nullptr : &it->second.first;
+}
+
 namespace detail {
 
 void stream_span::begin(::pqxx::transaction_base& tx, std::string statement) {

@@ -107,6 +107,8 @@ class connection : public ::pqxx::connection {
   void unprepare(const std::string& name);
   // The prepared statement's SQL as recorded (interned), or an empty handle.
   statement_ref prepared(const std::string& name) const;
+  // Its SQL text, or null when the name was not prepared through this class.
+  const std::string* prepared_sql(const std::string& name) const;
   target_ref target() const noexcept { return target_; }
   ::pqxx::connection& raw() noexcept { return *this; }
 
@@ -219,8 +221,11 @@ class traced : private detail::begin_clock, public Base {
   // The SQL a prepared statement's name stands for, known from connection::prepare.
   statement prepared(const std::string& name) {
     if (!sql_tracing_enabled()) return {};
-    if (connection_)
+    if (connection_) {
       if (const auto st = connection_->prepared(name)) return {st, {}};
+      // Not interned (the statement table is full): its text is copied.
+      if (const auto* sql = connection_->prepared_sql(name)) return {{}, *sql};
+    }
     return {{}, name};  // prepared behind dbtrace's back: the name is all there is
   }
 
