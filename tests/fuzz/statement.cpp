@@ -1,6 +1,7 @@
 // Statement texts as applications send them: sanitized, truncated and
 // classified without a crash; a cut text is bounded and as valid UTF-8 as its
-// input; and a literal embedded in a statement never survives sanitizing.
+// input; and a literal embedded in a statement never survives sanitizing, in
+// standard SQL or in MySQL's quoting.
 #include "config/statement_text.hpp"
 #include "dbtrace/osprofiler_event.hpp"
 #include "fuzz_support.hpp"
@@ -15,6 +16,16 @@ std::string sql_literal(std::string_view text) {
     if (c == '\'') out += '\'';
   }
   return out + "'";
+}
+
+// `text` as a MySQL string in `quote`s (a backslash escapes).
+std::string mysql_literal(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (const char c : text) {
+    if (c == quote || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + quote;
 }
 
 }  // namespace
@@ -44,6 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         "UPDATE users SET note = E" + sql_literal(secret) + " WHERE id IN (1, 2)"}) {
     const std::string out = detail::sanitize_sql(statement);
     fuzz::must(out.find(secret) == std::string::npos, "a quoted literal is replaced");
+  }
+  for (const char quote : {'\'', '"'}) {
+    const std::string out = detail::sanitize_sql(
+        "SELECT * FROM users WHERE token = " + mysql_literal(secret, quote) + " AND id = 1",
+        detail::sql_dialect::mysql);
+    fuzz::must(out.find(secret) == std::string::npos, "a MySQL string is replaced");
   }
   if (secret.find("$t$") == std::string::npos) {
     const std::string out = detail::sanitize_sql("SELECT " + tag + secret + tag + " FROM t");

@@ -186,6 +186,30 @@ TEST_F(sql_span_test, past_the_statement_tables_capacity_a_new_statement_takes_n
   EXPECT_EQ(ev[0]["info"]["db"]["db.operation.name"], "SELECT");
 }
 
+TEST_F(sql_span_test, sanitize_statements_reads_each_targets_quotes) {
+  opts_.sanitize_statements = true;
+  start();
+  const auto mysql = intern_target({"mysql", "app", "db", 3306});
+  const auto sqlite = intern_target({"sqlite", "app.db", "", 0});
+  const std::string sql = R"(SELECT "pw" FROM users WHERE name = "ada")";
+  const std::string long_sql = sql + " /*" + std::string(100 << 10, ' ') + "*/";  // never interned
+  {
+    trace t;
+    { sql_span s(mysql, sql); }
+    { sql_span s(sqlite, sql); }
+    { sql_span s(mysql, intern_statement(sql, mysql)); }
+    { sql_span s(mysql, long_sql); }
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 8u);
+  const auto text = [&](int i) { return ev[2 * i]["info"]["db"]["statement"].get<std::string>(); };
+  // MySQL: both are strings. SQLite: both are identifiers.
+  EXPECT_EQ(text(0), "SELECT ? FROM users WHERE name = ?");
+  EXPECT_EQ(text(1), sql);
+  EXPECT_EQ(text(2), "SELECT ? FROM users WHERE name = ?");
+  EXPECT_EQ(text(3).substr(0, 34), "SELECT ? FROM users WHERE name = ?");
+}
+
 TEST_F(sql_span_test, threads_with_their_own_traces_never_mix) {
   start();
   constexpr int threads = 4, statements = 200;

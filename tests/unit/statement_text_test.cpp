@@ -24,6 +24,21 @@ TEST(sanitize_sql, placeholders_identifiers_and_comments_stay) {
             "SELECT \"weird 'col'\" FROM t /* keep 'this' */ -- and 42\n");
 }
 
+TEST(sanitize_sql, mysql_strings_in_double_quotes_and_backslash_escapes_are_hidden) {
+  EXPECT_EQ(dialect_of("mysql"), sql_dialect::mysql);
+  EXPECT_EQ(dialect_of("mariadb"), sql_dialect::mysql);
+  EXPECT_EQ(dialect_of("postgresql"), sql_dialect::standard);
+  const std::string sql =
+      R"(SELECT * FROM `users` WHERE name = "bo\"b" AND pw = 'it\'s secret' # 'a note)";
+  EXPECT_EQ(sanitize_sql(sql, sql_dialect::mysql),
+            "SELECT * FROM `users` WHERE name = ? AND pw = ? # 'a note");
+  EXPECT_EQ(sanitize_sql(R"(INSERT INTO t VALUES ("a""b", 'c''d'))", sql_dialect::mysql),
+            "INSERT INTO t VALUES (?, ?)");
+  // The same text in standard SQL: "…" names a column, a backslash is a character.
+  EXPECT_EQ(sanitize_sql(R"(SELECT "pw" FROM t WHERE a = 'x\' AND b = 1)"),
+            R"(SELECT "pw" FROM t WHERE a = ? AND b = ?)");
+}
+
 TEST(sanitize_sql, in_lists_collapse) {
   EXPECT_EQ(sanitize_sql("SELECT * FROM t WHERE id IN (1, 2, 3) AND s in ('a','b')"),
             "SELECT * FROM t WHERE id IN (?) AND s in (?)");

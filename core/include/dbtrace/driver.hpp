@@ -45,6 +45,7 @@ struct target_info {
   std::uint64_t key = 0;  // unique per interned target in this process
   db_target target;
   std::string json_attributes;  // `, "db.system.name": "sqlite", ...` (leading comma)
+  bool mysql_quoting = false;   // "…" is a string, \ escapes (MySQL, MariaDB, TiDB)
 };
 
 // Why a span failed.

@@ -74,6 +74,10 @@ db_target describe_connection(std::string system, std::string_view connection_st
 // handle when SQL tracing is off or the statement table is full (the text is
 // then copied into the span instead).
 statement_ref intern_statement(std::string_view sql) noexcept;
+// The same, read in the target's SQL dialect: for MySQL and MariaDB, text in
+// double quotes is a string (a literal that sanitize_statements hides) and a
+// backslash escapes a quote.
+statement_ref intern_statement(std::string_view sql, target_ref target) noexcept;
 
 // The statement's leading keyword, uppercased ("SELECT", "INSERT"), skipping
 // blanks, parentheses and comments; empty when there is none.

@@ -29,10 +29,12 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 // Copies a comment starting at `i` (if any) and returns the index past it.
-std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out) {
-  if (s[i] != '-' && s[i] != '/') return i;
+std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out,
+                         sql_dialect dialect = sql_dialect::standard) {
+  const bool hash = s[i] == '#' && dialect == sql_dialect::mysql;
+  if (s[i] != '-' && s[i] != '/' && !hash) return i;
   std::size_t end = i;
-  if (s.compare(i, 2, "--") == 0) {
+  if (hash || s.compare(i, 2, "--") == 0) {
     end = s.find('\n', i);
     end = end == std::string_view::npos ? s.size() : end;
   } else if (s.compare(i, 2, "/*") == 0) {
@@ -45,27 +47,35 @@ std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out) {
 
 }  // namespace
 
-std::string sanitize_sql(std::string_view s) {
+sql_dialect dialect_of(std::string_view system) {
+  return system == "mysql" || system == "mariadb" || system == "tidb" ? sql_dialect::mysql
+                                                                     : sql_dialect::standard;
+}
+
+std::string sanitize_sql(std::string_view s, sql_dialect dialect) {
+  const bool mysql = dialect == sql_dialect::mysql;
   std::string out;
   out.reserve(s.size());
   std::size_t i = 0;
   while (i < s.size()) {
     const char c = s[i];
-    const std::size_t after_comment = skip_comment(s, i, &out);
+    const std::size_t after_comment = skip_comment(s, i, &out, dialect);
     if (after_comment != i) {
       i = after_comment;
       continue;
     }
-    if (c == '\'' ||
+    if (c == '\'' || (c == '"' && mysql) ||
         ((c == 'x' || c == 'X' || c == 'E' || c == 'e' || c == 'B' || c == 'b') &&
          i + 1 < s.size() && s[i + 1] == '\'' && (i == 0 || !is_word_char(s[i - 1])))) {
-      std::size_t j = s.find('\'', i) + 1;  // opening quote
+      const char quote = c == '"' ? '"' : '\'';
+      const bool backslash_escapes = mysql || c == 'E' || c == 'e';
+      std::size_t j = s.find(quote, i) + 1;  // opening quote
       while (j < s.size()) {
-        if (s[j] == '\'' && j + 1 < s.size() && s[j + 1] == '\'')
-          j += 2;  // '' escape
-        else if (s[j] == '\\' && (c == 'E' || c == 'e') && j + 1 < s.size())
+        if (s[j] == quote && j + 1 < s.size() && s[j + 1] == quote)
+          j += 2;  // doubled quote
+        else if (s[j] == '\\' && backslash_escapes && j + 1 < s.size())
           j += 2;
-        else if (s[j] == '\'')
+        else if (s[j] == quote)
           break;
         else
           ++j;

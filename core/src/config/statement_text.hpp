@@ -8,9 +8,17 @@
 
 namespace dbtrace::detail {
 
+// How a statement's quotes read. Standard SQL (PostgreSQL, SQLite, …): '…' is
+// a string, "…" an identifier. MySQL and its kin: both are strings, a
+// backslash escapes inside them, and # starts a comment.
+enum class sql_dialect : unsigned char { standard, mysql };
+
+// The dialect of a db.system.name ("mysql", "mariadb", "tidb": mysql).
+sql_dialect dialect_of(std::string_view system);
+
 // Literals (strings, numbers, hex, booleans) become `?`; `IN (?, ?, ?)` collapses
 // to `IN (?)`. Placeholders (`?`, `$1`, `:name`), identifiers and comments stay.
-std::string sanitize_sql(std::string_view sql);
+std::string sanitize_sql(std::string_view sql, sql_dialect dialect = sql_dialect::standard);
 
 // Cuts `text` to at most `limit` bytes on a UTF-8 boundary and marks the cut.
 std::string truncate_statement(std::string_view text, std::size_t limit);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dbtrace/detail/id128.hpp"
+#include "config/statement_text.hpp"
 #include "dbtrace/driver.hpp"
 
 namespace dbtrace::detail {
@@ -24,6 +25,7 @@ struct record_extra {
   // A SQL text that was not interned: the application's thread copies it into
   // `unprepared`, and the exporter prepares it into `statement` (prepare_deferred).
   std::string unprepared;
+  sql_dialect dialect = sql_dialect::standard;  // how `unprepared` reads
   statement_info statement;
   nlohmann::json params;     // bound values, when record_params
   span_error error;

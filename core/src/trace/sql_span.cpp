@@ -45,13 +45,15 @@ void sql_span::begin(target_ref target, statement_ref statement) noexcept {
 
 void sql_span::begin(target_ref target, std::string_view sql) noexcept {
   if (!detail::t_hot.active) return;
-  statement_ = intern_statement(sql).get();
+  const auto dialect = detail::dialect_of(target);
+  statement_ = detail::intern_statement(sql, dialect).get();
   if (!statement_) {
     // Not interned (the table is full, or the text too long for it): copied as
     // is; the exporter sanitizes and classifies it.
     try {
       extra_ = new detail::record_extra;
       extra_->unprepared.assign(sql);
+      extra_->dialect = dialect;
     } catch (...) {
       delete extra_;
       extra_ = nullptr;

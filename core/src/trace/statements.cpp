@@ -28,11 +28,15 @@ constexpr std::size_t max_interned_length = 64u << 10;
 // Keys let writers cache what they stored per statement or target.
 std::atomic<std::uint64_t> next_key{1};
 
+using statement_map = std::unordered_map<std::string, std::unique_ptr<statement_info>>;
+
 struct statement_table {
   std::mutex mutex;
-  // Keys are the texts as the application sent them; entries live for the
-  // process (records and thread caches point at them).
-  std::unordered_map<std::string, std::unique_ptr<statement_info>> entries;
+  // Keys are the texts as the application sent them, one map per dialect (a
+  // text may read differently in each); entries live for the process (records
+  // and thread caches point at them).
+  statement_map entries[2];
+  std::size_t count = 0;
   std::size_t bytes = 0;
   std::atomic<std::uint64_t> generation{1};
   // Set once the table can take no more: from then on a thread's miss costs
@@ -40,7 +44,7 @@ struct statement_table {
   std::atomic<bool> full{false};
   // Entries of earlier generations, whole (text and key): a thread's cache
   // may still compare against a key until it sees the new generation.
-  std::vector<decltype(entries)::node_type> retired;
+  std::vector<statement_map::node_type> retired;
 };
 statement_table& statements() {
   static auto* table = new statement_table;  // never destroyed: threads may outlive statics
@@ -52,22 +56,25 @@ struct thread_cache {
   std::unordered_map<std::string_view, const statement_info*> entries;
 };
 
-const statement_info* intern_slow(std::string_view sql, thread_cache& cache) {
+const statement_info* intern_slow(std::string_view sql, sql_dialect dialect,
+                                  thread_cache& cache) {
   auto& table = statements();
   std::lock_guard<std::mutex> lock(table.mutex);
-  auto it = table.entries.find(std::string(sql));
-  if (it == table.entries.end()) {
-    if (table.entries.size() >= max_interned_statements ||
+  auto& entries = table.entries[static_cast<int>(dialect)];
+  auto it = entries.find(std::string(sql));
+  if (it == entries.end()) {
+    if (table.count >= max_interned_statements ||
         table.bytes + 2 * sql.size() > max_interned_bytes) {
-      if (table.entries.size() >= max_interned_statements ||
+      if (table.count >= max_interned_statements ||
           table.bytes + 2 * max_interned_length > max_interned_bytes)
         table.full.store(true, std::memory_order_relaxed);
       return nullptr;
     }
     auto s = std::make_unique<statement_info>();
-    prepare_statement(sql, *s);
+    prepare_statement(sql, dialect, *s);
     s->key = next_key.fetch_add(1);
-    it = table.entries.emplace(std::string(sql), std::move(s)).first;
+    it = entries.emplace(std::string(sql), std::move(s)).first;
+    ++table.count;
     table.bytes += sql.size() + it->second->text.size();
   }
   cache.entries.emplace(std::string_view(it->first), it->second.get());
@@ -85,10 +92,11 @@ target_table& targets() {
 
 }  // namespace
 
-void prepare_statement(std::string_view sql, statement_info& s) {
+void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s) {
   const auto& o = current();
   s.text = valid_utf8(truncate_statement(
-      o.sanitize_statements ? sanitize_sql(sql) : std::string(sql), o.max_statement_length));
+      o.sanitize_statements ? sanitize_sql(sql, dialect) : std::string(sql),
+      o.max_statement_length));
   s.json_text.clear();
   append_json_string(s.json_text, s.text);
   s.operation = operation_name(s.text);
@@ -101,10 +109,14 @@ void prepare_statement(std::string_view sql, statement_info& s) {
   }
 }
 
+sql_dialect dialect_of(target_ref target) noexcept {
+  return target.get() && target.get()->mysql_quoting ? sql_dialect::mysql : sql_dialect::standard;
+}
+
 void prepare_deferred(record_extra* x) noexcept {
   if (!x || x->unprepared.empty() || !x->statement.json_text.empty()) return;
   try {
-    prepare_statement(x->unprepared, x->statement);
+    prepare_statement(x->unprepared, x->dialect, x->statement);
   } catch (...) {
     x->statement.json_text.clear();  // out of memory: the span shows no text
   }
@@ -126,19 +138,19 @@ void reset_statement_cache() noexcept {
   std::lock_guard<std::mutex> lock(table.mutex);
   // Entries may still be referenced by a thread's cache until it notices the
   // new generation; keep them alive (bounded by the table limits per init).
-  while (!table.entries.empty())
-    table.retired.push_back(table.entries.extract(table.entries.begin()));
+  for (auto& entries : table.entries)
+    while (!entries.empty()) table.retired.push_back(entries.extract(entries.begin()));
+  table.count = 0;
   table.bytes = 0;
   table.full.store(false, std::memory_order_relaxed);
   table.generation.fetch_add(1, std::memory_order_release);
 }
 
-}  // namespace detail
-
-statement_ref intern_statement(std::string_view sql) noexcept {
+statement_ref intern_statement(std::string_view sql, sql_dialect dialect) noexcept {
   if (!detail::g_sql.load(std::memory_order_relaxed)) return {};
   try {
-    thread_local detail::thread_cache cache;
+    thread_local detail::thread_cache caches[2];
+    auto& cache = caches[static_cast<int>(dialect)];
     const auto generation = detail::statements().generation.load(std::memory_order_acquire);
     if (cache.generation != generation) {
       cache.entries.clear();
@@ -149,10 +161,20 @@ statement_ref intern_statement(std::string_view sql) noexcept {
     if (sql.size() > detail::max_interned_length ||
         detail::statements().full.load(std::memory_order_relaxed))
       return {};
-    return statement_ref(detail::intern_slow(sql, cache));
+    return statement_ref(detail::intern_slow(sql, dialect, cache));
   } catch (...) {
     return {};
   }
+}
+
+}  // namespace detail
+
+statement_ref intern_statement(std::string_view sql) noexcept {
+  return detail::intern_statement(sql, detail::sql_dialect::standard);
+}
+
+statement_ref intern_statement(std::string_view sql, target_ref target) noexcept {
+  return detail::intern_statement(sql, detail::dialect_of(target));
 }
 
 target_ref intern_target(const db_target& t) noexcept {
@@ -168,6 +190,7 @@ target_ref intern_target(const db_target& t) noexcept {
     auto e = std::make_unique<target_info>();
     e->key = detail::next_key.fetch_add(1);
     e->target = {valid_utf8(t.system), valid_utf8(t.name_space), valid_utf8(t.address), t.port};
+    e->mysql_quoting = detail::dialect_of(t.system) == detail::sql_dialect::mysql;
     auto attribute = [&](const char* key, const std::string& value) {
       if (value.empty()) return;
       e->json_attributes += ", \"";

@@ -5,14 +5,22 @@
 
 #include <string_view>
 
+#include "config/statement_text.hpp"
 #include "dbtrace/driver.hpp"
+#include "dbtrace/sql.hpp"
 
 namespace dbtrace::detail {
 
 struct record_extra;
 
 // Fills `s` (except its key) from the application's text, with the options in force.
-void prepare_statement(std::string_view sql, statement_info& s);
+void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s);
+
+// Interns `sql` as read in `dialect` (see dbtrace::intern_statement).
+statement_ref intern_statement(std::string_view sql, sql_dialect dialect) noexcept;
+
+// The dialect a target's statements are read in.
+sql_dialect dialect_of(target_ref target) noexcept;
 
 // Prepares the text of a record that was not interned (on the exporter's
 // thread, off the application's); a no-op for any other record.

@@ -38,7 +38,7 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
   statement_ = {};
   query_.clear();
   if (sql_tracing_enabled()) {
-    statement_ = intern_statement(query);
+    statement_ = intern_statement(query, session_.target());
     if (!statement_) query_ = query;  // not interned (table full): keep the text
     changes_rows_ = statement_ ? is_row_changing(statement_.operation())
                                : is_row_changing(statement_operation(query));
