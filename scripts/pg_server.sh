@@ -4,6 +4,8 @@
 #   scripts/pg_server.sh start DIR PORT   initdb (once) and start; roles: postgres (trust),
 #                                         app / app-secret (password auth) owning database app
 #   scripts/pg_server.sh stop DIR         stop the server started in DIR (its PID file)
+#   scripts/pg_server.sh pause|resume DIR SIGSTOP / SIGCONT the server and its backends
+#   scripts/pg_server.sh pids DIR         the server's PID and its children's
 set -euo pipefail
 cmd=$1 dir=$2
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
@@ -41,5 +43,11 @@ HBA
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  pids)
+    main=$(head -n1 "$dir/data/postmaster.pid")
+    echo "$main" $(pgrep -P "$main" || true)
+    ;;
+  pause) kill -STOP $("$0" pids "$dir") ;;
+  resume) kill -CONT $("$0" pids "$dir") ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR | pause DIR | resume DIR | pids DIR" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway Redis server for tests on 127.0.0.1, stopped by PID.
-#   scripts/redis_server.sh start DIR PORT | stop DIR
+#   scripts/redis_server.sh start DIR PORT | stop DIR | pause DIR | resume DIR | pids DIR
 set -euo pipefail
 cmd=$1 dir=$2
 case "$cmd" in
@@ -20,5 +20,8 @@ case "$cmd" in
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  pids) cat "$dir/redis.pid" ;;
+  pause) kill -STOP "$(cat "$dir/redis.pid")" ;;
+  resume) kill -CONT "$(cat "$dir/redis.pid")" ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR | pause DIR | resume DIR | pids DIR" >&2; exit 2 ;;
 esac

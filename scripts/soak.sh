@@ -32,21 +32,11 @@ chmod 755 "$work"
 trap '"$root/scripts/redis_server.sh" stop "$work/redis" || true; "$root/scripts/pg_server.sh" stop "$work/pg" || true' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# The server's processes (PostgreSQL: the postmaster and its children).
-server_pids() {
+# The store's server script and directory: start, pause, resume, pids.
+server() {
   case "$1" in
-    redis) cat "$work/redis/redis.pid" ;;
-    postgres)
-      local main
-      main=$(head -n1 "$work/pg/data/postmaster.pid")
-      echo "$main" $(pgrep -P "$main" || true)
-      ;;
-  esac
-}
-start_server() {
-  case "$1" in
-    redis) scripts/redis_server.sh start "$work/redis" "$2" ;;
-    postgres) scripts/pg_server.sh start "$work/pg" "$2" ;;
+    redis) scripts/redis_server.sh "$2" "$work/redis" "${@:3}" ;;
+    postgres) scripts/pg_server.sh "$2" "$work/pg" "${@:3}" ;;
   esac
 }
 say() { printf '%s soak: %s\n' "$(date +%T)" "$*"; }
@@ -54,7 +44,7 @@ say() { printf '%s soak: %s\n' "$(date +%T)" "$*"; }
 failed=0
 for store in redis postgres; do
   port=$(free_port)
-  start_server "$store" "$port"
+  server "$store" start "$port"
   case "$store" in
     redis) cs="redis://127.0.0.1:$port/0" ;;
     postgres) cs="postgresql://app:app-secret@127.0.0.1:$port/app" ;;
@@ -66,13 +56,13 @@ for store in redis postgres; do
   for round in 0 1; do
     base=$((round * seconds / 2))
     sleep $((base + seconds / 10 - ${elapsed:-0})); elapsed=$((base + seconds / 10))
-    say "$store: kill -9"; kill -KILL $(server_pids "$store") 2>/dev/null || true
+    say "$store: kill -9"; kill -KILL $(server "$store" pids) 2>/dev/null || true
     sleep $((seconds / 10)); elapsed=$((elapsed + seconds / 10))
-    say "$store: restart"; start_server "$store" "$port" >/dev/null
+    say "$store: restart"; server "$store" start "$port" >/dev/null
     sleep $((seconds / 10)); elapsed=$((elapsed + seconds / 10))
-    say "$store: SIGSTOP"; kill -STOP $(server_pids "$store")
+    say "$store: SIGSTOP"; server "$store" pause
     sleep $((seconds / 10)); elapsed=$((elapsed + seconds / 10))
-    say "$store: SIGCONT"; kill -CONT $(server_pids "$store")
+    say "$store: SIGCONT"; server "$store" resume
   done
   elapsed=0
   wait "$soak" || failed=1

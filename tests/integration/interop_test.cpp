@@ -7,6 +7,7 @@
 #include "dbtrace/signing.hpp"
 #include "dbtrace/soci.hpp"
 #include "dbtrace/sql.hpp"
+#include "tcp_proxy.hpp"
 #include "test_support.hpp"
 
 namespace dbtrace {
@@ -117,6 +118,29 @@ TEST_F(redis_test, a_key_redis_refuses_costs_its_own_trace_only_and_is_counted_e
   EXPECT_NE(capture.text().find("WRONGTYPE"), std::string::npos) << capture.text();
   EXPECT_EQ(redis_cli("LLEN osprofiler_opt:" + fine), "2\n");
   redis_cli("DEL osprofiler_opt:" + blocked);
+}
+
+TEST_F(redis_test, a_batch_whose_reply_is_lost_is_written_once) {
+  const auto uri = redis_uri();
+  testing::tcp_proxy proxy(std::stoi(uri.substr(uri.rfind(':') + 1)));
+  opts_.connection_string = "redis://127.0.0.1:" + std::to_string(proxy.port()) + "/0";
+  // The batch reaches Redis and is written; the connection dies before the
+  // reply arrives. The exporter retries the batch, which must not write twice.
+  proxy.lose_next_reply();
+  start();
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    for (int i = 0; i < 5; ++i) sql_span s({}, "SELECT 1");
+  }
+  ASSERT_TRUE(flush(std::chrono::seconds(30)));
+  EXPECT_EQ(proxy.replies_lost(), 1);
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 10u);
+  EXPECT_EQ(s.exported, 10u);
+  EXPECT_EQ(s.failed_writes, 1u);
+  EXPECT_EQ(redis_cli("LLEN osprofiler_opt:" + base), "10\n");
 }
 
 TEST_F(redis_test, a_redis_outage_never_reaches_the_application) {

@@ -1,6 +1,7 @@
 // The postgresql:// store: OSProfiler's table written with COPY, read back by
 // dbtrace and by Python OSProfiler, and an outage the application never sees.
 #include <chrono>
+#include <thread>
 
 #include "dbtrace/pqxx.hpp"
 #include "dbtrace/report.hpp"
@@ -161,6 +162,41 @@ TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
   // Not a speed measurement: a statement that waited on the dead store would take seconds.
   EXPECT_LT(slowest, std::chrono::milliseconds(500));
   ::pqxx::connection check{"postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres"};
+  ::pqxx::nontransaction n{check};
+  EXPECT_EQ(n.exec1("SELECT count(*) FROM data")[0].as<std::uint64_t>(), s.exported);
+}
+
+TEST_F(postgres_store_test, a_stopped_server_is_reported_and_written_to_once_it_resumes) {
+  testing::test_server store("pg");
+  ASSERT_TRUE(store.start());
+  const std::string uri =
+      "postgresql://postgres@127.0.0.1:" + std::to_string(store.port()) + "/postgres";
+  testing::capture_stderr err;
+  opts_.connection_string = uri;
+  init(opts_);
+  auto spans = [](int n) {
+    trace t;
+    for (int i = 0; i < n; ++i) sql_span s({}, "SELECT 1");
+  };
+  spans(10);
+  ASSERT_TRUE(flush());
+  // SIGSTOP: the connection stays open and the server answers nothing. The
+  // exporter must give up on the request, say so and count it, not wait.
+  ASSERT_TRUE(store.pause());
+  spans(10);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (stats().failed_writes == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto failed = stats().failed_writes;
+  ASSERT_TRUE(store.resume());
+  EXPECT_GT(failed, 0u);
+  ASSERT_TRUE(flush(std::chrono::seconds(60)));
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 40u);
+  EXPECT_EQ(s.exported, s.recorded);
+  shutdown();
+  EXPECT_NE(err.text().find("no answer from the server in 5 s"), std::string::npos);
+  ::pqxx::connection check{uri};
   ::pqxx::nontransaction n{check};
   EXPECT_EQ(n.exec1("SELECT count(*) FROM data")[0].as<std::uint64_t>(), s.exported);
 }

@@ -95,6 +95,9 @@ class test_server {
     return run(script_ + " start " + dir_ + " " + std::to_string(port_) + " 2>&1").status == 0;
   }
   bool stop() { return run(script_ + " stop " + dir_).status == 0; }
+  // SIGSTOP / SIGCONT: a hung server that keeps its connections open.
+  bool pause() { return run(script_ + " pause " + dir_).status == 0; }
+  bool resume() { return run(script_ + " resume " + dir_).status == 0; }
   int port() const { return port_; }
 
  private:

@@ -2,8 +2,11 @@
 #include "dbtrace/drivers/postgres.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <memory>
 #include <set>
 
@@ -95,6 +98,71 @@ std::string trim(std::string s) {
   return s;
 }
 
+// libpq waits for a server without end, and a stopped server (SIGSTOP, a hung
+// host) keeps its connections open: the exporter would wait with it, saying
+// nothing. The writer's connection is non-blocking, and each step of a request
+// waits at most this long for the server to take or send a byte.
+constexpr std::chrono::seconds answer_timeout{5};
+
+// Drives one request on a non-blocking connection; every wait is bounded.
+class timed_request {
+ public:
+  explicit timed_request(PGconn* c) : c_(c) {}
+
+  // Sends what libpq has queued.
+  bool flush() {
+    for (;;) {
+      const int r = PQflush(c_);
+      if (r == 0) return true;
+      if (r < 0 || !wait(POLLOUT | POLLIN)) return false;
+      if ((revents_ & POLLIN) && !PQconsumeInput(c_)) return false;
+    }
+  }
+
+  // The next result; null when the request is done, or broke (see broken()).
+  PGresult* result() {
+    while (PQisBusy(c_))
+      if (!wait(POLLIN) || !PQconsumeInput(c_)) return broken_ = true, nullptr;
+    return PQgetResult(c_);
+  }
+
+  bool send(const char* sql) { return PQsendQuery(c_, sql) == 1 && flush(); }
+
+  bool copy(const std::string& data) {
+    int r;
+    while ((r = PQputCopyData(c_, data.data(), static_cast<int>(data.size()))) == 0)
+      if (!wait(POLLOUT)) return false;
+    if (r != 1) return false;
+    while ((r = PQputCopyEnd(c_, nullptr)) == 0)
+      if (!wait(POLLOUT)) return false;
+    return r == 1 && flush();
+  }
+
+  // The server did not answer in time, or the connection failed.
+  bool broken() const { return broken_; }
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  bool wait(short events) {
+    pollfd p{PQsocket(c_), events, 0};
+    const int timeout_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(answer_timeout).count());
+    int r;
+    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    revents_ = p.revents;
+    if (r == 0) timed_out_ = true;
+    if (r <= 0) broken_ = true;
+    return r > 0;
+  }
+
+  PGconn* c_;
+  short revents_ = 0;
+  bool broken_ = false;
+  bool timed_out_ = false;
+};
+
+// Its messages name no store: the exporter's report does.
 class postgres_writer final : public writer {
  public:
   explicit postgres_writer(const store_params& p)
@@ -102,7 +170,6 @@ class postgres_writer final : public writer {
         host_(column_text(valid_utf8(p.host))),
         project_(column_text(valid_utf8(p.project))),
         service_(column_text(valid_utf8(p.service))),
-        shown_(redact_connection_string(uri_)),
         format_(p.project, p.service, p.host) {}
   ~postgres_writer() override { close(); }
 
@@ -124,26 +191,26 @@ class postgres_writer final : public writer {
         append_copy_payload(buffer_, e.info_json);
         buffer_ += '\n';
       }
-      pg_result start(
-          PQexec(conn_,
-                 "COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
-                 "service, name, data) FROM STDIN"),
-          PQclear);
-      if (PQresultStatus(start.get()) != PGRES_COPY_IN) return failed(error);
-      if (PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) != 1 ||
-          PQputCopyEnd(conn_, nullptr) != 1)
-        return failed(error);
-      pg_result done(PQgetResult(conn_), PQclear);
+      timed_request request(conn_);
+      if (!request.send("COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
+                        "service, name, data) FROM STDIN"))
+        return failed(request, error);
+      pg_result start(request.result(), PQclear);
+      if (PQresultStatus(start.get()) != PGRES_COPY_IN) return failed(request, error);
+      if (!request.copy(buffer_)) return failed(request, error);
+      pg_result done(request.result(), PQclear);
+      if (!done) return failed(request, error);
       const bool ok = PQresultStatus(done.get()) == PGRES_COMMAND_OK;
       const std::string state =
           done ? std::string(PQresultErrorField(done.get(), PG_DIAG_SQLSTATE)
                                  ? PQresultErrorField(done.get(), PG_DIAG_SQLSTATE)
                                  : "")
                : "";
-      while (pg_result rest{PQgetResult(conn_), PQclear}) {
+      while (pg_result rest{request.result(), PQclear}) {
       }
+      if (request.broken()) return failed(request, error);
       if (ok) return write_result::ok;
-      error = shown_ + ": " + PQerrorMessage(conn_);
+      error = trim(PQerrorMessage(conn_));
       // Data the server refuses (class 22: bad data, 23: constraint) will not
       // pass on a retry either; anything else (connection, disk) may.
       if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0) return write_result::rejected;
@@ -167,24 +234,35 @@ class postgres_writer final : public writer {
     if (conn_) PQfinish(conn_);
     conn_ = PQconnectdb(uri_.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
-      error = trim(shown_ + ": " + PQerrorMessage(conn_));
+      error = trim(PQerrorMessage(conn_));
       PQfinish(conn_);
       conn_ = nullptr;
       return false;
     }
     PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
-    pg_result res(PQexec(conn_, schema_sql.c_str()), PQclear);
-    if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
-      error = trim(shown_ + ": creating the data table: " + PQerrorMessage(conn_));
-      PQfinish(conn_);
-      conn_ = nullptr;
+    timed_request request(conn_);
+    bool created = PQsetnonblocking(conn_, 1) == 0 && request.send(schema_sql.c_str());
+    while (pg_result res{created ? request.result() : nullptr, PQclear}) {
+      const auto status = PQresultStatus(res.get());
+      created = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+    }
+    if (!created || request.broken()) {
+      error = trim("creating the data table: " + problem(request));
+      close();
       return false;
     }
     return true;
   }
 
-  write_result failed(std::string& error) {
-    error = trim(shown_ + ": " + PQerrorMessage(conn_));
+  std::string problem(const timed_request& request) const {
+    if (request.timed_out())
+      return "no answer from the server in " + std::to_string(answer_timeout.count()) +
+             " s (stopped or overloaded?); reconnecting";
+    return PQerrorMessage(conn_);
+  }
+
+  write_result failed(const timed_request& request, std::string& error) {
+    error = trim(problem(request));
     return reset(write_result::retry);
   }
 
@@ -194,7 +272,7 @@ class postgres_writer final : public writer {
     return r;
   }
 
-  std::string uri_, host_, project_, service_, shown_;
+  std::string uri_, host_, project_, service_;
   osprofiler_formatter format_;
   PGconn* conn_ = nullptr;
   std::vector<event> events_;

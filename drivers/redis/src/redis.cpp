@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,32 @@ namespace {
 
 const std::string events_prefix = "osprofiler_opt:";
 const std::string errors_prefix = "osprofiler_error:";
+
+// A batch is written by one script, atomically and at most once: it first sets
+// the batch's marker key (named after the batch's first span, so a retry of
+// the same batch finds it) and does nothing if the marker exists. A connection
+// lost before the reply may then be retried without writing anything twice.
+// KEYS: the marker, then one key per command; ARGV per command: L (LPUSH) or
+// S (SET), the value count, the values. Returns 0 for a batch written before,
+// else each command Redis refused (e.g. WRONGTYPE): its 1-based number and error.
+const std::string_view write_script = R"(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 300) then return 0 end
+local refused, a = {}, 1
+for k = 2, #KEYS do
+  local n = tonumber(ARGV[a + 1])
+  local r
+  if ARGV[a] == 'L' then
+    r = redis.pcall('LPUSH', KEYS[k], unpack(ARGV, a + 2, a + 1 + n))
+  else
+    r = redis.pcall('SET', KEYS[k], ARGV[a + 2])
+  end
+  if type(r) == 'table' and r.err then refused[#refused + 1] = {k - 1, r.err} end
+  a = a + 2 + n
+end
+return refused
+)";
+// Outside OSProfiler's key prefixes, so that no reader lists it as a trace.
+const std::string marker_prefix = "dbtrace_batch:";
 
 struct location {
   std::string host = "127.0.0.1";
@@ -52,25 +79,35 @@ location parse(const std::string& uri) {
 
 using reply_ptr = std::unique_ptr<redisReply, decltype(&freeReplyObject)>;
 
+constexpr timeval answer_timeout{2, 0};  // a dead or stopped server must not hold the exporter
+
+// What hiredis says went wrong, with its timeout named as one.
+std::string problem(const redisContext& c) {
+  const std::string_view text = c.errstr;
+  if (c.err == REDIS_ERR_IO && text.find("temporarily unavailable") != std::string_view::npos)
+    return "no answer from the server in " + std::to_string(answer_timeout.tv_sec) +
+           " s (stopped or overloaded?)";
+  return text.empty() ? "connection lost" : std::string(text);
+}
+
 // Where the store is, and how to connect to it (writer and reader alike).
 struct server {
   explicit server(const std::string& uri)
       : where(parse(uri)), shown(redact_connection_string(uri)) {}
 
+  // A connection, or null and what went wrong (not naming the store).
   redisContext* connect(std::string& error) const {
-    const timeval timeout{2, 0};  // a dead host must not hold the exporter
-    redisContext* c = redisConnectWithTimeout(where.host.c_str(), where.port, timeout);
+    redisContext* c = redisConnectWithTimeout(where.host.c_str(), where.port, answer_timeout);
     if (!c || c->err) {
-      error = shown + ": " + (c ? c->errstr : "cannot allocate a connection");
+      error = c ? problem(*c) : "cannot allocate a connection";
       if (c) redisFree(c);
       return nullptr;
     }
-    redisSetTimeout(c, timeout);
+    redisSetTimeout(c, answer_timeout);
     auto check = [&](redisReply* r) {
       reply_ptr reply(r, freeReplyObject);
       if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        error =
-            shown + ": " + (reply ? std::string(reply->str, reply->len) : std::string(c->errstr));
+        error = reply ? std::string(reply->str, reply->len) : problem(*c);
         return false;
       }
       return true;
@@ -89,6 +126,7 @@ struct server {
   std::string shown;  // the URI without its password, for messages
 };
 
+// Its messages name no store: the exporter's report does.
 class redis_writer final : public writer {
  public:
   explicit redis_writer(const store_params& p)
@@ -112,58 +150,78 @@ class redis_writer final : public writer {
         if (fresh) order_.push_back(&it->first);
         it->second.push_back(i);
       }
-      out_.clear();
-      std::size_t commands = 0;
+      refused_ = 0;
+      if (used == 0) return write_result::ok;
+      // EVAL script 1+commands marker keys… then per command its L/S, count, values.
+      keys_.clear();
+      args_.clear();
+      std::size_t values = 0;
       for (const std::string* base : order_) {
         const auto& indexes = by_trace_[*base];
-        out_ += '*';
-        out_ += std::to_string(indexes.size() + 2);
-        out_ += "\r\n";
-        append_bulk(out_, "LPUSH");
-        append_bulk(out_, events_prefix + *base);
+        append_bulk(keys_, events_prefix + *base);
+        append_bulk(args_, "L");
+        append_bulk(args_, std::to_string(indexes.size()));
         for (const std::size_t i : indexes) {
           json_.clear();
           append_event_json(json_, events_[i]);
-          append_bulk(out_, json_);
+          append_bulk(args_, json_);
         }
-        ++commands;
+        values += indexes.size() + 2;
       }
+      std::size_t commands = order_.size();
       for (std::size_t i = 0; i < used && filter_error_trace_; ++i) {
         const event& e = events_[i];
         if (!e.error) continue;
-        out_ += "*3\r\n";
-        append_bulk(out_, "SET");
-        append_bulk(out_, errors_prefix + e.base_id);
-        append_bulk(out_,
+        append_bulk(keys_, errors_prefix + e.base_id);
+        append_bulk(args_, "S");
+        append_bulk(args_, "1");
+        append_bulk(args_,
                     "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}");
+        values += 3;
         ++commands;
       }
-      if (commands > 0 && redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) != REDIS_OK) {
-        error = server_.shown + ": cannot queue the commands";
+      out_.clear();
+      out_ += '*';
+      out_ += std::to_string(3 + 1 + commands + values);
+      out_ += "\r\n";
+      append_bulk(out_, "EVAL");
+      append_bulk(out_, write_script);
+      append_bulk(out_, std::to_string(1 + commands));
+      append_bulk(out_, marker_prefix + marker_of(batch.front()));
+      out_ += keys_;
+      out_ += args_;
+      if (redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) != REDIS_OK) {
+        error = "cannot queue the commands";
         close();
         return write_result::retry;
       }
-      refused_ = 0;
-      bool any_refused = false;
-      for (std::size_t i = 0; i < commands; ++i) {
-        void* raw = nullptr;
-        if (redisGetReply(ctx_, &raw) != REDIS_OK) {
-          error = server_.shown + ": " + (ctx_->errstr[0] ? ctx_->errstr : "connection lost");
-          close();
-          return write_result::retry;
-        }
-        reply_ptr reply(static_cast<redisReply*>(raw), freeReplyObject);
-        if (reply->type == REDIS_REPLY_ERROR) {
-          // e.g. WRONGTYPE: the key holds something else. Its trace's events
-          // are lost (an error-index SET carries none).
-          error = server_.shown + ": " + std::string(reply->str, reply->len);
-          any_refused = true;
-          if (i < order_.size()) refused_ += by_trace_[*order_[i]].size();
-        }
+      void* raw = nullptr;
+      if (redisGetReply(ctx_, &raw) != REDIS_OK) {
+        error = problem(*ctx_);
+        close();
+        return write_result::retry;  // the marker makes the retry safe
       }
-      // Commands of a pipeline are not atomic: on a refusal the rest was
-      // written; resending would duplicate it.
-      return any_refused ? write_result::partly : write_result::ok;
+      reply_ptr reply(static_cast<redisReply*>(raw), freeReplyObject);
+      if (reply->type == REDIS_REPLY_ERROR) {
+        const std::string message(reply->str, reply->len);
+        error = message;
+        // A server that does not allow the script will not on a retry either;
+        // anything else (LOADING, OOM, BUSY) may pass later.
+        const bool never = message.rfind("NOPERM", 0) == 0 ||
+                           message.rfind("ERR unknown command", 0) == 0;
+        return never ? write_result::rejected : write_result::retry;
+      }
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) return write_result::ok;
+      // Refused commands (e.g. WRONGTYPE: the key holds something else) lose
+      // their trace's events; the rest of the batch is written.
+      for (std::size_t i = 0; i < reply->elements; ++i) {
+        const redisReply* refusal = reply->element[i];
+        if (refusal->type != REDIS_REPLY_ARRAY || refusal->elements != 2) continue;
+        const auto n = static_cast<std::size_t>(refusal->element[0]->integer);
+        if (n >= 1 && n <= order_.size()) refused_ += by_trace_[*order_[n - 1]].size();
+        if (i == 0) error.assign(refusal->element[1]->str, refusal->element[1]->len);
+      }
+      return write_result::partly;
     } catch (const std::exception& e) {
       error = e.what();
       return write_result::retry;
@@ -178,6 +236,14 @@ class redis_writer final : public writer {
   void close() {
     if (ctx_) redisFree(ctx_);
     ctx_ = nullptr;
+  }
+
+  // The marker of a batch: its first span and phase, unique to the batch.
+  static std::string marker_of(const span_view& v) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%016llx%016llx%d", static_cast<unsigned long long>(v.id.hi),
+                  static_cast<unsigned long long>(v.id.lo), static_cast<int>(v.phase));
+    return text;
   }
 
   // A RESP bulk string.
@@ -196,7 +262,7 @@ class redis_writer final : public writer {
   std::vector<event> events_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_trace_;  // event indexes
   std::vector<const std::string*> order_;  // traces in order of first appearance
-  std::string out_, json_;
+  std::string out_, keys_, args_, json_;
   std::uint64_t refused_ = 0;  // events of the last write that Redis refused
 };
 
@@ -256,7 +322,7 @@ class redis_reader final : public reader {
     explicit connection(const server& d) : d_(d) {
       std::string error;
       c_ = d.connect(error);
-      if (!c_) throw store_error(error);
+      if (!c_) throw store_error(d.shown + ": " + error);
     }
     ~connection() { redisFree(c_); }
     static constexpr bool skip_refused = true;
