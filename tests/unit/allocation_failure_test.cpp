@@ -1,0 +1,100 @@
+// Running out of memory in the middle of writing a batch: the store's
+// transaction is rolled back and the batch written whole on the retry, once.
+// Failing allocations on command replaces the global operator new for this
+// test binary.
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+
+#include "dbtrace/report.hpp"
+#include "dbtrace/sql.hpp"
+#include "test_support.hpp"
+
+namespace {
+thread_local long allocations = 0;  // counted on this thread
+thread_local long fail_in = -1;     // allocations until one throws; -1: none will
+}  // namespace
+
+void* operator new(std::size_t n) {
+  ++allocations;
+  if (fail_in >= 0 && fail_in-- == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace dbtrace {
+namespace {
+
+// Makes allocation number `fail_at` of its first write throw (on the exporter's
+// thread, inside the store's write), and says how many its first write made.
+struct starved_writer final : writer {
+  starved_writer(std::unique_ptr<writer> inner, long fail_at, long* counted)
+      : inner_(std::move(inner)), fail_at_(fail_at), counted_(counted) {}
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
+    allocations = 0;
+    if (writes_++ == 0) fail_in = fail_at_;
+    const auto r = inner_->write(batch, error);
+    fail_in = -1;
+    if (writes_ == 1) *counted_ = allocations;
+    return r;
+  }
+  void shutdown(std::chrono::milliseconds deadline) noexcept override {
+    inner_->shutdown(deadline);
+  }
+  std::unique_ptr<writer> inner_;
+  long fail_at_;
+  long* counted_;
+  int writes_ = 0;
+};
+
+TEST(allocation_failure, a_batch_cut_short_by_bad_alloc_is_rolled_back_and_written_once) {
+  const std::string path = (testing::temp_dir() / "bad_alloc.db").string();
+  options o;
+  o.enabled = true;
+  o.connection_string = "sqlite:///" + path;
+  // Distinct statements, a target and an error: a batch that fills every table.
+  auto request = [] {
+    trace t;
+    span rpc{"rpc", {{"function", "load"}}};
+    const auto target = intern_target({"sqlite", "shop.db", "", 0});
+    for (int i = 0; i < 20; ++i) {
+      sql_span s(target, "SELECT * FROM orders WHERE id = " + std::to_string(i));
+      if (i % 7 == 0) s.error("std::runtime_error", "no such table", "", "sql");
+    }
+    return t.base_id();
+  };
+  auto run = [&](long fail_at, long* counted) {
+    std::filesystem::remove(path);
+    init(o, std::make_unique<starved_writer>(make_writer({o.connection_string, "h", "p", "s"}),
+                                             fail_at, counted));
+    const std::string base = request();
+    EXPECT_TRUE(flush(std::chrono::seconds(30)));
+    const auto s = stats();
+    shutdown();
+    return std::make_pair(base, s);
+  };
+
+  long total = 0;  // the allocations a whole write makes, with nothing failing
+  run(-1, &total);
+  ASSERT_GT(total, 10);
+  for (const long fail_at : {0L, total / 4, total / 2, total - 1}) {
+    SCOPED_TRACE("allocation " + std::to_string(fail_at) + " of " + std::to_string(total));
+    long counted = 0;
+    const auto [base, s] = run(fail_at, &counted);
+    EXPECT_EQ(s.failed_writes, 1u);  // the first write failed, the retry wrote
+    EXPECT_EQ(s.dropped, 0u);
+    EXPECT_EQ(s.exported, s.recorded);
+    // Every span once: 21 spans, two events each.
+    const auto events = make_reader(o.connection_string)->read_trace(base);
+    EXPECT_EQ(events.size(), 42u);
+  }
+}
+
+}  // namespace
+}  // namespace dbtrace
