@@ -91,11 +91,18 @@ nlohmann::ordered_json decode_payload(const char* text) {
   return decode_data_column(text ? text : "");
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (auto& c : s)
-    if (c == '\n') c = ' ';
-  return s;
+// libpq's messages on one line: its line breaks and tabs become one blank.
+std::string trim(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    const bool blank = c == '\n' || c == '\t' || c == ' ';
+    if (!blank)
+      out += c;
+    else if (!out.empty() && out.back() != ' ')
+      out += ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 // libpq waits for a server without end, and a stopped server (SIGSTOP, a hung
