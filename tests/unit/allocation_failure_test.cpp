@@ -1,32 +1,13 @@
 // Running out of memory in the middle of writing a batch: the store's
 // transaction is rolled back and the batch written whole on the retry, once.
 // Failing allocations on command replaces the global operator new for this
-// test binary.
-#include <cstdlib>
+// test binary (replaced_new.hpp).
 #include <filesystem>
-#include <new>
 
 #include "dbtrace/report.hpp"
 #include "dbtrace/sql.hpp"
+#include "replaced_new.hpp"
 #include "test_support.hpp"
-
-namespace {
-thread_local long allocations = 0;  // counted on this thread
-thread_local long fail_in = -1;     // allocations until one throws; -1: none will
-}  // namespace
-
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (fail_in >= 0 && fail_in-- == 0) throw std::bad_alloc();
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace dbtrace {
 namespace {
@@ -37,11 +18,13 @@ struct starved_writer final : writer {
   starved_writer(std::unique_ptr<writer> inner, long fail_at, long* counted)
       : inner_(std::move(inner)), fail_at_(fail_at), counted_(counted) {}
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
-    allocations = 0;
-    if (writes_++ == 0) fail_in = fail_at_;
+    testing::allocations = 0;
+    testing::counting_allocations = true;
+    if (writes_++ == 0) testing::fail_in = fail_at_;
     const auto r = inner_->write(batch, error);
-    fail_in = -1;
-    if (writes_ == 1) *counted_ = allocations;
+    testing::fail_in = -1;
+    testing::counting_allocations = false;
+    if (writes_ == 1) *counted_ = testing::allocations;
     return r;
   }
   void shutdown(std::chrono::milliseconds deadline) noexcept override {
