@@ -44,7 +44,8 @@ TEST_F(postgres_store_test, one_odd_span_name_never_costs_the_other_traces_of_it
   init(opts_);
   std::vector<std::string> bases;
   for (const std::string& name : {std::string("ok"), std::string("nul\0inside", 11),
-                                  std::string(300, 'x'), std::string("bad \xFF utf-8")}) {
+                                  std::string(300, 'x'), std::string("bad \xFF utf-8"),
+                                  std::string("tab\there\nnewline\r \\ backslash")}) {
     trace t;
     bases.push_back(t.base_id());
     span s{name, {{"note", "quotes \" and \\ backslashes"}}};
@@ -60,6 +61,10 @@ TEST_F(postgres_store_test, one_odd_span_name_never_costs_the_other_traces_of_it
     ASSERT_EQ(events.size(), 2u);
     EXPECT_EQ(events[0].raw["info"]["note"], "quotes \" and \\ backslashes");
   }
+  // COPY's escapes: the name column keeps every byte.
+  const auto escaped = store->read_trace(bases.back());
+  ASSERT_EQ(escaped.size(), 2u);
+  EXPECT_EQ(escaped[0].name, "tab\there\nnewline\r \\ backslash-start");
 }
 
 TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {

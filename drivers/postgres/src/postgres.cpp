@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <set>
 
@@ -39,40 +40,89 @@ std::string libpq_uri(std::string uri) {
   return uri;
 }
 
-// COPY's text format: backslash escapes for the characters it treats specially.
-void append_copy_field(std::string& out, const std::string& v) {
-  std::size_t from = 0;  // runs of ordinary characters are copied whole
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const char* escaped = v[i] == '\\'   ? "\\\\"
-                          : v[i] == '\t' ? "\\t"
-                          : v[i] == '\n' ? "\\n"
-                          : v[i] == '\r' ? "\\r"
-                                         : nullptr;
-    if (!escaped) continue;
-    out.append(v, from, i - from);
-    out += escaped;
-    from = i + 1;
+// What each byte becomes in the COPY data: itself, or an escape of up to
+// four bytes. Escaping is a table lookup per byte with no branch: JSON text
+// has a quote every few bytes, and a branch on each was mispredicted often
+// enough to be most of the store's formatting time.
+struct escape_table {
+  char text[256][4];
+  unsigned char size[256];
+};
+
+constexpr escape_table make_escapes(bool inside_json_string) {
+  escape_table t{};
+  for (int c = 0; c < 256; ++c) {
+    t.text[c][0] = static_cast<char>(c);
+    t.size[c] = 1;
   }
-  out.append(v, from, std::string::npos);
+  auto set = [&t](unsigned char c, const char* escaped, unsigned char size) {
+    for (unsigned char i = 0; i < size; ++i) t.text[c][i] = escaped[i];
+    t.size[c] = size;
+  };
+  if (inside_json_string) {
+    // The info's JSON as a JSON string: `"` and `\` get a backslash, and COPY
+    // doubles every backslash. (The JSON has no raw control characters.)
+    set('"', "\\\\\"", 3);
+    set('\\', "\\\\\\\\", 4);
+  } else {
+    // COPY's text format: backslash escapes for the characters it treats specially.
+    set('\\', "\\\\", 2);
+    set('\t', "\\t", 2);
+    set('\n', "\\n", 2);
+    set('\r', "\\r", 2);
+  }
+  return t;
 }
+constexpr escape_table copy_field_escapes = make_escapes(false);
+constexpr escape_table json_string_escapes = make_escapes(true);
+
+// One batch's COPY data. Escapes are written in place into room reserved for
+// the worst case, which (unlike std::string::resize) is not zero-filled first.
+class copy_buffer {
+ public:
+  void clear() { size_ = 0; }
+  const char* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+  void append(std::string_view s) {
+    std::memcpy(room(s.size()), s.data(), s.size());
+    size_ += s.size();
+  }
+  void push_back(char c) {
+    *room(1) = c;
+    ++size_;
+  }
+  void append_escaped(std::string_view s, const escape_table& t) {
+    char* out = room(4 * s.size());
+    for (const char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      std::memcpy(out, t.text[u], 4);
+      out += t.size[u];
+    }
+    size_ = static_cast<std::size_t>(out - data_.get());
+  }
+
+ private:
+  // Where `n` more bytes go (four more may be written past them: see append_escaped).
+  char* room(std::size_t n) {
+    if (size_ + n + 4 > capacity_) {
+      const std::size_t capacity = std::max(2 * capacity_, size_ + n + 4);
+      std::unique_ptr<char[]> grown(new char[capacity]);
+      if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+      data_ = std::move(grown);
+      capacity_ = capacity;
+    }
+    return data_.get() + size_;
+  }
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, capacity_ = 0;
+};
 
 // The `data` column as OSProfiler stores it: a JSON string holding the JSON
-// text `{"info": …}`, written straight into COPY's text format. The info is
-// JSON with non-ASCII escaped, so quoting it as a string only escapes `"` and
-// `\`; COPY then doubles every backslash.
-void append_copy_payload(std::string& out, const std::string& info_json) {
-  out += "\"{\\\\\"info\\\\\": ";
-  std::size_t from = 0;  // runs without a quote or backslash are copied whole
-  for (std::size_t i = 0; i < info_json.size(); ++i) {
-    const char c = info_json[i];
-    if (c != '"' && c != '\\') continue;
-    out.append(info_json, from, i - from);
-    // JSON's \" or \\, each backslash doubled for COPY.
-    out += c == '"' ? "\\\\\"" : "\\\\\\\\";
-    from = i + 1;
-  }
-  out.append(info_json, from, std::string::npos);
-  out += "}\"";
+// text `{"info": …}`, written straight into COPY's text format.
+void append_copy_payload(copy_buffer& out, const std::string& info_json) {
+  out.append("\"{\\\\\"info\\\\\": ");
+  out.append_escaped(info_json, json_string_escapes);
+  out.append("}\"");
 }
 
 // A value for one of the data table's VARCHAR(255) columns: PostgreSQL text
@@ -135,7 +185,7 @@ class timed_request {
 
   bool send(const char* sql) { return PQsendQuery(c_, sql) == 1 && flush(); }
 
-  bool copy(const std::string& data) {
+  bool copy(const copy_buffer& data) {
     int r;
     while ((r = PQputCopyData(c_, data.data(), static_cast<int>(data.size()))) == 0)
       if (!wait(POLLOUT)) return false;
@@ -192,11 +242,11 @@ class postgres_writer final : public writer {
         const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id,
                                         &project_,    &host_,     &service_,    &name};
         for (const auto* c : columns) {
-          append_copy_field(buffer_, *c);
-          buffer_ += '\t';
+          buffer_.append_escaped(*c, copy_field_escapes);
+          buffer_.push_back('\t');
         }
         append_copy_payload(buffer_, e.info_json);
-        buffer_ += '\n';
+        buffer_.push_back('\n');
       }
       timed_request request(conn_);
       if (!request.send("COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
@@ -283,7 +333,7 @@ class postgres_writer final : public writer {
   osprofiler_formatter format_;
   PGconn* conn_ = nullptr;
   std::vector<event> events_;
-  std::string buffer_;
+  copy_buffer buffer_;
 };
 
 class postgres_reader final : public reader {
