@@ -18,29 +18,13 @@ namespace {
 const std::string events_prefix = "osprofiler_opt:";
 const std::string errors_prefix = "osprofiler_error:";
 
-// A batch is written by one script, atomically and at most once: it first sets
+// A batch is written once, whole: one MULTI/EXEC transaction that also sets
 // the batch's marker key (named after the batch's first span, so a retry of
-// the same batch finds it) and does nothing if the marker exists. A connection
-// lost before the reply may then be retried without writing anything twice.
-// KEYS: the marker, then one key per command; ARGV per command: L (LPUSH) or
-// S (SET), the value count, the values. Returns 0 for a batch written before,
-// else each command Redis refused (e.g. WRONGTYPE): its 1-based number and error.
-const std::string_view write_script = R"(
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', 300) then return 0 end
-local refused, a = {}, 1
-for k = 2, #KEYS do
-  local n = tonumber(ARGV[a + 1])
-  local r
-  if ARGV[a] == 'L' then
-    r = redis.pcall('LPUSH', KEYS[k], unpack(ARGV, a + 2, a + 1 + n))
-  else
-    r = redis.pcall('SET', KEYS[k], ARGV[a + 2])
-  end
-  if type(r) == 'table' and r.err then refused[#refused + 1] = {k - 1, r.err} end
-  a = a + 2 + n
-end
-return refused
-)";
+// the same batch names the same key). Before it, WATCH and GET the marker: if
+// it exists, an earlier attempt whose reply was lost did write the batch; if
+// another connection sets it meanwhile (a stalled server running the earlier
+// attempt late), WATCH makes this EXEC do nothing. Either way, no duplicates.
+constexpr int marker_seconds = 300;
 // Outside OSProfiler's key prefixes, so that no reader lists it as a trace.
 const std::string marker_prefix = "dbtrace_batch:";
 
@@ -152,76 +136,75 @@ class redis_writer final : public writer {
       }
       refused_ = 0;
       if (used == 0) return write_result::ok;
-      // EVAL script 1+commands marker keys… then per command its L/S, count, values.
-      keys_.clear();
-      args_.clear();
-      std::size_t values = 0;
+      const std::string marker = marker_prefix + marker_of(batch.front());
+      // Round trip 1: was this batch written by an attempt whose reply was lost?
+      out_.clear();
+      append_command(out_, {"WATCH", marker});
+      append_command(out_, {"GET", marker});
+      reply_ptr written(nullptr, freeReplyObject);
+      if (!send(error) || !receive(error) || !(written = receive(error)))
+        return write_result::retry;
+      if (written->type == REDIS_REPLY_ERROR) return refused(*written, error);
+      if (written->type != REDIS_REPLY_NIL) {
+        out_.clear();
+        append_command(out_, {"UNWATCH"});
+        if (!send(error) || !receive(error)) return write_result::retry;
+        return write_result::ok;
+      }
+      // Round trip 2: the batch, in one transaction with its marker. One LPUSH
+      // per trace with all of its events in order (the list ends up as one
+      // LPUSH per event leaves it), written in Redis's protocol directly.
+      out_.clear();
+      append_command(out_, {"MULTI"});
       for (const std::string* base : order_) {
         const auto& indexes = by_trace_[*base];
-        append_bulk(keys_, events_prefix + *base);
-        append_bulk(args_, "L");
-        append_bulk(args_, std::to_string(indexes.size()));
+        out_ += '*';
+        out_ += std::to_string(indexes.size() + 2);
+        out_ += "\r\n";
+        append_bulk(out_, "LPUSH");
+        append_bulk(out_, events_prefix + *base);
         for (const std::size_t i : indexes) {
           json_.clear();
           append_event_json(json_, events_[i]);
-          append_bulk(args_, json_);
+          append_bulk(out_, json_);
         }
-        values += indexes.size() + 2;
       }
       std::size_t commands = order_.size();
       for (std::size_t i = 0; i < used && filter_error_trace_; ++i) {
         const event& e = events_[i];
         if (!e.error) continue;
-        append_bulk(keys_, errors_prefix + e.base_id);
-        append_bulk(args_, "S");
-        append_bulk(args_, "1");
-        append_bulk(args_,
-                    "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}");
-        values += 3;
+        append_command(
+            out_, {"SET", errors_prefix + e.base_id,
+                   "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}"});
         ++commands;
       }
-      out_.clear();
-      out_ += '*';
-      out_ += std::to_string(3 + 1 + commands + values);
-      out_ += "\r\n";
-      append_bulk(out_, "EVAL");
-      append_bulk(out_, write_script);
-      append_bulk(out_, std::to_string(1 + commands));
-      append_bulk(out_, marker_prefix + marker_of(batch.front()));
-      out_ += keys_;
-      out_ += args_;
-      if (redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) != REDIS_OK) {
-        error = "cannot queue the commands";
-        close();
+      append_command(out_, {"SET", marker, "1", "EX", std::to_string(marker_seconds)});
+      append_command(out_, {"EXEC"});
+      if (!send(error)) return write_result::retry;
+      for (std::size_t i = 0; i < commands + 2; ++i) {  // +OK, then +QUEUED per command
+        reply_ptr queued = receive(error);
+        if (!queued) return write_result::retry;
+        if (queued->type == REDIS_REPLY_ERROR) error.assign(queued->str, queued->len);
+      }
+      reply_ptr done = receive(error);
+      if (!done) return write_result::retry;  // the marker makes the retry safe
+      if (done->type == REDIS_REPLY_ERROR) return refused(*done, error);  // e.g. EXECABORT
+      if (done->type == REDIS_REPLY_NIL) return write_result::ok;  // written by the earlier attempt
+      if (done->type != REDIS_REPLY_ARRAY) {
+        error = "unexpected reply to EXEC";
         return write_result::retry;
       }
-      void* raw = nullptr;
-      if (redisGetReply(ctx_, &raw) != REDIS_OK) {
-        error = problem(*ctx_);
-        close();
-        return write_result::retry;  // the marker makes the retry safe
-      }
-      reply_ptr reply(static_cast<redisReply*>(raw), freeReplyObject);
-      if (reply->type == REDIS_REPLY_ERROR) {
-        const std::string message(reply->str, reply->len);
-        error = message;
-        // A server that does not allow the script will not on a retry either;
-        // anything else (LOADING, OOM, BUSY) may pass later.
-        const bool never = message.rfind("NOPERM", 0) == 0 ||
-                           message.rfind("ERR unknown command", 0) == 0;
-        return never ? write_result::rejected : write_result::retry;
-      }
-      if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) return write_result::ok;
       // Refused commands (e.g. WRONGTYPE: the key holds something else) lose
       // their trace's events; the rest of the batch is written.
-      for (std::size_t i = 0; i < reply->elements; ++i) {
-        const redisReply* refusal = reply->element[i];
-        if (refusal->type != REDIS_REPLY_ARRAY || refusal->elements != 2) continue;
-        const auto n = static_cast<std::size_t>(refusal->element[0]->integer);
-        if (n >= 1 && n <= order_.size()) refused_ += by_trace_[*order_[n - 1]].size();
-        if (i == 0) error.assign(refusal->element[1]->str, refusal->element[1]->len);
+      bool any_refused = false;
+      for (std::size_t i = 0; i < done->elements && i < order_.size(); ++i) {
+        const redisReply* r = done->element[i];
+        if (r->type != REDIS_REPLY_ERROR) continue;
+        if (!any_refused) error.assign(r->str, r->len);
+        any_refused = true;
+        refused_ += by_trace_[*order_[i]].size();
       }
-      return write_result::partly;
+      return any_refused ? write_result::partly : write_result::ok;
     } catch (const std::exception& e) {
       error = e.what();
       return write_result::retry;
@@ -236,6 +219,37 @@ class redis_writer final : public writer {
   void close() {
     if (ctx_) redisFree(ctx_);
     ctx_ = nullptr;
+  }
+
+  // Sends what out_ holds; false (and the connection closed) when it cannot.
+  bool send(std::string& error) {
+    if (redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) == REDIS_OK) return true;
+    error = "cannot queue the commands";
+    close();
+    return false;
+  }
+  // The next reply; null (and the connection closed) when the connection failed.
+  reply_ptr receive(std::string& error) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) == REDIS_OK)
+      return reply_ptr(static_cast<redisReply*>(raw), freeReplyObject);
+    error = problem(*ctx_);
+    close();
+    return reply_ptr(nullptr, freeReplyObject);
+  }
+  // A command the server refused as a whole: permanent, or worth a retry.
+  static write_result refused(const redisReply& reply, std::string& error) {
+    error.assign(reply.str, reply.len);
+    // A server that does not allow the commands will not on a retry either;
+    // anything else (LOADING, OOM, a transaction aborted) may pass later.
+    const bool never = error.rfind("NOPERM", 0) == 0 || error.rfind("ERR unknown command", 0) == 0;
+    return never ? write_result::rejected : write_result::retry;
+  }
+  static void append_command(std::string& out, std::initializer_list<std::string_view> args) {
+    out += '*';
+    out += std::to_string(args.size());
+    out += "\r\n";
+    for (const auto a : args) append_bulk(out, a);
   }
 
   // The marker of a batch: its first span and phase, unique to the batch.
@@ -262,7 +276,7 @@ class redis_writer final : public writer {
   std::vector<event> events_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_trace_;  // event indexes
   std::vector<const std::string*> order_;  // traces in order of first appearance
-  std::string out_, keys_, args_, json_;
+  std::string out_, json_;
   std::uint64_t refused_ = 0;  // events of the last write that Redis refused
 };
 
