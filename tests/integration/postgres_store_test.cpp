@@ -43,9 +43,9 @@ class postgres_store_test : public ::testing::Test {
 TEST_F(postgres_store_test, one_odd_span_name_never_costs_the_other_traces_of_its_batch) {
   init(opts_);
   std::vector<std::string> bases;
-  for (const std::string& name : {std::string("ok"), std::string("nul\0inside", 11),
-                                  std::string(300, 'x'), std::string("bad \xFF utf-8"),
-                                  std::string("tab\there\nnewline\r \\ backslash")}) {
+  for (const std::string& name :
+       {std::string("ok"), std::string("nul\0inside", 11), std::string(300, 'x'),
+        std::string("bad \xFF utf-8"), std::string("tab\there\nnewline\r \\ backslash")}) {
     trace t;
     bases.push_back(t.base_id());
     span s{name, {{"note", "quotes \" and \\ backslashes"}}};

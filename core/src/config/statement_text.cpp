@@ -49,7 +49,7 @@ std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out,
 
 sql_dialect dialect_of(std::string_view system) {
   return system == "mysql" || system == "mariadb" || system == "tidb" ? sql_dialect::mysql
-                                                                     : sql_dialect::standard;
+                                                                      : sql_dialect::standard;
 }
 
 std::string sanitize_sql(std::string_view s, sql_dialect dialect) {

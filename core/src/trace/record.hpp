@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dbtrace/detail/id128.hpp"
 #include "config/statement_text.hpp"
+#include "dbtrace/detail/id128.hpp"
 #include "dbtrace/driver.hpp"
 
 namespace dbtrace::detail {
@@ -20,14 +20,14 @@ enum class record_kind : std::uint8_t { sql, span_start, span_stop };
 
 // Rare, variable-length parts of a record.
 struct record_extra {
-  std::string name;  // span name (span_start/span_stop)
+  std::string name;     // span name (span_start/span_stop)
   nlohmann::json info;  // generic span info (both phases carry it: a store may write either)
   // A SQL text that was not interned: the application's thread copies it into
   // `unprepared`, and the exporter prepares it into `statement` (prepare_deferred).
   std::string unprepared;
   sql_dialect dialect = sql_dialect::standard;  // how `unprepared` reads
   statement_info statement;
-  nlohmann::json params;     // bound values, when record_params
+  nlohmann::json params;  // bound values, when record_params
   span_error error;
   bool failed = false;
 };
@@ -35,8 +35,8 @@ struct record_extra {
 struct record {
   record_kind kind;
   id128 base_id, trace_id, parent_id;
-  std::int64_t start_ns;  // wall clock, ns since the epoch
-  std::int64_t end_ns;    // 0 for span_start
+  std::int64_t start_ns;            // wall clock, ns since the epoch
+  std::int64_t end_ns;              // 0 for span_start
   const statement_info* statement;  // interned, or null (then extra->statement)
   const target_info* target;
   std::int64_t rows;   // -1: unknown
@@ -74,7 +74,7 @@ inline span_view view_of(const record& r) noexcept {
   const record_extra* x = r.extra;
   if (r.kind == record_kind::sql) {
     v.name = "db";
-    v.statement = r.statement                                ? r.statement
+    v.statement = r.statement                            ? r.statement
                   : x && !x->statement.json_text.empty() ? &x->statement
                                                          : &unknown_statement();
   } else if (x) {

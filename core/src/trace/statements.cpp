@@ -56,8 +56,7 @@ struct thread_cache {
   std::unordered_map<std::string_view, const statement_info*> entries;
 };
 
-const statement_info* intern_slow(std::string_view sql, sql_dialect dialect,
-                                  thread_cache& cache) {
+const statement_info* intern_slow(std::string_view sql, sql_dialect dialect, thread_cache& cache) {
   auto& table = statements();
   std::lock_guard<std::mutex> lock(table.mutex);
   auto& entries = table.entries[static_cast<int>(dialect)];
@@ -94,9 +93,9 @@ target_table& targets() {
 
 void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s) {
   const auto& o = current();
-  s.text = valid_utf8(truncate_statement(
-      o.sanitize_statements ? sanitize_sql(sql, dialect) : std::string(sql),
-      o.max_statement_length));
+  s.text = valid_utf8(
+      truncate_statement(o.sanitize_statements ? sanitize_sql(sql, dialect) : std::string(sql),
+                         o.max_statement_length));
   s.json_text.clear();
   append_json_string(s.json_text, s.text);
   s.operation = operation_name(s.text);
