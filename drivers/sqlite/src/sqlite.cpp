@@ -112,6 +112,13 @@ class prepared {
     sqlite3_reset(st_);
     return st_;
   }
+  // start(), with every parameter NULL until bound: cheaper than binding
+  // each NULL on its own.
+  sqlite3_stmt* start_unbound() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+    return st_;
+  }
   void text(int i, std::string_view v) {
     sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   }
@@ -279,14 +286,12 @@ class sqlite_writer final : public writer {
     if (v.info) r.info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
-  // Binds `r` as the row starting at parameter `at` (columns_per_row of them).
+  // Binds `r` as the row starting at parameter `at` (columns_per_row of them),
+  // on a statement whose parameters start out NULL (start_unbound).
   static void bind(prepared& s, int at, const row& r) {
     const span_view& v = *r.v;
     auto integer_or_null = [&](int i, bool present, std::int64_t value) {
-      if (present)
-        s.integer(at + i, value);
-      else
-        s.null(at + i);
+      if (present) s.integer(at + i, value);
     };
     s.integer(at, r.trace);
     s.integer(at + 1, as_int(v.id.lo));
@@ -302,14 +307,8 @@ class sqlite_writer final : public writer {
     integer_or_null(11, v.is_sql() && v.rows >= 0, v.rows);
     integer_or_null(12, v.batch > 0, v.batch);
     integer_or_null(13, r.error != 0, r.error);
-    if (v.params)
-      s.text(at + 14, r.params);
-    else
-      s.null(at + 14);
-    if (v.info)
-      s.text(at + 15, r.info);
-    else
-      s.null(at + 15);
+    if (v.params) s.text(at + 14, r.params);
+    if (v.info) s.text(at + 15, r.info);
   }
 
   // Inserts the collected rows: many per statement (less work per row for
@@ -317,7 +316,7 @@ class sqlite_writer final : public writer {
   void insert_rows() {
     std::size_t i = 0;
     for (; i + rows_per_insert <= used_; i += rows_per_insert) {
-      insert_many_.start();
+      insert_many_.start_unbound();
       for (std::size_t k = 0; k < rows_per_insert; ++k) {
         const int at = static_cast<int>(k) * columns_per_row + 1;
         bind(insert_many_, at, rows_[i + k]);
@@ -326,7 +325,7 @@ class sqlite_writer final : public writer {
       check(sqlite3_step(insert_many_.get()));
     }
     for (; i < used_; ++i) {
-      insert_span_.start();
+      insert_span_.start_unbound();
       bind(insert_span_, 1, rows_[i]);
       insert_span_.integer(11, source_);
       check(sqlite3_step(insert_span_.get()));
@@ -470,7 +469,7 @@ class sqlite_writer final : public writer {
   std::string path_, project_, service_, host_;
   sqlite3* db_ = nullptr;
   std::int64_t source_ = 0;
-  static constexpr std::size_t rows_per_insert = 32;
+  static constexpr std::size_t rows_per_insert = 128;
   static constexpr int columns_per_row = 16;
   std::vector<row> rows_;  // the batch's rows, reused
   std::size_t used_ = 0;
