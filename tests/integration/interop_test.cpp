@@ -124,9 +124,10 @@ TEST_F(redis_test, a_batch_whose_reply_is_lost_is_written_once) {
   const auto uri = redis_uri();
   testing::tcp_proxy proxy(std::stoi(uri.substr(uri.rfind(':') + 1)));
   opts_.connection_string = "redis://127.0.0.1:" + std::to_string(proxy.port()) + "/0";
-  // The batch reaches Redis and is written; the connection dies before the
-  // reply arrives. The exporter retries the batch, which must not write twice.
-  proxy.lose_next_reply();
+  // The batch (its events take more than 2 kB) reaches Redis and is written;
+  // the connection dies before the reply arrives. The exporter retries the
+  // batch, which must not write twice.
+  proxy.lose_reply_after(2000);
   start();
   std::string base;
   {

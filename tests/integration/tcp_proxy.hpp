@@ -1,6 +1,6 @@
 // A loopback TCP proxy in front of a test server that can lose a reply: the
-// request reaches the server, its answer never reaches the client, and the
-// connection closes (a connection lost in the middle of a request).
+// request reaches the server whole, its answer never reaches the client, and
+// the connection closes (a connection lost in the middle of a request).
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,8 +37,13 @@ class tcp_proxy {
     close(listener_);
   }
   int port() const { return port_; }
-  // The next reply from the server is dropped and its connection closed.
-  void lose_next_reply() { lose_ = true; }
+  // The next reply on a connection that has sent at least `bytes` is dropped,
+  // and the connection closed (after a moment in which what the client still
+  // sends reaches the server).
+  void lose_reply_after(std::size_t bytes) {
+    lose_after_ = bytes;
+    lose_ = true;
+  }
   int replies_lost() const { return lost_; }
 
  private:
@@ -74,21 +80,26 @@ class tcp_proxy {
     sockaddr_in a = loopback(upstream_);
     if (connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
       char buffer[1 << 16];
-      while (!stop_) {
+      std::size_t sent = 0;  // by the client
+      bool losing = false;
+      auto close_at = std::chrono::steady_clock::time_point::max();
+      while (!stop_ && std::chrono::steady_clock::now() < close_at) {
         pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
         if (poll(p, 2, 50) <= 0) continue;
         if (p[0].revents) {
           const ssize_t n = recv(client, buffer, sizeof buffer, 0);
           if (n <= 0 || !send_all(server, buffer, n)) break;
+          sent += static_cast<std::size_t>(n);
         }
         if (p[1].revents) {
           const ssize_t n = recv(server, buffer, sizeof buffer, 0);
           if (n <= 0) break;
-          if (lose_.exchange(false)) {
+          if (!losing && sent >= lose_after_ && lose_.exchange(false)) {
             ++lost_;
-            break;
+            losing = true;
+            close_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
           }
-          if (!send_all(client, buffer, n)) break;
+          if (!losing && !send_all(client, buffer, n)) break;
         }
       }
     }
@@ -98,6 +109,7 @@ class tcp_proxy {
 
   int upstream_, listener_, port_ = 0;
   std::atomic<bool> stop_{false}, lose_{false};
+  std::atomic<std::size_t> lose_after_{0};
   std::atomic<int> lost_{0};
   std::thread acceptor_;
   std::mutex mutex_;
