@@ -210,6 +210,34 @@ TEST_F(sql_span_test, sanitize_statements_reads_each_targets_quotes) {
   EXPECT_EQ(text(3).substr(0, 34), "SELECT ? FROM users WHERE name = ?");
 }
 
+TEST_F(sql_span_test, a_huge_statement_is_cut_before_the_queue_and_its_literal_stays_hidden) {
+  opts_.sanitize_statements = true;
+  opts_.max_statement_length = 64;
+  start();
+  // Too long to intern: the application's thread keeps only the first 64 bytes
+  // for the exporter, which cuts through the literal.
+  const std::string secret(200000, 's');
+  const std::string sql = "SELECT * FROM users WHERE token = '" + secret + "' AND id = 7";
+  {
+    trace t;
+    sql_span s({}, sql);
+  }
+  const std::string text = events()[0]["info"]["db"]["statement"];
+  EXPECT_EQ(text, "SELECT * FROM users WHERE token = ?... [dbtrace: truncated, " +
+                      std::to_string(sql.size()) + " bytes]");
+  // Without sanitizing, the cut falls on a character boundary, as for any statement.
+  opts_.sanitize_statements = false;
+  opts_.max_statement_length = 11;
+  restart();
+  {
+    trace t;
+    sql_span s({}, "SELECT '\xC3\xA9\xC3\xA9" + secret + "'");  // byte 11 is inside the second é
+  }
+  EXPECT_EQ(
+      events()[0]["info"]["db"]["statement"],
+      "SELECT '\xC3\xA9... [dbtrace: truncated, " + std::to_string(secret.size() + 13) + " bytes]");
+}
+
 TEST_F(sql_span_test, threads_with_their_own_traces_never_mix) {
   start();
   constexpr int threads = 4, statements = 200;

@@ -1,6 +1,7 @@
 // Statement text preparation; runs at intern time, off the per-execution path.
 #include "statement_text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -184,11 +185,16 @@ std::string sanitize_sql(std::string_view s, sql_dialect dialect) {
 }
 
 std::string truncate_statement(std::string_view text, std::size_t limit) {
-  if (text.size() <= limit) return std::string(text);
-  std::size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return truncate_statement(text, limit, text.size());
+}
+
+std::string truncate_statement(std::string_view text, std::size_t limit, std::size_t whole_size) {
+  if (text.size() <= limit && whole_size <= text.size()) return std::string(text);
+  std::size_t cut = std::min(limit, text.size());
+  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;
   std::string out(text.substr(0, cut));
-  out += "... [dbtrace: truncated, " + std::to_string(text.size()) + " bytes]";
+  out += "... [dbtrace: truncated, " + std::to_string(std::max(whole_size, text.size())) + " bytes]";
   return out;
 }
 

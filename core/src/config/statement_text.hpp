@@ -21,7 +21,10 @@ sql_dialect dialect_of(std::string_view system);
 std::string sanitize_sql(std::string_view sql, sql_dialect dialect = sql_dialect::standard);
 
 // Cuts `text` to at most `limit` bytes on a UTF-8 boundary and marks the cut.
+// `whole_size` is the size of the statement `text` starts (when `text` is
+// already a cut of it): the mark says that size.
 std::string truncate_statement(std::string_view text, std::size_t limit);
+std::string truncate_statement(std::string_view text, std::size_t limit, std::size_t whole_size);
 
 // The statement's leading keyword, uppercased ("SELECT"), skipping blanks and comments.
 std::string operation_name(std::string_view sql);

@@ -23,8 +23,11 @@ struct record_extra {
   std::string name;     // span name (span_start/span_stop)
   nlohmann::json info;  // generic span info (both phases carry it: a store may write either)
   // A SQL text that was not interned: the application's thread copies it into
-  // `unprepared`, and the exporter prepares it into `statement` (prepare_deferred).
+  // `unprepared` (no more than max_statement_length of it, so a huge statement
+  // costs the queue no more than one that fits), and the exporter prepares it
+  // into `statement` (prepare_deferred).
   std::string unprepared;
+  std::size_t unprepared_size = 0;  // the whole text's
   sql_dialect dialect = sql_dialect::standard;  // how `unprepared` reads
   statement_info statement;
   nlohmann::json params;  // bound values, when record_params

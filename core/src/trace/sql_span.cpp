@@ -52,7 +52,12 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
     // is; the exporter sanitizes and classifies it.
     try {
       extra_ = new detail::record_extra;
-      extra_->unprepared.assign(sql);
+      std::size_t keep = std::min(sql.size(), detail::current().max_statement_length);
+      while (keep > 0 && keep < sql.size() &&
+             (static_cast<unsigned char>(sql[keep]) & 0xC0) == 0x80)
+        --keep;  // on a character boundary
+      extra_->unprepared.assign(sql.substr(0, keep));
+      extra_->unprepared_size = sql.size();
       extra_->dialect = dialect;
     } catch (...) {
       delete extra_;
@@ -125,18 +130,10 @@ void sql_span::end_and_finish_from_list() noexcept {
 void sql_span::finish() noexcept {
   if (registered_) unlink();
   on_ = false;
-  detail::record r{detail::record_kind::sql,
-                   base_id_,
-                   trace_id_,
-                   parent_id_,
-                   start_ns_,
+  detail::record r{detail::record_kind::sql, base_id_, trace_id_, parent_id_, start_ns_,
                    // Never before its start: the wall clock may be stepped back between.
-                   std::max(start_ns_, end_ns_ ? end_ns_ : detail::wall_ns()),
-                   statement_,
-                   target_,
-                   rows_,
-                   batch_,
-                   extra_};
+                   std::max(start_ns_, end_ns_ ? end_ns_ : detail::wall_ns()), statement_, target_,
+                   rows_, batch_, extra_};
   extra_ = nullptr;  // the record owns it now
   detail::push(r);
 }

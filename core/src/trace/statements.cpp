@@ -91,11 +91,13 @@ target_table& targets() {
 
 }  // namespace
 
-void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s) {
+void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s,
+                       std::size_t whole_size) {
   const auto& o = current();
-  s.text = valid_utf8(
-      truncate_statement(o.sanitize_statements ? sanitize_sql(sql, dialect) : std::string(sql),
-                         o.max_statement_length));
+  const std::string text = o.sanitize_statements ? sanitize_sql(sql, dialect) : std::string(sql);
+  s.text = valid_utf8(whole_size > sql.size()  // `sql` was cut already: the mark says so
+                          ? truncate_statement(text, o.max_statement_length, whole_size)
+                          : truncate_statement(text, o.max_statement_length));
   s.json_text.clear();
   append_json_string(s.json_text, s.text);
   s.operation = operation_name(s.text);
@@ -115,7 +117,7 @@ sql_dialect dialect_of(target_ref target) noexcept {
 void prepare_deferred(record_extra* x) noexcept {
   if (!x || x->unprepared.empty() || !x->statement.json_text.empty()) return;
   try {
-    prepare_statement(x->unprepared, x->dialect, x->statement);
+    prepare_statement(x->unprepared, x->dialect, x->statement, x->unprepared_size);
   } catch (...) {
     x->statement.json_text.clear();  // out of memory: the span shows no text
   }

@@ -13,8 +13,10 @@ namespace dbtrace::detail {
 
 struct record_extra;
 
-// Fills `s` (except its key) from the application's text, with the options in force.
-void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s);
+// Fills `s` (except its key) from the application's text, with the options in
+// force; `whole_size` when `sql` is the start of a longer text.
+void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info& s,
+                       std::size_t whole_size = 0);
 
 // Interns `sql` as read in `dialect` (see dbtrace::intern_statement).
 statement_ref intern_statement(std::string_view sql, sql_dialect dialect) noexcept;
