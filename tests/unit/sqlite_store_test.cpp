@@ -3,7 +3,10 @@
 // view; OSProfiler's own layout read, never written.
 #include <sqlite3.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <thread>
 
 #include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
@@ -101,8 +104,15 @@ TEST_F(sqlite_store_test, keeps_one_row_per_span_and_each_text_once_in_wal_mode)
   record_request();
   record_request();
   ASSERT_TRUE(flush());
-  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "1");
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "2");
   EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0), "6");
+  // No index entry per span: one range of span rows per trace and batch.
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")
+                .at(0)
+                .at(0),
+            "0");
+  EXPECT_EQ(query("SELECT trace, first_span, last_span FROM trace_spans"),
+            (std::vector<std::vector<std::string>>{{"1", "1", "3"}, {"2", "4", "6"}}));
   EXPECT_EQ(query("SELECT count(*) FROM traces").at(0).at(0), "2");
   EXPECT_EQ(query("SELECT count(*) FROM statements").at(0).at(0), "2");
   EXPECT_EQ(query("SELECT count(*) FROM errors").at(0).at(0), "1");
@@ -239,8 +249,118 @@ TEST_F(sqlite_store_test, a_newer_layout_is_refused_with_a_clear_message) {
     FAIL() << "read a file of an unknown layout";
   } catch (const store_error& e) {
     EXPECT_EQ(std::string(e.what()),
-              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 1");
+              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 2");
   }
+}
+
+// The events of a trace, each as its JSON line, to compare two reads.
+std::vector<std::string> lines_of(const std::vector<stored_event>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events)
+    out.push_back(nlohmann::json{e.name, e.base_id, e.trace_id, e.parent_id, e.timestamp,
+                                 e.project.value_or("-"), e.service.value_or("-"),
+                                 e.host.value_or("-"), e.raw}
+                      .dump());
+  return out;
+}
+
+TEST_F(sqlite_store_test, a_trace_written_in_several_batches_among_others_reads_back_whole) {
+  init(opts_);
+  std::string a, b;
+  {
+    trace t;
+    a = t.base_id();
+    span request{"wsgi", {{"path", "/slow"}}};
+    { sql_span first({}, intern_statement("SELECT 1")); }
+    ASSERT_TRUE(flush());                               // a batch of its own
+    std::thread([&] { b = record_request(); }).join();  // another trace in between
+    ASSERT_TRUE(flush());
+    { sql_span second({}, intern_statement("SELECT 2")); }
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(query("SELECT count(*) FROM trace_spans WHERE trace = 1").at(0).at(0), "2");
+
+  auto store = make_reader(opts_.connection_string);
+  const auto events = store->read_trace(a);
+  std::vector<std::string> names;
+  for (const auto& e : events) names.push_back(e.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"db-start", "db-stop", "db-start", "db-stop",
+                                             "wsgi-start", "wsgi-stop"}));
+  EXPECT_EQ(store->read_trace(b).size(), 6u);
+  // One trace is read by its ranges: a search of the span rows, never a scan of them.
+  const auto plan =
+      query("EXPLAIN QUERY PLAN SELECT * FROM data WHERE base_id = 'x' AND span BETWEEN 1 AND 2");
+  ASSERT_FALSE(plan.empty());
+  for (const auto& step : plan)
+    EXPECT_EQ(step.back().find("SCAN"), std::string::npos) << step.back();
+}
+
+// Makes the store a layout 1 file (tests/data/embedded_store/layout1.sql, as
+// dbtrace wrote it before trace_spans), then runs `sql` on it.
+void write_layout_1_file(const std::string& path, const std::string& sql = "") {
+  std::ifstream in(std::string(DBTRACE_TEST_DATA) + "/embedded_store/layout1.sql");
+  const std::string script = std::string(std::istreambuf_iterator<char>(in), {}) + sql;
+  ASSERT_GT(script.size(), 1000u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, script.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST_F(sqlite_store_test, a_layout_1_file_is_read_as_it_is_and_migrated_when_written_to) {
+  write_layout_1_file(path_);
+  ASSERT_EQ(query("PRAGMA user_version").at(0).at(0), "1");
+  const std::vector<std::string> old_traces{"0f763014-4373-4178-9e40-75600a8d37c5",
+                                            "902eecca-0ec5-4fe9-8976-d6b2915c4572",
+                                            "12e3365c-6343-454a-9153-76ad8ef5caf6"};
+  std::map<std::string, std::vector<std::string>> before;
+  {
+    auto store = make_reader(opts_.connection_string);
+    const auto listed = store->list_traces(false);
+    ASSERT_EQ(listed.size(), 3u);
+    EXPECT_EQ(store->list_traces(true).size(), 3u);  // each has a failed statement
+    for (std::size_t i = 0; i < listed.size(); ++i) EXPECT_EQ(listed[i].base_id, old_traces[i]);
+    for (const auto& id : old_traces) {
+      before[id] = lines_of(store->read_trace(id));
+      EXPECT_EQ(before[id].size(), 18u);  // 9 spans
+    }
+  }
+
+  init(opts_);
+  const std::string fresh = record_request();
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 6u);
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "2");
+  EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE name = 'spans_by_trace'").at(0).at(0),
+            "0");
+  EXPECT_EQ(query("SELECT count(*) FROM trace_spans").at(0).at(0), "4");  // 3 old, 1 new
+
+  auto store = make_reader(opts_.connection_string);
+  EXPECT_EQ(store->list_traces(false).size(), 4u);
+  for (const auto& id : old_traces) EXPECT_EQ(lines_of(store->read_trace(id)), before[id]) << id;
+  EXPECT_EQ(store->read_trace(fresh).size(), 6u);
+}
+
+TEST_F(sqlite_store_test, one_traces_spans_from_two_writers_rows_are_read_once) {
+  // Two processes wrote one trace (each has its own traces row) in
+  // interleaved batches: after migration their ranges overlap.
+  write_layout_1_file(path_,
+                      "UPDATE traces SET base_id = (SELECT base_id FROM traces WHERE id = 1) "
+                      "WHERE id = 2; UPDATE spans SET trace = 2 WHERE id = 5;");
+  std::string shared;
+  std::vector<std::string> before;
+  {
+    auto store = make_reader(opts_.connection_string);
+    shared = store->list_traces(false).at(0).base_id;
+    before = lines_of(store->read_trace(shared));
+    ASSERT_EQ(before.size(), 36u);  // 18 spans
+  }
+  init(opts_);
+  record_request();
+  ASSERT_TRUE(flush());
+  ASSERT_EQ(query("SELECT first_span, last_span FROM trace_spans WHERE trace <= 2"),
+            (std::vector<std::vector<std::string>>{{"1", "9"}, {"5", "18"}}));
+  EXPECT_EQ(lines_of(make_reader(opts_.connection_string)->read_trace(shared)), before);
 }
 
 TEST_F(sqlite_store_test, the_readmes_sqlite3_queries_answer_which_statement_is_slowest) {

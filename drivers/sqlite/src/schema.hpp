@@ -1,14 +1,19 @@
-// The embedded store's layout (version 1): one row per span with integer,
+// The embedded store's layout (version 2): one row per span with integer,
 // time-ordered keys, and the texts a span names (statement, target, error,
-// where it was recorded) in tables of their own, stored once. Views make it
-// readable by hand and give OSProfiler's SQL driver its `data` table.
+// where it was recorded) in tables of their own, stored once. A trace's spans
+// are found through `trace_spans`, one row per trace and batch, rather than an
+// index entry per span. Views make it readable by hand and give OSProfiler's
+// SQL driver its `data` table.
 #pragma once
 
 namespace dbtrace::drivers::sqlite_schema {
 
 // PRAGMA user_version of a file in this layout. 0 with a `data` table is
 // OSProfiler's layout (Python OSProfiler, dbtrace before 0.2): read, never written.
-constexpr int layout_version = 1;
+constexpr int layout_version = 2;
+// Layout 1 had an index on spans (trace) instead of trace_spans; it is read
+// as it is, and migrated (migrate_from_1) when a writer opens it.
+constexpr int first_layout_version = 1;
 
 // Timestamps in OSProfiler's text form, from ns since the epoch.
 #define DBTRACE_SQL_TIMESTAMP(ns)                                               \
@@ -60,8 +65,17 @@ CREATE TABLE spans (              -- one row per span, appended in the order the
   error INTEGER REFERENCES errors (id),
   params TEXT,                    -- JSON array, only with record_params
   info TEXT);                     -- JSON object: a generic span's info
-CREATE INDEX spans_by_trace ON spans (trace);
 CREATE INDEX traces_by_time ON traces (first_ns);
+)";
+
+inline const char* const trace_spans_table = R"(
+-- Where a trace's spans are: each batch that holds spans of a trace adds the
+-- range of span ids they are in (spans of other traces may be among them).
+-- One row per trace and batch costs far less than an index entry per span.
+CREATE TABLE trace_spans (
+  trace INTEGER NOT NULL REFERENCES traces (id),
+  first_span INTEGER NOT NULL, last_span INTEGER NOT NULL,
+  PRIMARY KEY (trace, first_span)) WITHOUT ROWID;
 )";
 
 inline const char* const views = R"(
@@ -92,7 +106,9 @@ GROUP BY s.statement;
 
 -- OSProfiler's `data` table, two events per span, for its SQL driver (Python
 -- API) and for readers of that layout. The data column is a JSON string
--- holding the event's JSON text, as OSProfiler double-encodes it.
+-- holding the event's JSON text, as OSProfiler double-encodes it. `span`, not
+-- one of OSProfiler's columns, is the span's row: `WHERE span BETWEEN` a range
+-- of trace_spans reads one trace without scanning every span.
 CREATE VIEW data AS
 SELECT s.id * 2 AS id,
        )" DBTRACE_SQL_TIMESTAMP("s.start_ns") R"( AS "timestamp",
@@ -108,7 +124,8 @@ SELECT s.id * 2 AS id,
              'db.operation.name', nullif(st.operation, ''),
              'db.operation.batch.size', s.batch)),
            'host', src.host)
-         ELSE json_patch(coalesce(s.info, '{}'), json_object('host', src.host)) END) || '') AS data
+         ELSE json_patch(coalesce(s.info, '{}'), json_object('host', src.host)) END) || '') AS data,
+       s.id AS span
 FROM spans s
 JOIN traces t ON t.id = s.trace
 JOIN sources src ON src.id = s.source
@@ -132,11 +149,23 @@ SELECT s.id * 2 + 1,
            json_object('etype', e.etype, 'message', e.message, 'host', src.host)
          WHEN s.statement IS NOT NULL AND s.rows IS NOT NULL THEN
            json_object('db', json_object('db.response.returned_rows', s.rows), 'host', src.host)
-         ELSE json_object('host', src.host) END) || '')
+         ELSE json_object('host', src.host) END) || ''),
+       s.id
 FROM spans s
 JOIN traces t ON t.id = s.trace
 JOIN sources src ON src.id = s.source
 LEFT JOIN errors e ON e.id = s.error;
+)";
+
+// Layout 1 to 2, after trace_spans_table and before the views, in the
+// writer's transaction: one range per trace from the old index (every span of
+// the trace lies within it), the index and the old views dropped.
+inline const char* const migrate_from_1 = R"(
+INSERT INTO trace_spans SELECT trace, min(id), max(id) FROM spans GROUP BY trace;
+DROP INDEX spans_by_trace;
+DROP VIEW span_details;
+DROP VIEW statement_stats;
+DROP VIEW data;
 )";
 
 #undef DBTRACE_SQL_TIMESTAMP

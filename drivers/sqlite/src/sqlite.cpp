@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -156,7 +157,9 @@ class sqlite_writer final : public writer {
       used_ = 0;
       for (const auto& v : batch)
         if (v.phase != span_phase::started) collect(v);  // a generic span is stored when it ends
+      const std::int64_t last_before = largest_span_id();
       insert_rows();
+      insert_trace_ranges(last_before);
       check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
       return write_result::ok;
     } catch (const sqlite_failure& f) {
@@ -332,6 +335,43 @@ class sqlite_writer final : public writer {
     }
   }
 
+  std::int64_t largest_span_id() {
+    check(sqlite3_step(select_last_span_.start()));
+    return sqlite3_column_int64(select_last_span_.get(), 0);  // 0 when empty (NULL)
+  }
+
+  // Says where this batch put each trace's spans (trace_spans). The rows went
+  // in in order, each with the id one past the largest (SQLite's rule for a
+  // rowid left to it), so row i's id is last_before + 1 + i; the check guards
+  // that rule.
+  void insert_trace_ranges(std::int64_t last_before) {
+    if (used_ == 0) return;
+    if (sqlite3_last_insert_rowid(db_) != last_before + static_cast<std::int64_t>(used_))
+      throw sqlite_failure{SQLITE_INTERNAL};
+    ranges_.clear();
+    range_of_trace_.clear();
+    for (std::size_t i = 0; i < used_; ++i) {
+      const std::int64_t trace = rows_[i].trace;
+      const std::int64_t id = last_before + 1 + static_cast<std::int64_t>(i);
+      if (!ranges_.empty() && ranges_.back().trace == trace) {  // the common case: a run
+        ranges_.back().last = id;
+        continue;
+      }
+      const auto [it, fresh] = range_of_trace_.emplace(trace, ranges_.size());
+      if (fresh)
+        ranges_.push_back({trace, id, id});
+      else
+        ranges_[it->second].last = id;
+    }
+    for (const auto& r : ranges_) {
+      insert_range_.start();
+      insert_range_.integer(1, r.trace);
+      insert_range_.integer(2, r.first);
+      insert_range_.integer(3, r.last);
+      check(sqlite3_step(insert_range_.get()));
+    }
+  }
+
   // Opens the file and makes sure it is in this layout (creating it in a new
   // or empty file); an OSProfiler-layout or newer file is refused for writing.
   write_result open(std::string& error) {
@@ -362,9 +402,18 @@ class sqlite_writer final : public writer {
                 "new file";
         return write_result::rejected;
       }
-      const std::string ddl = std::string(schema::tables) + schema::views +
-                              "PRAGMA user_version = " + std::to_string(schema::layout_version) +
-                              ";";
+      const std::string ddl =
+          std::string(schema::tables) + schema::trace_spans_table + schema::views +
+          "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
+      rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return fail(rc, error);
+      }
+    } else if (version == schema::first_layout_version) {
+      const std::string ddl =
+          std::string(schema::trace_spans_table) + schema::migrate_from_1 + schema::views +
+          "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
       rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
       if (rc != SQLITE_OK) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -402,6 +451,8 @@ class sqlite_writer final : public writer {
         {&insert_trace_,
          "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)"},
         {&update_first_, "UPDATE traces SET first_ns = min(first_ns, ?) WHERE id = ?"},
+        {&insert_range_, "INSERT INTO trace_spans (trace, first_span, last_span) VALUES (?, ?, ?)"},
+        {&select_last_span_, "SELECT max(id) FROM spans"},
         {&insert_statement_,
          "INSERT INTO statements (text, operation, collection, summary) VALUES (?, ?, ?, ?) "
          "ON CONFLICT (text) DO NOTHING"},
@@ -458,9 +509,9 @@ class sqlite_writer final : public writer {
   }
 
   void close() {
-    for (auto* p :
-         {&insert_span_, &insert_many_, &insert_trace_, &update_first_, &insert_statement_,
-          &select_statement_, &insert_target_, &select_target_, &insert_error_, &select_error_})
+    for (auto* p : {&insert_span_, &insert_many_, &insert_trace_, &update_first_, &insert_range_,
+                    &select_last_span_, &insert_statement_, &select_statement_, &insert_target_,
+                    &select_target_, &insert_error_, &select_error_})
       p->finalize();
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
@@ -473,8 +524,15 @@ class sqlite_writer final : public writer {
   static constexpr int columns_per_row = 16;
   std::vector<row> rows_;  // the batch's rows, reused
   std::size_t used_ = 0;
-  prepared insert_span_, insert_many_, insert_trace_, update_first_, insert_statement_,
-      select_statement_, insert_target_, select_target_, insert_error_, select_error_;
+  prepared insert_span_, insert_many_, insert_trace_, update_first_, insert_range_,
+      select_last_span_, insert_statement_, select_statement_, insert_target_, select_target_,
+      insert_error_, select_error_;
+  // The batch's trace_spans rows, reused.
+  struct span_range {
+    std::int64_t trace, first, last;
+  };
+  std::vector<span_range> ranges_;
+  std::unordered_map<std::int64_t, std::size_t> range_of_trace_;  // trace -> its range in ranges_
   // What this writer stored, by the recorder's keys: a known statement,
   // target or trace costs a hash lookup, not a query.
   std::unordered_map<detail::id128, std::pair<std::int64_t, std::int64_t>, id_hash>
@@ -491,11 +549,10 @@ class sqlite_reader final : public reader {
   std::vector<trace_summary> list_traces(bool errors_only) override {
     open();
     std::vector<trace_summary> out;
-    if (layout_ == schema::layout_version) {
+    if (ours()) {
       query(errors_only
-                ? "SELECT base_id, min(first_ns) FROM traces t WHERE EXISTS (SELECT 1 "
-                  "FROM spans s WHERE s.trace = t.id AND s.error IS NOT NULL) "
-                  "GROUP BY base_id ORDER BY 2, 1"
+                ? "SELECT base_id, min(first_ns) FROM traces WHERE id IN (SELECT trace "
+                  "FROM spans WHERE error IS NOT NULL) GROUP BY base_id ORDER BY 2, 1"
                 : "SELECT base_id, min(first_ns) FROM traces GROUP BY base_id ORDER BY 2, 1",
             {}, [&](sqlite3_stmt* st) {
               trace_summary t{column_text(st, 0), {}};
@@ -524,28 +581,48 @@ class sqlite_reader final : public reader {
     return out;
   }
 
-  // Both layouts read through `data` (a view in ours), the relation
-  // OSProfiler's own SQL driver reads, so the two can never disagree.
+  // Every layout is read through `data` (a view in ours), the relation
+  // OSProfiler's own SQL driver reads, so the two can never disagree; in
+  // layout 2 one range of spans at a time (trace_spans), in order.
   std::vector<stored_event> read_trace(const std::string& base_id) override {
     open();
     std::vector<stored_event> out;
-    query(
+    const auto add = [&](sqlite3_stmt* st) {
+      out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3),
+                     column_text(st, 4), nullable_text(st, 5), nullable_text(st, 6),
+                     nullable_text(st, 7), decode_data_column(column_text(st, 8))});
+    };
+    const char* const events =
         "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
-        "FROM data WHERE base_id = ? ORDER BY id",
+        "FROM data WHERE base_id = ?";
+    if (layout_ < schema::layout_version) {
+      query((std::string(events) + " ORDER BY id").c_str(), base_id, add);
+      return out;
+    }
+    std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+    query(
+        "SELECT r.first_span, r.last_span FROM traces t JOIN trace_spans r ON r.trace = t.id "
+        "WHERE t.base_id = ? ORDER BY 1",
         base_id, [&](sqlite3_stmt* st) {
-          out.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2),
-                         column_text(st, 3), column_text(st, 4), nullable_text(st, 5),
-                         nullable_text(st, 6), nullable_text(st, 7),
-                         decode_data_column(column_text(st, 8))});
+          const std::int64_t first = sqlite3_column_int64(st, 0),
+                             last = sqlite3_column_int64(st, 1);
+          // The ranges of two writers' rows for one trace may overlap (a
+          // migrated file's do): merged, so no event is read twice.
+          if (!ranges.empty() && first <= ranges.back().second)
+            ranges.back().second = std::max(ranges.back().second, last);
+          else
+            ranges.emplace_back(first, last);
         });
+    const std::string in_range = std::string(events) + " AND span BETWEEN ? AND ? ORDER BY id";
+    for (const auto& [first, last] : ranges) query(in_range.c_str(), base_id, add, {first, last});
     return out;
   }
 
-  // Layout 1: one grouped query (reading every trace through `data` would
+  // dbtrace's layouts: one grouped query (reading every trace through `data` would
   // scan the unindexed base_id once per trace).
   std::optional<std::vector<trace_overview>> overviews() override {
     open();
-    if (layout_ != schema::layout_version) return std::nullopt;
+    if (!ours()) return std::nullopt;
     std::vector<trace_overview> out;
     // Times in µs, truncated as the events' timestamps are.
     query(
@@ -568,12 +645,12 @@ class sqlite_reader final : public reader {
     return out;
   }
 
-  // Layout 1 answers in SQL: SQLite selects, filters and sorts the spans by
+  // dbtrace's layouts answer in SQL: SQLite selects, filters and sorts the spans by
   // group and duration; one pass over the sorted rows ranks them (SQLite has
   // no percentile function, and its window functions took 2.5 s for 1M spans).
   std::optional<std::vector<statement_stats>> stats(const stats_query& q) override {
     open();
-    if (layout_ != schema::layout_version) return std::nullopt;  // OSProfiler's: scan the events
+    if (!ours()) return std::nullopt;  // OSProfiler's: scan the events
     static const char* const keys[] = {"s.statement", "st.summary", "st.operation", "st.collection",
                                        "s.name"};
     std::string sql = "SELECT ";
@@ -660,7 +737,7 @@ class sqlite_reader final : public reader {
     sqlite3_busy_timeout(db_, 2000);
     layout_ = user_version(db_);
     if (layout_ == 0 && has_table(db_, "data")) return;  // OSProfiler's layout
-    if (layout_ == schema::layout_version) return;
+    if (ours()) return;
     const std::string msg = layout_ > schema::layout_version
                                 ? path_ + ": written by a newer dbtrace (layout " +
                                       std::to_string(layout_) + "); this one reads layouts up to " +
@@ -671,17 +748,26 @@ class sqlite_reader final : public reader {
     throw store_error(msg);
   }
 
+  // Runs `sql` with `arg` (unless empty) and then `numbers` bound, `row` called per row.
   template <class F>
-  void query(const char* sql, const std::string& arg, F&& row) {
+  void query(const char* sql, const std::string& arg, F&& row,
+             std::initializer_list<std::int64_t> numbers = {}) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
       throw store_error(path_ + ": " + sqlite3_errmsg(db_) + " (not a dbtrace/OSProfiler store?)");
+    int bound = 0;
     if (!arg.empty())
-      sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
+      sqlite3_bind_text(st, ++bound, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
+    for (const std::int64_t n : numbers) sqlite3_bind_int64(st, ++bound, n);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) throw store_error(path_ + ": " + sqlite3_errmsg(db_));
+  }
+
+  // A layout of dbtrace's own (the same queries read every one of them).
+  bool ours() const {
+    return layout_ >= schema::first_layout_version && layout_ <= schema::layout_version;
   }
 
   std::string path_;
