@@ -363,13 +363,26 @@ class sqlite_writer final : public writer {
       else
         ranges_[it->second].last = id;
     }
-    for (const auto& r : ranges_) {
+    // Many per statement, as the spans; the rest one by one.
+    std::size_t i = 0;
+    for (; i + ranges_per_insert <= ranges_.size(); i += ranges_per_insert) {
+      insert_ranges_.start();
+      for (std::size_t k = 0; k < ranges_per_insert; ++k)
+        bind_range(insert_ranges_, 3 * k + 1, i + k);
+      check(sqlite3_step(insert_ranges_.get()));
+    }
+    for (; i < ranges_.size(); ++i) {
       insert_range_.start();
-      insert_range_.integer(1, r.trace);
-      insert_range_.integer(2, r.first);
-      insert_range_.integer(3, r.last);
+      bind_range(insert_range_, 1, i);
       check(sqlite3_step(insert_range_.get()));
     }
+  }
+
+  void bind_range(prepared& s, std::size_t at, std::size_t i) {
+    const int first = static_cast<int>(at);
+    s.integer(first, ranges_[i].trace);
+    s.integer(first + 1, ranges_[i].first);
+    s.integer(first + 2, ranges_[i].last);
   }
 
   // Opens the file and makes sure it is in this layout (creating it in a new
@@ -445,13 +458,17 @@ class sqlite_writer final : public writer {
     std::string many = insert + values;
     for (std::size_t k = 1; k < rows_per_insert; ++k) many += ", " + values;
     const std::string one = insert + values;
+    std::string ranges = "INSERT INTO trace_spans (trace, first_span, last_span) VALUES (?, ?, ?)";
+    const std::string one_range = ranges;
+    for (std::size_t k = 1; k < ranges_per_insert; ++k) ranges += ", (?, ?, ?)";
     const std::pair<prepared*, const char*> all[] = {
         {&insert_span_, one.c_str()},
         {&insert_many_, many.c_str()},
         {&insert_trace_,
          "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)"},
         {&update_first_, "UPDATE traces SET first_ns = min(first_ns, ?) WHERE id = ?"},
-        {&insert_range_, "INSERT INTO trace_spans (trace, first_span, last_span) VALUES (?, ?, ?)"},
+        {&insert_range_, one_range.c_str()},
+        {&insert_ranges_, ranges.c_str()},
         {&select_last_span_, "SELECT max(id) FROM spans"},
         {&insert_statement_,
          "INSERT INTO statements (text, operation, collection, summary) VALUES (?, ?, ?, ?) "
@@ -510,8 +527,8 @@ class sqlite_writer final : public writer {
 
   void close() {
     for (auto* p : {&insert_span_, &insert_many_, &insert_trace_, &update_first_, &insert_range_,
-                    &select_last_span_, &insert_statement_, &select_statement_, &insert_target_,
-                    &select_target_, &insert_error_, &select_error_})
+                    &insert_ranges_, &select_last_span_, &insert_statement_, &select_statement_,
+                    &insert_target_, &select_target_, &insert_error_, &select_error_})
       p->finalize();
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
@@ -521,10 +538,11 @@ class sqlite_writer final : public writer {
   sqlite3* db_ = nullptr;
   std::int64_t source_ = 0;
   static constexpr std::size_t rows_per_insert = 128;
+  static constexpr std::size_t ranges_per_insert = 32;
   static constexpr int columns_per_row = 16;
   std::vector<row> rows_;  // the batch's rows, reused
   std::size_t used_ = 0;
-  prepared insert_span_, insert_many_, insert_trace_, update_first_, insert_range_,
+  prepared insert_span_, insert_many_, insert_trace_, update_first_, insert_range_, insert_ranges_,
       select_last_span_, insert_statement_, select_statement_, insert_target_, select_target_,
       insert_error_, select_error_;
   // The batch's trace_spans rows, reused.
