@@ -405,6 +405,7 @@ class sqlite_writer final : public writer {
     rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
     const int version = user_version(db_);
+    std::string ddl;  // what makes the file this layout (nothing when it is)
     if (version == 0) {
       if (has_table(db_, "data")) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -415,29 +416,21 @@ class sqlite_writer final : public writer {
                 "new file";
         return write_result::rejected;
       }
-      const std::string ddl =
-          std::string(schema::tables) + schema::trace_spans_table + schema::views +
-          "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
-      rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
-      if (rc != SQLITE_OK) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        return fail(rc, error);
-      }
+      ddl = std::string(schema::tables) + schema::trace_spans_table;
     } else if (version == schema::first_layout_version) {
-      const std::string ddl =
-          std::string(schema::trace_spans_table) + schema::migrate_from_1 + schema::views +
-          "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
-      rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
-      if (rc != SQLITE_OK) {
-        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-        return fail(rc, error);
-      }
+      ddl = std::string(schema::trace_spans_table) + schema::migrate_from_1;
     } else if (version != schema::layout_version) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       close();
       error = path_ + ": layout " + std::to_string(version) + " is not one this dbtrace writes (" +
               std::to_string(schema::layout_version) + "); point connection_string at a new file";
       return write_result::rejected;
+    }
+    if (!ddl.empty()) {
+      ddl += std::string(schema::views) +
+             "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
+      rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
+      if (rc != SQLITE_OK) return fail(rc, error);  // rolls back
     }
     rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
