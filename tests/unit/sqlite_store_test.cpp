@@ -363,6 +363,43 @@ TEST_F(sqlite_store_test, one_traces_spans_from_two_writers_rows_are_read_once) 
   EXPECT_EQ(lines_of(make_reader(opts_.connection_string)->read_trace(shared)), before);
 }
 
+// Hands batches to two writers in turn: two processes sharing one file.
+struct alternating_writer final : writer {
+  alternating_writer(std::unique_ptr<writer> a, std::unique_ptr<writer> b)
+      : writers_{std::move(a), std::move(b)} {}
+  write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
+    return writers_[batches_++ % 2]->write(batch, error);
+  }
+  std::unique_ptr<writer> writers_[2];
+  int batches_ = 0;
+};
+
+TEST_F(sqlite_store_test, two_writers_taking_turns_at_one_trace_read_back_whole_and_in_order) {
+  init(opts_, std::make_unique<alternating_writer>(
+                  make_writer({opts_.connection_string, "host-a", "shop", "orders", false}),
+                  make_writer({opts_.connection_string, "host-b", "shop", "orders", false})));
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    for (int i = 0; i < 5; ++i) {
+      { sql_span s({}, intern_statement("SELECT " + std::to_string(i))); }
+      ASSERT_TRUE(flush());  // a batch each, to the two writers in turn
+    }
+  }
+  EXPECT_EQ(stats().failed_writes, 0u);  // neither got in the other's way
+  EXPECT_EQ(query("SELECT count(*) FROM traces").at(0).at(0), "2");  // a row per writer
+  std::vector<std::string> statements, hosts;
+  for (const auto& e : make_reader(opts_.connection_string)->read_trace(base)) {
+    if (e.name != "db-start") continue;
+    statements.push_back(e.raw["info"]["db"]["statement"].get<std::string>());
+    hosts.push_back(e.host.value_or("-"));
+  }
+  EXPECT_EQ(statements,
+            (std::vector<std::string>{"SELECT 0", "SELECT 1", "SELECT 2", "SELECT 3", "SELECT 4"}));
+  EXPECT_EQ(hosts, (std::vector<std::string>{"host-a", "host-b", "host-a", "host-b", "host-a"}));
+}
+
 TEST_F(sqlite_store_test, the_readmes_sqlite3_queries_answer_which_statement_is_slowest) {
   init(opts_);
   record_request();

@@ -126,6 +126,15 @@ class prepared {
   void integer(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
   void null(int i) { sqlite3_bind_null(st_, i); }
   sqlite3_stmt* get() const { return st_; }
+  // The first column of the row a query stepped to; the query is then reset:
+  // a query left on its row keeps its snapshot after COMMIT, and a later
+  // transaction of this connection could not write once another connection
+  // (a second process) had (SQLITE_BUSY_SNAPSHOT).
+  std::int64_t first_integer() {
+    const std::int64_t v = sqlite3_column_int64(st_, 0);
+    sqlite3_reset(st_);
+    return v;
+  }
 
  private:
   sqlite3_stmt* st_ = nullptr;
@@ -184,7 +193,7 @@ class sqlite_writer final : public writer {
     if (sqlite3_changes(db_) > 0) return sqlite3_last_insert_rowid(db_);
     const int rc = sqlite3_step(select.get());
     if (rc != SQLITE_ROW) throw sqlite_failure{rc == SQLITE_DONE ? SQLITE_INTERNAL : rc};
-    return sqlite3_column_int64(select.get(), 0);
+    return select.first_integer();
   }
 
   std::int64_t trace_key(const span_view& v) {
@@ -337,7 +346,7 @@ class sqlite_writer final : public writer {
 
   std::int64_t largest_span_id() {
     check(sqlite3_step(select_last_span_.start()));
-    return sqlite3_column_int64(select_last_span_.get(), 0);  // 0 when empty (NULL)
+    return select_last_span_.first_integer();  // 0 when empty (NULL)
   }
 
   // Says where this batch put each trace's spans (trace_spans). The rows went
