@@ -21,13 +21,18 @@ constexpr std::size_t batch_records = 2048;  // as the pipeline batches
 
 constexpr std::size_t spans_per_trace = 20;
 
-// Gives each run of 20 records a new trace, as requests of 20 statements would.
+// Gives each run of 20 records a new trace, as requests of 20 statements
+// would, later than the batch before (a store's time-ordered keys see time
+// go forward, as in a service).
 void new_traces(std::vector<record>& records) {
   dbtrace::detail::id128 base;
+  const std::int64_t later = records.back().end_ns - records.front().start_ns;
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (i % spans_per_trace == 0) base = dbtrace::detail::new_uuid4();
     records[i].base_id = records[i].parent_id = base;
     records[i].trace_id = dbtrace::detail::new_span_id(base);
+    records[i].start_ns += later;
+    records[i].end_ns += later;
   }
 }
 
