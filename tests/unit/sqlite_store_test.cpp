@@ -363,6 +363,24 @@ TEST_F(sqlite_store_test, one_traces_spans_from_two_writers_rows_are_read_once) 
   EXPECT_EQ(lines_of(make_reader(opts_.connection_string)->read_trace(shared)), before);
 }
 
+TEST_F(sqlite_store_test, many_new_traces_in_one_batch_each_keep_their_own_spans) {
+  init(opts_);
+  std::vector<std::string> bases;  // 70: two INSERTs of 32 traces, then six of one
+  for (int i = 0; i < 70; ++i) {
+    trace t;
+    bases.push_back(t.base_id());
+    sql_span s({}, intern_statement("SELECT " + std::to_string(i)));
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(query("SELECT count(*) FROM traces").at(0).at(0), "70");
+  auto store = make_reader(opts_.connection_string);
+  for (int i = 0; i < 70; ++i) {
+    const auto events = store->read_trace(bases[i]);
+    ASSERT_EQ(events.size(), 2u) << i;
+    EXPECT_EQ(events[0].raw["info"]["db"]["statement"], "SELECT " + std::to_string(i));
+  }
+}
+
 // Hands batches to two writers in turn: two processes sharing one file.
 struct alternating_writer final : writer {
   alternating_writer(std::unique_ptr<writer> a, std::unique_ptr<writer> b)

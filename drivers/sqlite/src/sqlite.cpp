@@ -163,6 +163,7 @@ class sqlite_writer final : public writer {
         if (opened != write_result::ok) return opened;
       }
       check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr));
+      insert_new_traces(batch);
       used_ = 0;
       for (const auto& v : batch)
         if (v.phase != span_phase::started) collect(v);  // a generic span is stored when it ends
@@ -196,32 +197,58 @@ class sqlite_writer final : public writer {
     return select.first_integer();
   }
 
-  std::int64_t trace_key(const span_view& v) {
-    auto it = traces_.find(v.base_id);
-    if (it != traces_.end()) {
-      if (v.start_ns < it->second.second) {  // an outer span that started earlier
-        update_first_.start();
-        update_first_.integer(1, v.start_ns);
-        update_first_.integer(2, it->second.first);
-        check(sqlite3_step(update_first_.get()));
-        it->second.second = v.start_ns;
-      }
-      return it->second.first;
-    }
-    // A trace this writer has not seen (or has forgotten) gets a row of its
-    // own: another process writing the same trace has its own row, and readers
-    // gather a trace's rows by base_id.
+  // Gives every trace of the batch this writer has no row for (or has
+  // forgotten) a row of its own, many per INSERT: another process writing the
+  // same trace has its own row, and readers gather a trace's rows by base_id.
+  // Each row's key follows from SQLite's rowid rule, as the spans' do.
+  void insert_new_traces(const std::vector<span_view>& batch) {
     if (traces_.size() >= 65536) traces_.clear();  // bounded: old traces rarely come back
-    const std::string base = uuid_text(v.base_id);
-    insert_trace_.start();
-    insert_trace_.text(1, base);
-    insert_trace_.integer(2, as_int(v.base_id.hi));
-    insert_trace_.integer(3, as_int(v.base_id.lo));
-    insert_trace_.integer(4, v.start_ns);
-    insert_trace_.integer(5, source_);
-    check(sqlite3_step(insert_trace_.get()));
-    const std::int64_t key = sqlite3_last_insert_rowid(db_);
-    traces_.emplace(v.base_id, std::make_pair(key, v.start_ns));
+    new_traces_.clear();
+    for (const auto& v : batch) {
+      if (v.phase == span_phase::started) continue;
+      const auto [it, fresh] = traces_.try_emplace(v.base_id, 0, v.start_ns);
+      if (fresh)
+        new_traces_.push_back(&*it);
+      else if (it->second.first == 0)  // new in this batch: its earliest span
+        it->second.second = std::min(it->second.second, v.start_ns);
+    }
+    if (new_traces_.empty()) return;
+    check(sqlite3_step(select_last_trace_.start()));
+    std::int64_t last = select_last_trace_.first_integer();
+    base_texts_.resize(traces_per_insert);
+    for (std::size_t i = 0; i < new_traces_.size();) {
+      const std::size_t n = new_traces_.size() - i >= traces_per_insert ? traces_per_insert : 1;
+      prepared& insert = n == 1 ? insert_trace_ : insert_traces_;
+      insert.start();
+      for (std::size_t k = 0; k < n; ++k) {
+        const auto& [base, key_and_first] = *new_traces_[i + k];
+        base_texts_[k] = uuid_text(base);
+        const int at = static_cast<int>(k) * 5 + 1;
+        insert.text(at, base_texts_[k]);
+        insert.integer(at + 1, as_int(base.hi));
+        insert.integer(at + 2, as_int(base.lo));
+        insert.integer(at + 3, key_and_first.second);
+        insert.integer(at + 4, source_);
+      }
+      check(sqlite3_step(insert.get()));
+      if (sqlite3_last_insert_rowid(db_) != last + static_cast<std::int64_t>(n))
+        throw sqlite_failure{SQLITE_INTERNAL};
+      for (std::size_t k = 0; k < n; ++k) new_traces_[i + k]->second.first = ++last;
+      i += n;
+    }
+  }
+
+  // The trace's key (insert_new_traces made sure it has one); an outer span
+  // that started before every span seen so far moves its first_ns.
+  std::int64_t trace_key(const span_view& v) {
+    auto& [key, first_ns] = traces_.at(v.base_id);
+    if (v.start_ns < first_ns) {
+      update_first_.start();
+      update_first_.integer(1, v.start_ns);
+      update_first_.integer(2, key);
+      check(sqlite3_step(update_first_.get()));
+      first_ns = v.start_ns;
+    }
     return key;
   }
 
@@ -460,14 +487,19 @@ class sqlite_writer final : public writer {
     std::string many = insert + values;
     for (std::size_t k = 1; k < rows_per_insert; ++k) many += ", " + values;
     const std::string one = insert + values;
+    std::string traces =
+        "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)";
+    const std::string one_trace = traces;
+    for (std::size_t k = 1; k < traces_per_insert; ++k) traces += ", (?, ?, ?, ?, ?)";
     std::string ranges = "INSERT INTO trace_spans (trace, first_span, last_span) VALUES (?, ?, ?)";
     const std::string one_range = ranges;
     for (std::size_t k = 1; k < ranges_per_insert; ++k) ranges += ", (?, ?, ?)";
     const std::pair<prepared*, const char*> all[] = {
         {&insert_span_, one.c_str()},
         {&insert_many_, many.c_str()},
-        {&insert_trace_,
-         "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)"},
+        {&insert_trace_, one_trace.c_str()},
+        {&insert_traces_, traces.c_str()},
+        {&select_last_trace_, "SELECT max(id) FROM traces"},
         {&update_first_, "UPDATE traces SET first_ns = min(first_ns, ?) WHERE id = ?"},
         {&insert_range_, one_range.c_str()},
         {&insert_ranges_, ranges.c_str()},
@@ -528,9 +560,10 @@ class sqlite_writer final : public writer {
   }
 
   void close() {
-    for (auto* p : {&insert_span_, &insert_many_, &insert_trace_, &update_first_, &insert_range_,
-                    &insert_ranges_, &select_last_span_, &insert_statement_, &select_statement_,
-                    &insert_target_, &select_target_, &insert_error_, &select_error_})
+    for (auto* p :
+         {&insert_span_, &insert_many_, &insert_trace_, &insert_traces_, &select_last_trace_,
+          &update_first_, &insert_range_, &insert_ranges_, &select_last_span_, &insert_statement_,
+          &select_statement_, &insert_target_, &select_target_, &insert_error_, &select_error_})
       p->finalize();
     if (db_) sqlite3_close(db_);
     db_ = nullptr;
@@ -541,12 +574,17 @@ class sqlite_writer final : public writer {
   std::int64_t source_ = 0;
   static constexpr std::size_t rows_per_insert = 128;
   static constexpr std::size_t ranges_per_insert = 32;
+  static constexpr std::size_t traces_per_insert = 32;
   static constexpr int columns_per_row = 16;
   std::vector<row> rows_;  // the batch's rows, reused
   std::size_t used_ = 0;
-  prepared insert_span_, insert_many_, insert_trace_, update_first_, insert_range_, insert_ranges_,
-      select_last_span_, insert_statement_, select_statement_, insert_target_, select_target_,
-      insert_error_, select_error_;
+  prepared insert_span_, insert_many_, insert_trace_, insert_traces_, select_last_trace_,
+      update_first_, insert_range_, insert_ranges_, select_last_span_, insert_statement_,
+      select_statement_, insert_target_, select_target_, insert_error_, select_error_;
+  // The batch's traces without a row yet (entries of traces_), and their
+  // base_id texts while bound; reused.
+  std::vector<std::pair<const detail::id128, std::pair<std::int64_t, std::int64_t>>*> new_traces_;
+  std::vector<std::string> base_texts_;
   // The batch's trace_spans rows, reused.
   struct span_range {
     std::int64_t trace, first, last;
