@@ -42,6 +42,7 @@ struct pipeline::shared {
   std::atomic<std::uint64_t> flushed{0};  // records settled (written durably or dropped)
   std::uint64_t inflight_events = 0;      // the batch inside writer::write (under mutex)
   bool abandoned = false;  // shutdown gave up waiting and counted the in-flight batch
+  bool finished = false;   // the exporter has returned (under mutex)
   std::atomic<bool> warned_full{false};
 
   shared(record_queue& q, counters& c, std::unique_ptr<writer> w, std::string name)
@@ -224,6 +225,9 @@ void pipeline::run(std::shared_ptr<shared> s) {
   }
   if (dirty) s->flush_writer();
   s->publish();
+  std::lock_guard<std::mutex> lock(s->mutex);
+  s->finished = true;
+  s->settled.notify_all();
 }
 
 bool pipeline::flush(std::chrono::milliseconds timeout) noexcept {
@@ -245,12 +249,15 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
     shared_->deadline = std::chrono::steady_clock::now() + deadline;
     shared_->wake.notify_all();
   }
-  // Wait for the exporter a little past the deadline; a driver call that hangs
-  // beyond that keeps the thread (and the shared state it owns) but not us.
+  // Wait for the exporter to drain the queue and return, a little past the
+  // deadline at most; a driver call that hangs beyond that keeps the thread
+  // (and the shared state it owns) but not us. Not "everything enqueued is
+  // settled": a thread still recording (it read the pipeline just before
+  // init() or shutdown() retired it) can push after the exporter's last look,
+  // and would hold shutdown to its deadline; the discard below counts that.
   std::unique_lock<std::mutex> lock(shared_->mutex);
   const bool done = shared_->settled.wait_until(
-      lock, shared_->deadline + std::chrono::milliseconds(200),
-      [&] { return shared_->flushed.load() >= stats_.enqueued_records(); });
+      lock, shared_->deadline + std::chrono::milliseconds(200), [&] { return shared_->finished; });
   if (!done) {
     shared_->abandoned = true;
     stats_.dropped.fetch_add(shared_->inflight_events, std::memory_order_relaxed);

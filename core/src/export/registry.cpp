@@ -5,6 +5,7 @@
 
 #include "dbtrace/driver.hpp"
 #include "dbtrace/error.hpp"
+#include "registry.hpp"
 
 namespace dbtrace {
 namespace detail {
@@ -48,6 +49,15 @@ store_kind find(const std::string& cs) {
 }
 
 }  // namespace
+
+namespace detail {
+void lock_store_registry() noexcept {
+  stores().mutex.lock();
+}
+void unlock_store_registry() noexcept {
+  stores().mutex.unlock();
+}
+}  // namespace detail
 
 void register_store(store_kind kind) {
   auto& r = stores();

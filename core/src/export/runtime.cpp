@@ -9,8 +9,10 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "pipeline.hpp"
-#include "trace/runtime.hpp"
+#include "registry.hpp"
+#include "trace/clock.hpp"
 #include "trace/ids.hpp"
+#include "trace/runtime.hpp"
 #include "trace/statements.hpp"
 
 namespace dbtrace {
@@ -60,17 +62,26 @@ std::string hostname() {
 
 // fork(): the child has none of the parent's threads, so no exporter. It
 // starts untraced (counters at zero, nothing queued) until it calls init()
-// again, and draws ids from fresh random state. The recorder's and the
-// interning tables' locks are held across the fork, so none is inherited
-// locked by a thread the child does not have.
+// again, and draws ids from fresh random state. Every lock init() takes is
+// held across the fork (the recorder's, the store registry's, the interning
+// tables', the clock's), so none is inherited locked by a thread the child
+// does not have. No other path takes two of them in another order.
 void before_fork() noexcept {
   rec().mutex.lock();
+  lock_store_registry();
   lock_interning();
+  lock_clock();
+}
+
+void unlock_after_fork() noexcept {
+  unlock_clock();
+  unlock_interning();
+  unlock_store_registry();
+  rec().mutex.unlock();
 }
 
 void after_fork_in_parent() noexcept {
-  unlock_interning();
-  rec().mutex.unlock();
+  unlock_after_fork();
 }
 
 void after_fork_in_child() noexcept {
@@ -89,8 +100,7 @@ void after_fork_in_child() noexcept {
   r.retired_queues.clear();
   r.stats.reset();
   forget_random_state();
-  unlock_interning();
-  r.mutex.unlock();
+  unlock_after_fork();
 }
 
 void stop_locked(recorder& r, std::chrono::milliseconds deadline) {
@@ -140,8 +150,9 @@ void init(const options& o, std::unique_ptr<writer> w) {
   if (o.queue_size > max_queue_size)
     throw config_error("queue_size: " + std::to_string(o.queue_size) + " is more than " +
                        std::to_string(max_queue_size) + " spans");
-  static const bool fork_handlers = pthread_atfork(detail::before_fork, detail::after_fork_in_parent,
-                                                   detail::after_fork_in_child) == 0;
+  static const bool fork_handlers =
+      pthread_atfork(detail::before_fork, detail::after_fork_in_parent,
+                     detail::after_fork_in_child) == 0;
   (void)fork_handlers;
   auto& r = detail::rec();
   std::lock_guard<std::mutex> lock(r.mutex);

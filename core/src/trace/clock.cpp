@@ -19,7 +19,7 @@ std::atomic<bool> g_fast_clock{false};
 namespace {
 
 #if defined(__x86_64__)
-std::mutex g_mutex;  // one writer at a time
+std::mutex g_mutex;           // one writer at a time
 std::int64_t g_base_raw = 0;  // the calibration baseline: raw monotonic time and TSC
 std::uint64_t g_base_tsc = 0;
 std::uint64_t g_q32 = 0;  // the rate in force
@@ -119,6 +119,18 @@ void reanchor_fast_clock() noexcept {
     publish(now, q32);
   } catch (...) {
   }
+#endif
+}
+
+void lock_clock() noexcept {
+#if defined(__x86_64__)
+  g_mutex.lock();
+#endif
+}
+
+void unlock_clock() noexcept {
+#if defined(__x86_64__)
+  g_mutex.unlock();
 #endif
 }
 

@@ -64,4 +64,9 @@ void start_fast_clock() noexcept;
 // kernel: when its clocksource is no longer the TSC, the system clock is used.
 void reanchor_fast_clock() noexcept;
 
+// Held across fork(), so that the child never inherits the calibration locked
+// (or the anchor half rewritten) by the exporter thread it does not have.
+void lock_clock() noexcept;
+void unlock_clock() noexcept;
+
 }  // namespace dbtrace::detail
