@@ -2,10 +2,12 @@
 // backend, and the session type that uses it.
 #include "dbtrace/soci.hpp"
 
+#include <pthread.h>
 #include <soci/connection-parameters.h>
 
 #include <map>
 #include <mutex>
+#include <type_traits>
 
 #include "backend.hpp"
 
@@ -42,17 +44,28 @@ class traced_factory final : public ::soci::backend_factory {
   ::soci::backend_factory const& inner_;
 };
 
+// The factories sessions open through, looked up at every open: one traced
+// wrapper per real factory, and the backends loaded by name, for the life of
+// the process (never destroyed: sessions may open during exit). Made and
+// locked without function-local statics, and the lock is held across fork(),
+// so that a child forked while another thread opened a session is never left
+// waiting for a lock (or a static's first initialisation) that thread held.
+std::mutex factories_mutex;  // constant-initialised: usable before main
+std::map<::soci::backend_factory const*, std::unique_ptr<traced_factory>>* traced_factories;
+std::map<std::string, std::unique_ptr<::soci::connection_parameters>>* loaded_backends;
+[[maybe_unused]] const bool fork_handlers_registered =
+    pthread_atfork([] { factories_mutex.lock(); }, [] { factories_mutex.unlock(); },
+                   [] { factories_mutex.unlock(); }) == 0;
+
 }  // namespace
 }  // namespace detail
 
 ::soci::backend_factory const& traced(::soci::backend_factory const& inner) {
-  // One wrapper per real factory, for the life of the process.
-  static std::mutex mutex;
-  static auto* factories =
-      new std::map<::soci::backend_factory const*, std::unique_ptr<detail::traced_factory>>;
   if (dynamic_cast<detail::traced_factory const*>(&inner)) return inner;  // already traced
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = (*factories)[&inner];
+  std::lock_guard<std::mutex> lock(detail::factories_mutex);
+  if (!detail::traced_factories)
+    detail::traced_factories = new std::decay_t<decltype(*detail::traced_factories)>;
+  auto& slot = (*detail::traced_factories)[&inner];
   if (!slot) slot = std::make_unique<detail::traced_factory>(inner);
   return *slot;
 }
@@ -63,10 +76,10 @@ namespace {
 // lookup; a connection_parameters made by name finds the factory and, kept
 // alive, keeps the backend loaded.
 ::soci::backend_factory const& factory_by_name(std::string const& name) {
-  static std::mutex mutex;
-  static auto* loaded = new std::map<std::string, std::unique_ptr<::soci::connection_parameters>>;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = (*loaded)[name];
+  std::lock_guard<std::mutex> lock(detail::factories_mutex);
+  if (!detail::loaded_backends)
+    detail::loaded_backends = new std::decay_t<decltype(*detail::loaded_backends)>;
+  auto& slot = (*detail::loaded_backends)[name];
   if (!slot) slot = std::make_unique<::soci::connection_parameters>(name, std::string());
   return *slot->get_factory();
 }
