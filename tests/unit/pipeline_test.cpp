@@ -514,6 +514,50 @@ TEST(fork, a_child_forked_while_other_threads_hold_tracings_locks_can_init) {
   shutdown();
 }
 
+// Regression: the parent's exporter writes the embedded store through SQLite,
+// whose own mutexes are not held across fork(); a child forked while it was
+// inside SQLite got a store that hung its exporter at the first write.
+TEST(fork, a_child_of_a_process_writing_the_embedded_store_can_write_its_own) {
+#ifdef DBTRACE_FORKED_CHILD_STARTS_NO_THREAD
+  GTEST_SKIP() << "the child starts an exporter: see DBTRACE_FORKED_CHILD_STARTS_NO_THREAD";
+#endif
+  options o;
+  o.enabled = true;
+  o.connection_string = "sqlite:///" + (testing::temp_dir() / "busy-parent.db").string();
+  init(o);
+  std::atomic<bool> stop{false};
+  std::thread recording([&stop] {  // keeps the parent's exporter inside SQLite
+    while (!stop.load()) {
+      trace t;
+      for (int i = 0; i < 20; ++i) sql_span s({}, "SELECT 'parent'");
+    }
+  });
+  for (int n = 0; n < 20; ++n) {
+    const auto store = (testing::temp_dir() / ("child-" + std::to_string(n) + ".db")).string();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      options mine = o;
+      mine.connection_string = "sqlite:///" + store;
+      init(mine);
+      {
+        trace t;
+        sql_span s({}, "SELECT 'from the child'");
+      }
+      // Its statement written (2 events, as in child_after_fork) within 10 s.
+      _exit(flush(std::chrono::seconds(10)) && stats().exported == 2 ? 0 : 1);
+    }
+    const int code = testing::exit_code_within(pid, std::chrono::seconds(30));
+    if (code == -1) {  // (not ASSERT: the recording thread is joined below)
+      ADD_FAILURE() << "child " << n << " hung";
+      break;
+    }
+    EXPECT_EQ(code, 0) << "child " << n << ": its statement was not written to its store";
+  }
+  stop = true;
+  recording.join();
+  shutdown();
+}
+
 }  // namespace
 }  // namespace dbtrace
 

@@ -32,6 +32,9 @@ struct pipeline::shared {
   std::unique_ptr<writer> out;
   std::string store_name;  // the connection string without secrets, for messages
   std::mutex mutex;
+  // Held while the writer is called (its library, SQLite say, may hold locks
+  // of its own meanwhile); fork() takes it, so a child never inherits them.
+  std::mutex in_writer;
   std::condition_variable wake;     // the exporter waits here
   std::condition_variable settled;  // flush() waits here
   bool stopping = false;
@@ -73,7 +76,11 @@ struct pipeline::shared {
     auto wait = first_backoff;
     for (int attempt = 1;; ++attempt) {
       std::string error;
-      const write_result r = out->write(batch, error);
+      write_result r;
+      {
+        std::lock_guard<std::mutex> lock(in_writer);
+        r = out->write(batch, error);
+      }
       if (r == write_result::ok) {
         if (store_failing) report("writing to " + store_name + " again");
         store_failing = false;
@@ -104,7 +111,10 @@ struct pipeline::shared {
   // after all is counted and reported like a failed write.
   void flush_writer() {
     std::string error;
-    if (out->flush(error)) return;
+    std::unique_lock<std::mutex> lock(in_writer);
+    const bool flushed = out->flush(error);
+    lock.unlock();
+    if (flushed) return;
     stats.failed_writes.fetch_add(1, std::memory_order_relaxed);
     report("cannot flush " + store_name + ": " + error);
   }
@@ -275,6 +285,7 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   if (done) {
     // The writer goes with its pipeline: connections and files close now, not
     // at exit (a stopped pipeline object is kept, a few hundred bytes).
+    std::lock_guard<std::mutex> in_writer(shared_->in_writer);
     shared_->out->shutdown(std::chrono::milliseconds(200));
     shared_->out.reset();
   }
@@ -282,6 +293,22 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   shared_->flushed.store(UINT64_MAX);
   std::lock_guard<std::mutex> relock(shared_->mutex);
   shared_->settled.notify_all();
+}
+
+bool pipeline::hold_writer(std::chrono::milliseconds limit) noexcept {
+  // Polled rather than a timed mutex: GCC 12's TSan did not see a lock taken
+  // by try_lock_for and reported its unlock as one of an unlocked mutex; a
+  // fork can afford a millisecond's latency.
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!shared_->in_writer.try_lock()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+void pipeline::release_writer() noexcept {
+  shared_->in_writer.unlock();
 }
 
 std::uint64_t discard(record_queue& q) noexcept {

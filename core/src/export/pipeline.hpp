@@ -70,6 +70,11 @@ class pipeline {
   // Waits until every record enqueued before the call is settled.
   bool flush(std::chrono::milliseconds timeout) noexcept;
   void shutdown(std::chrono::milliseconds deadline) noexcept;
+  // fork(): waits up to `limit` for the exporter to leave the writer and keeps
+  // it out until release_writer(); false (nothing held) when it did not leave
+  // in time (a store that hangs).
+  bool hold_writer(std::chrono::milliseconds limit) noexcept;
+  void release_writer() noexcept;
 
  private:
   struct shared;  // what the exporter thread owns jointly with the pipeline

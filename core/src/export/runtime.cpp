@@ -37,6 +37,7 @@ struct recorder {
   std::unique_ptr<record_queue> queue;
   std::size_t queue_capacity = 0;
   std::vector<std::unique_ptr<record_queue>> retired_queues;
+  bool writer_held_for_fork = false;
   std::unique_ptr<pipeline> active;
   std::atomic<pipeline*> active_raw{nullptr};
   // Stopped pipelines are kept (a few hundred bytes each): a producer that
@@ -65,9 +66,14 @@ std::string hostname() {
 // again, and draws ids from fresh random state. Every lock init() takes is
 // held across the fork (the recorder's, the store registry's, the interning
 // tables', the clock's), so none is inherited locked by a thread the child
-// does not have. No other path takes two of them in another order.
+// does not have. No other path takes two of them in another order. The
+// exporter is kept out of its writer too (the fork waits for the batch being
+// written, a second at most): the store's library (SQLite, libpq, ...) then
+// holds none of its own locks, which the child's store would wait on.
 void before_fork() noexcept {
-  rec().mutex.lock();
+  auto& r = rec();
+  r.mutex.lock();
+  r.writer_held_for_fork = r.active && r.active->hold_writer(std::chrono::seconds(1));
   lock_store_registry();
   lock_interning();
   lock_clock();
@@ -81,6 +87,9 @@ void unlock_after_fork() noexcept {
 }
 
 void after_fork_in_parent() noexcept {
+  auto& r = rec();
+  if (r.writer_held_for_fork) r.active->release_writer();
+  r.writer_held_for_fork = false;
   unlock_after_fork();
 }
 
@@ -90,7 +99,9 @@ void after_fork_in_child() noexcept {
   g_enabled.store(false);
   r.active_raw.store(nullptr);
   // The parent's pipelines and queues may be mid-operation in threads that do
-  // not exist here: their memory is left as it is, never touched again.
+  // not exist here: their memory is left as it is, never touched again (the
+  // writer held for the fork with it).
+  r.writer_held_for_fork = false;
   (void)r.active.release();
   for (auto& p : r.retired_pipelines) (void)p.release();
   r.retired_pipelines.clear();
