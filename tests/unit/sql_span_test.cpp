@@ -4,6 +4,8 @@
 
 #include <future>
 #include <optional>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "test_support.hpp"
@@ -70,6 +72,66 @@ TEST_F(sql_span_test, a_statement_becomes_a_db_span_under_the_current_span) {
   EXPECT_EQ(stop_ev["info"]["db"]["db.response.returned_rows"], 1);
   EXPECT_LE(start_ev["timestamp"].get<std::string>(), stop_ev["timestamp"].get<std::string>());
   EXPECT_EQ(start_ev["timestamp"].get<std::string>().size(), 26u);
+}
+
+// A shim keeps one sql_span per statement and restarts it per execution: each
+// execution is its own db span, with its own id and nothing carried over.
+TEST_F(sql_span_test, a_restarted_span_records_each_execution_as_its_own_span) {
+  start();
+  const auto statement = intern_statement("SELECT name FROM users WHERE id = ?");
+  std::string request_id;
+  {
+    trace t;
+    span request{"request"};
+    std::optional<sql_span> s;
+    s.emplace(target_ref{}, statement);
+    s->rows(1);
+    s->batch_size(3);
+    s->end_now();
+    s->keep_open();
+    for (int i = 0; i < 2; ++i) s->restart(target_ref{}, statement);
+    ASSERT_TRUE(s->recording());
+  }
+  std::vector<nlohmann::json> starts, stops;
+  for (const auto& e : events()) {
+    if (e["name"] == "request-start") request_id = e["trace_id"];
+    if (e["name"] == "db-start") starts.push_back(e);
+    if (e["name"] == "db-stop") stops.push_back(e);
+  }
+  ASSERT_EQ(starts.size(), 3u);
+  ASSERT_EQ(stops.size(), 3u);
+  const std::regex span_id("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string id = starts[i]["trace_id"];
+    EXPECT_TRUE(std::regex_match(id, span_id)) << id;
+    EXPECT_EQ(stops[i]["trace_id"], id);
+    EXPECT_EQ(starts[i]["parent_id"], request_id);
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  // The first execution's rows and batch size stay with it.
+  EXPECT_EQ(stops[0]["info"]["db"]["db.response.returned_rows"], 1);
+  EXPECT_EQ(starts[0]["info"]["db"]["db.operation.batch.size"], 3);
+  for (std::size_t i = 1; i < 3; ++i) {
+    EXPECT_FALSE(stops[i]["info"]["db"].contains("db.response.returned_rows"));
+    EXPECT_FALSE(starts[i]["info"]["db"].contains("db.operation.batch.size"));
+  }
+}
+
+TEST_F(sql_span_test, a_span_restarted_after_its_trace_ended_records_nothing_more) {
+  start();
+  const auto statement = intern_statement("SELECT 1");
+  std::optional<sql_span> s;
+  {
+    trace t;
+    s.emplace(target_ref{}, statement);
+    s->keep_open();
+  }  // the trace finishes the span kept open
+  s->restart(target_ref{}, statement);
+  EXPECT_FALSE(s->recording());
+  s.reset();
+  EXPECT_EQ(events().size(), 2u);
 }
 
 TEST_F(sql_span_test, a_failed_statement_records_osprofiler_and_otel_error_fields) {

@@ -116,6 +116,10 @@ class sql_span {
   sql_span& operator=(const sql_span&) = delete;
 
   bool recording() const noexcept { return on_; }
+  // Records this execution (when it is recording) and starts the next one of
+  // `statement`: what a shim does when a statement it keeps runs again. The
+  // same as destroying the span and making a new one, with less work.
+  void restart(target_ref target, statement_ref statement) noexcept;
   // The wall clock as spans read it (ns since the epoch). A span made after
   // the fact (a prepare that failed) takes the time read before the call.
   static std::int64_t clock() noexcept;
@@ -166,12 +170,17 @@ class sql_span {
   sql_span** open_list_;
   const statement_info* statement_ = nullptr;
   const target_info* target_ = nullptr;
-  std::int64_t rows_ = -1;
+  // (rows_ apart from the zeroed fields: restart's stores then need no
+  // constant from memory, a cache line SQLite's work evicts between statements.)
   std::int64_t batch_ = 0;
-  std::int64_t start_ns_ = 0;
   std::int64_t end_ns_ = 0;
+  std::int64_t rows_ = -1;
+  std::int64_t start_ns_ = 0;
   detail::record_extra* extra_ = nullptr;  // owned; only made for errors, params, uninterned text
-  detail::id128 base_id_, parent_id_, trace_id_;
+  detail::id128 base_id_, parent_id_;
+  // This span's own id, drawn when first needed: by with_comment, which sends
+  // it, or else by the exporter (zero until then), off the application's thread.
+  mutable detail::id128 trace_id_;
 };
 
 }  // namespace dbtrace

@@ -2,6 +2,7 @@
 #include "pipeline.hpp"
 
 #include "trace/clock.hpp"
+#include "trace/ids.hpp"
 #include "trace/statements.hpp"
 
 #include <pthread.h>
@@ -202,6 +203,8 @@ void pipeline::run(std::shared_ptr<shared> s) {
     for (std::size_t i = 0; i < n; ++i) {
       count += event_count(records[i]);
       prepare_deferred(records[i].extra);
+      // A SQL span's own id is drawn here, off the application's thread (sql_span).
+      if (records[i].trace_id == id128{}) records[i].trace_id = new_span_id(records[i].base_id);
       views.push_back(view_of(records[i]));
     }
     {

@@ -27,7 +27,7 @@ struct record_extra {
   // costs the queue no more than one that fits), and the exporter prepares it
   // into `statement` (prepare_deferred).
   std::string unprepared;
-  std::size_t unprepared_size = 0;  // the whole text's
+  std::size_t unprepared_size = 0;              // the whole text's
   sql_dialect dialect = sql_dialect::standard;  // how `unprepared` reads
   statement_info statement;
   nlohmann::json params;  // bound values, when record_params
@@ -37,10 +37,10 @@ struct record_extra {
 
 struct record {
   record_kind kind;
-  id128 base_id, trace_id, parent_id;
-  std::int64_t start_ns;            // wall clock, ns since the epoch
-  std::int64_t end_ns;              // 0 for span_start
-  const statement_info* statement;  // interned, or null (then extra->statement)
+  id128 base_id, trace_id, parent_id;  // trace_id zero: drawn by the exporter
+  std::int64_t start_ns;               // wall clock, ns since the epoch
+  std::int64_t end_ns;                 // 0 for span_start
+  const statement_info* statement;     // interned, or null (then extra->statement)
   const target_info* target;
   std::int64_t rows;   // -1: unknown
   std::int64_t batch;  // 0: not a bulk execution

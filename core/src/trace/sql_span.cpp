@@ -79,8 +79,16 @@ void sql_span::start(target_ref target) noexcept {
   target_ = target.get();
   base_id_ = {t.base_hi, t.base_lo};
   parent_id_ = {t.parent_hi, t.parent_lo};
-  trace_id_ = detail::new_span_id(base_id_);
+  trace_id_ = {};
   start_ns_ = detail::wall_ns();
+}
+
+void sql_span::restart(target_ref target, statement_ref statement) noexcept {
+  if (on_) finish();
+  rows_ = -1;
+  batch_ = 0;
+  end_ns_ = 0;
+  if (detail::g_sql.load(std::memory_order_relaxed)) begin(target, statement);
 }
 
 std::int64_t sql_span::clock() noexcept {
@@ -94,6 +102,7 @@ void sql_span::end_now() noexcept {
 std::string sql_span::with_comment(const std::string& sql) const {
   if (!on_ || !detail::current().sqlcommenter) return sql;
   if (sql.find("/*") != std::string::npos || sql.find("--") != std::string::npos) return sql;
+  if (trace_id_ == detail::id128{}) trace_id_ = detail::new_span_id(base_id_);
   // Keys sorted and URL-encoded per sqlcommenter; a traceparent needs no escaping.
   return sql + "/*traceparent='" +
          format_traceparent(detail::to_string(base_id_), detail::to_string(trace_id_)) + "'*/";

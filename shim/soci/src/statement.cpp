@@ -84,8 +84,16 @@ void traced_statement_backend::open_span() {
 
 void traced_statement_backend::start(int number) {
   if (!opened_at_prepare_) {
-    finish();
-    open_span();
+    if (span_ && statement_) {
+      // The execution still open (rows were fetchable) is recorded; the same
+      // span object then times this one.
+      rows_ = 0;
+      span_->restart(session_.target(), statement_);
+      if (!span_->recording()) span_.reset();
+    } else {
+      finish();
+      open_span();
+    }
   }
   opened_at_prepare_ = false;
   if (!span_) return;
