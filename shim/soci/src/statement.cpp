@@ -1,5 +1,7 @@
 // The traced statement backend: one span per execution (a fetch loop is part
 // of it), rows counted as SOCI counts them, bound values recorded when asked.
+// The per-execution functions are [[gnu::hot]]: placed beside core's
+// per-statement path (see core's sql_span.cpp).
 #include <algorithm>
 
 #include "backend.hpp"
@@ -82,7 +84,7 @@ void traced_statement_backend::open_span() {
   if (!span_->recording()) span_.reset();
 }
 
-void traced_statement_backend::start(int number) {
+[[gnu::hot]] void traced_statement_backend::start(int number) {
   if (!opened_at_prepare_) {
     if (span_ && statement_) {
       // The execution still open (rows were fetchable) is recorded; the same
@@ -135,7 +137,7 @@ void traced_statement_backend::record_params() {
   }
 }
 
-void traced_statement_backend::count_rows(exec_fetch_result r, int number) {
+[[gnu::hot]] void traced_statement_backend::count_rows(exec_fetch_result r, int number) {
   // As SOCI's core counts: a successful single-row call delivered its row;
   // a bulk call delivered what the backend holds, at most `number`; the end of
   // a single-row fetch delivered nothing.
@@ -151,7 +153,8 @@ void traced_statement_backend::count_rows(exec_fetch_result r, int number) {
   }
 }
 
-sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int number) {
+[[gnu::hot]] sd::statement_backend::exec_fetch_result traced_statement_backend::execute(
+    int number) {
   if (!span_ && !sql_tracing_enabled()) return inner_->execute(number);  // tracing off
   start(number);
   if (!span_) return inner_->execute(number);
@@ -176,7 +179,7 @@ sd::statement_backend::exec_fetch_result traced_statement_backend::execute(int n
   return r;
 }
 
-sd::statement_backend::exec_fetch_result traced_statement_backend::fetch(int number) {
+[[gnu::hot]] sd::statement_backend::exec_fetch_result traced_statement_backend::fetch(int number) {
   if (!span_) return inner_->fetch(number);
   const exec_fetch_result r = timed([&] { return inner_->fetch(number); });
   count_rows(r, number);
