@@ -13,8 +13,6 @@
 #include <vector>
 
 namespace dbtrace::detail {
-__thread queued_record* t_last_slot;
-
 namespace {
 constexpr std::size_t batch_records = 2048;
 constexpr auto idle_wait = std::chrono::milliseconds(5);
@@ -167,8 +165,6 @@ pipeline::~pipeline() {
   // The blocks for `capacity_` records are allocated up front, so enqueue
   // reuses them; it allocates only when a thread's first push sets up its slot.
   if (queued < static_cast<std::int64_t>(capacity_) && queue_.enqueue(r)) {
-    // The next slot's first line is mostly the one just written; its last is new.
-    __builtin_prefetch(reinterpret_cast<const char*>(t_last_slot + 2) - 1, 1);
     (r.kind == record_kind::sql ? stats_.enqueued_sql : stats_.enqueued_other)
         .fetch_add(1, std::memory_order_release);
     return;
@@ -181,7 +177,7 @@ pipeline::~pipeline() {
 }
 
 void pipeline::run(std::shared_ptr<shared> s) {
-  std::vector<queued_record> queued(batch_records);
+  std::vector<record> records(batch_records);
   std::vector<span_view> views;
   views.reserve(batch_records);
   bool dirty = false;
@@ -191,7 +187,7 @@ void pipeline::run(std::shared_ptr<shared> s) {
       reanchor_fast_clock();  // follow the system clock (NTP) about once a second
       next_anchor = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
-    const std::size_t n = s->queue.try_dequeue_bulk(queued.begin(), queued.size());
+    const std::size_t n = s->queue.try_dequeue_bulk(records.begin(), records.size());
     if (n == 0) {
       if (dirty) {
         s->flush_writer();
@@ -206,12 +202,11 @@ void pipeline::run(std::shared_ptr<shared> s) {
     views.clear();
     std::uint64_t count = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      record& r = queued[i].r;
-      count += event_count(r);
-      prepare_deferred(r.extra);
+      count += event_count(records[i]);
+      prepare_deferred(records[i].extra);
       // A SQL span's own id is drawn here, off the application's thread (sql_span).
-      if (r.trace_id == id128{}) r.trace_id = new_span_id(r.base_id);
-      views.push_back(view_of(r));
+      if (records[i].trace_id == id128{}) records[i].trace_id = new_span_id(records[i].base_id);
+      views.push_back(view_of(records[i]));
     }
     {
       std::lock_guard<std::mutex> lock(s->mutex);
@@ -219,7 +214,7 @@ void pipeline::run(std::shared_ptr<shared> s) {
     }
     const bool small_batch = n < batch_records / 4;
     const std::uint64_t written = s->deliver(views, count);
-    for (std::size_t i = 0; i < n; ++i) delete queued[i].r.extra;
+    for (std::size_t i = 0; i < n; ++i) delete records[i].extra;
     dirty = true;
     {
       std::unique_lock<std::mutex> lock(s->mutex);
@@ -322,10 +317,10 @@ void pipeline::release_writer() noexcept {
 
 std::uint64_t discard(record_queue& q) noexcept {
   std::uint64_t events = 0;
-  queued_record q_r;
-  while (q.try_dequeue(q_r)) {
-    events += event_count(q_r.r);
-    delete q_r.r.extra;
+  record r;
+  while (q.try_dequeue(r)) {
+    events += event_count(r);
+    delete r.extra;
   }
   return events;
 }

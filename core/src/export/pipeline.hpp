@@ -27,19 +27,7 @@ struct queue_traits : moodycamel::ConcurrentQueueDefaultTraits {
   static const std::size_t BLOCK_SIZE = 128;
   static const std::size_t IMPLICIT_INITIAL_INDEX_SIZE = 1024;
 };
-// A record in the queue. Made by the application's push, it notes where it
-// went: the push then prefetches the next slot for writing, so that slot's
-// cache lines (last read by the exporter on another core, or evicted by the
-// database's own work since) are fetched while the next statement runs, not
-// when its record is written.
-struct queued_record;
-extern __thread queued_record* t_last_slot __attribute__((tls_model("initial-exec")));
-struct queued_record {
-  record r;
-  queued_record() = default;
-  queued_record(const record& from) noexcept : r(from) { t_last_slot = this; }
-};
-using record_queue = moodycamel::ConcurrentQueue<queued_record, queue_traits>;
+using record_queue = moodycamel::ConcurrentQueue<record, queue_traits>;
 
 // Counters. The hot path adds one to `enqueued_sql` or `enqueued_other` per
 // record (one atomic) or, when the queue is full, to `dropped_full` (events);
