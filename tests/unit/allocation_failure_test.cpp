@@ -12,19 +12,40 @@
 namespace dbtrace {
 namespace {
 
+// What a starved_writer's writes were: how many allocations the first made,
+// and whether the request reached the store as one batch (the exporter may
+// wake while it is still recording and take part of it first).
+struct writes_seen {
+  long first_allocations = 0;
+  int writes = 0;
+  std::size_t first_batch = 0, second_batch = 0;
+  bool first_failed = false;
+  // One batch: written at once, or failed and written whole on the retry.
+  bool one_batch() const {
+    return writes == 1 || (writes == 2 && first_failed && second_batch == first_batch);
+  }
+};
+
 // Makes allocation number `fail_at` of its first write throw (on the exporter's
 // thread, inside the store's write), and says how many its first write made.
 struct starved_writer final : writer {
-  starved_writer(std::unique_ptr<writer> inner, long fail_at, long* counted)
-      : inner_(std::move(inner)), fail_at_(fail_at), counted_(counted) {}
+  starved_writer(std::unique_ptr<writer> inner, long fail_at, writes_seen* seen)
+      : inner_(std::move(inner)), fail_at_(fail_at), seen_(seen) {}
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     testing::allocations = 0;
     testing::counting_allocations = true;
-    if (writes_++ == 0) testing::fail_in = fail_at_;
+    const int n = ++seen_->writes;
+    if (n == 1) testing::fail_in = fail_at_;
     const auto r = inner_->write(batch, error);
     testing::fail_in = -1;
     testing::counting_allocations = false;
-    if (writes_ == 1) *counted_ = testing::allocations;
+    if (n == 1) {
+      seen_->first_allocations = testing::allocations;
+      seen_->first_batch = batch.size();
+      seen_->first_failed = r != write_result::ok;
+    } else if (n == 2) {
+      seen_->second_batch = batch.size();
+    }
     return r;
   }
   void shutdown(std::chrono::milliseconds deadline) noexcept override {
@@ -32,8 +53,7 @@ struct starved_writer final : writer {
   }
   std::unique_ptr<writer> inner_;
   long fail_at_;
-  long* counted_;
-  int writes_ = 0;
+  writes_seen* seen_;
 };
 
 TEST(allocation_failure, a_batch_cut_short_by_bad_alloc_is_rolled_back_and_written_once) {
@@ -52,24 +72,30 @@ TEST(allocation_failure, a_batch_cut_short_by_bad_alloc_is_rolled_back_and_writt
     }
     return t.base_id();
   };
-  auto run = [&](long fail_at, long* counted) {
-    std::filesystem::remove(path);
-    init(o, std::make_unique<starved_writer>(make_writer({o.connection_string, "h", "p", "s"}),
-                                             fail_at, counted));
-    const std::string base = request();
-    EXPECT_TRUE(flush(std::chrono::seconds(30)));
-    const auto s = stats();
-    shutdown();
-    return std::make_pair(base, s);
+  // Allocation numbers name the same point of the same write only when the
+  // request reaches the store as one batch: a run where the exporter took
+  // part of it early is run again.
+  auto run = [&](long fail_at) {
+    for (int attempt = 0;; ++attempt) {
+      std::filesystem::remove(path);
+      writes_seen seen;
+      init(o, std::make_unique<starved_writer>(make_writer({o.connection_string, "h", "p", "s"}),
+                                               fail_at, &seen));
+      const std::string base = request();
+      EXPECT_TRUE(flush(std::chrono::seconds(30)));
+      const auto s = stats();
+      shutdown();
+      if (seen.one_batch() || attempt == 20) return std::make_tuple(base, s, seen);
+    }
   };
 
-  long total = 0;  // the allocations a whole write makes, with nothing failing
-  run(-1, &total);
+  // The allocations a whole write makes, with nothing failing.
+  const long total = std::get<2>(run(-1)).first_allocations;
   ASSERT_GT(total, 10);
   for (const long fail_at : {0L, total / 4, total / 2, total - 1}) {
     SCOPED_TRACE("allocation " + std::to_string(fail_at) + " of " + std::to_string(total));
-    long counted = 0;
-    const auto [base, s] = run(fail_at, &counted);
+    const auto [base, s, seen] = run(fail_at);
+    EXPECT_TRUE(seen.one_batch()) << "the request never reached the store as one batch";
     EXPECT_EQ(s.failed_writes, 1u);  // the first write failed, the retry wrote
     EXPECT_EQ(s.dropped, 0u);
     EXPECT_EQ(s.exported, s.recorded);
