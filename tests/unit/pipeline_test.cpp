@@ -126,6 +126,101 @@ TEST_F(pipeline_test, flush_returns_while_other_threads_keep_recording) {
   EXPECT_EQ(done.exported, control_->written);
 }
 
+TEST_F(pipeline_test, what_a_thread_queued_before_it_exited_is_written) {
+  control_->hold = true;
+  start();
+  std::thread short_lived([] {
+    trace t;
+    run_statements(50);
+  });
+  short_lived.join();  // its producer is released with what it queued
+  control_->release();
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 2u * 50u);
+  EXPECT_EQ(s.exported, s.recorded);
+  EXPECT_EQ(s.exported, control_->written);
+}
+
+TEST_F(pipeline_test, after_one_thread_filled_the_queue_another_gets_all_of_it) {
+  // A thread keeps the queue blocks it enqueued into; the next burst, from
+  // another thread, must still find room for queue_size spans, not be
+  // limited to what the first left behind.
+  opts_.queue_size = 4096;
+  control_->hold = true;
+  start();
+  std::mutex m;
+  std::condition_variable cv;
+  int phase = 0;  // 1: the first thread filled the queue; 2: it may exit
+  std::thread first([&] {
+    {
+      trace t;
+      run_statements(4096);
+    }
+    std::unique_lock<std::mutex> lock(m);
+    phase = 1;
+    cv.notify_all();
+    cv.wait(lock, [&] { return phase == 2; });  // alive: its producer is not handed on
+  });
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return phase == 1; });
+  }
+  EXPECT_EQ(stats().dropped, 0u);
+  control_->release();
+  ASSERT_TRUE(flush());
+  control_->hold = true;
+  std::thread second([] {
+    trace t;
+    run_statements(4096);
+  });
+  second.join();
+  const auto during = stats();
+  EXPECT_EQ(during.recorded, 2u * 2u * 4096u);
+  EXPECT_EQ(during.dropped, 0u);
+  {
+    std::lock_guard<std::mutex> lock(m);
+    phase = 2;
+    cv.notify_all();
+  }
+  first.join();
+  control_->release();
+  ASSERT_TRUE(flush());
+  const auto after = stats();
+  EXPECT_EQ(after.exported, after.recorded);
+  EXPECT_EQ(after.exported, control_->written);
+}
+
+TEST_F(pipeline_test, a_thread_records_into_the_new_queue_after_queue_size_changes) {
+  std::atomic<int> round{0};
+  std::atomic<int> done{0};
+  start();                  // queue_size 64
+  std::thread worker([&] {  // the same thread across both inits
+    for (int r = 1; r <= 2; ++r) {
+      while (round.load() < r) std::this_thread::yield();
+      {
+        trace t;
+        run_statements(10);
+      }
+      done = r;
+    }
+  });
+  round = 1;
+  while (done.load() < 1) std::this_thread::yield();
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 20u);
+  opts_.queue_size = 128;
+  start();  // a new queue
+  round = 2;
+  while (done.load() < 2) std::this_thread::yield();
+  worker.join();
+  // Pushed into a queue no exporter reads, the spans would never be written.
+  ASSERT_TRUE(flush(std::chrono::seconds(5)));
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 20u);
+  EXPECT_EQ(s.exported, 20u);
+}
+
 TEST_F(pipeline_test, transient_failures_are_retried_until_written) {
   control_->fail_next = 3;
   start();
