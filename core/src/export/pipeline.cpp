@@ -3,6 +3,7 @@
 
 #include "trace/clock.hpp"
 #include "trace/ids.hpp"
+#include "trace/runtime.hpp"
 #include "trace/statements.hpp"
 
 #include <pthread.h>
@@ -169,47 +170,46 @@ namespace {
 // emptied blocks go back to the queue's free list.
 constexpr std::int64_t token_path_records = 4096;
 
-// Trivial and initial-exec, like t_hot: reading it is one %fs-relative load.
-struct producer_binding {
-  const record_queue* queue;  // the queue `token` belongs to
-  moodycamel::ProducerToken* token;
-  bool thread_exiting;  // the token is gone; later pushes take the implicit path
-};
-__thread producer_binding t_producer __attribute__((tls_model("initial-exec")));
+moodycamel::ProducerToken* token_of(const hot_context& t) noexcept {
+  return static_cast<moodycamel::ProducerToken*>(t.producer_token);
+}
 
 // Deletes the thread's token when the thread exits: its producer becomes free
 // for a later thread, and what it queued stays queued for the exporter.
 struct producer_owner {
   ~producer_owner() {
-    delete t_producer.token;
-    t_producer = {nullptr, nullptr, true};
+    delete token_of(t_hot);
+    t_hot.producer_token = nullptr;
+    t_hot.producer_queue = nullptr;
+    t_hot.producer_gone = true;
   }
 };
 
 // Binds this thread to `q` (its first push, or a queue replaced by init);
 // leaves no token when none can be made (out of memory, thread exiting).
 [[gnu::noinline, gnu::cold]] void bind_producer(record_queue& q) noexcept {
-  if (t_producer.thread_exiting) return;
+  if (t_hot.producer_gone) return;
   thread_local producer_owner owner;
   (void)owner;
   // A token of a previous queue: runtime.cpp never frees a queue, so it can go.
-  delete t_producer.token;
-  t_producer.token = nullptr;
+  delete token_of(t_hot);
+  t_hot.producer_token = nullptr;
   try {
     auto token = std::make_unique<moodycamel::ProducerToken>(q);
-    if (token->valid()) t_producer.token = token.release();
+    if (token->valid()) t_hot.producer_token = token.release();
   } catch (...) {  // bad_alloc: this thread takes the implicit path
   }
-  t_producer.queue = &q;
+  t_hot.producer_queue = &q;
 }
 
 // `queued`: records queued and not yet settled, all threads together.
 bool enqueue(record_queue& q, const record& r, std::int64_t queued) noexcept {
-  if (t_producer.queue != &q) [[unlikely]]
+  if (t_hot.producer_queue != &q) [[unlikely]]
     bind_producer(q);
   // try_enqueue never allocates: the token's producer takes blocks from those
   // allocated at init or freed since, and falls back when there are none.
-  return (queued < token_path_records && t_producer.token && q.try_enqueue(*t_producer.token, r)) ||
+  return (queued < token_path_records && t_hot.producer_token &&
+          q.try_enqueue(*token_of(t_hot), r)) ||
          q.enqueue(r);
 }
 }  // namespace

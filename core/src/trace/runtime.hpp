@@ -35,22 +35,29 @@ struct thread_context {
   id128 base_id;
   std::string base_id_text;
   std::vector<id128> stack;
-  std::string tracestate;  // W3C tracestate received, passed on unchanged
+  std::string tracestate;       // W3C tracestate received, passed on unchanged
   const void* owner = nullptr;  // the trace that made this context current (its saved state)
 };
 thread_context& this_thread() noexcept;
 
-// What the per-statement path reads of this thread's trace, kept in step with
-// thread_context by the trace and span code (sync_hot). Trivial and
+// What the per-statement path reads and writes of this thread: its trace,
+// kept in step with thread_context by the trace and span code (sync_hot), and
+// its producer on the exporter's queue (pipeline.cpp). Trivial and
 // initial-exec, so reading it is one %fs-relative load: no init guard, no
 // __tls_get_addr. (The model needs a little static TLS, which glibc reserves
-// even for libraries loaded with dlopen.)
-struct hot_context {
+// even for libraries loaded with dlopen.) One cache line: a statement's work
+// in the database evicts it, and the next statement then reloads one line,
+// not three.
+struct alignas(64) hot_context {
   bool active;
+  bool producer_gone;  // the thread is exiting: no producer token any more
   std::uint64_t base_hi, base_lo;
   std::uint64_t parent_hi, parent_lo;  // the innermost span: thread_context::stack.back()
   sql_span* open_spans;                // SQL spans kept open on this thread (a list)
+  const void* producer_queue;          // the queue `producer_token` belongs to
+  void* producer_token;                // a moodycamel::ProducerToken, or null
 };
+static_assert(sizeof(hot_context) == 64);
 extern __thread hot_context t_hot __attribute__((tls_model("initial-exec")));
 
 // Copies what the hot path needs from `t` (this thread's context) after it changed.
@@ -58,6 +65,5 @@ void sync_hot(const thread_context& t) noexcept;
 
 // (detail::close_open_sql_spans, declared in dbtrace/sql.hpp, finishes the SQL
 // spans this thread keeps open when a span or trace ends.)
-
 
 }  // namespace dbtrace::detail
