@@ -387,5 +387,67 @@ TEST_F(sql_span_keep_open_test, a_span_kept_open_on_one_thread_may_end_on_anothe
   EXPECT_EQ(all[1]["name"], "db-stop");
 }
 
+// A shim restarts the span of a statement it keeps open: the span stays in
+// the thread's list of open spans across executions, and still ends with
+// the span around it.
+TEST_F(sql_span_keep_open_test, a_restarted_span_kept_open_ends_with_its_parent_span) {
+  start();
+  const auto statement = intern_statement("SELECT id FROM t WHERE id = ?");
+  std::optional<sql_span> cursor;
+  {
+    trace t;
+    {
+      span rpc{"rpc"};
+      cursor.emplace(target_ref{}, statement);
+      cursor->keep_open();
+      for (int i = 0; i < 2; ++i) {
+        cursor->restart(target_ref{}, statement);
+        cursor->keep_open();
+      }
+    }  // the third execution ends here, with rpc
+    span later{"later"};
+  }
+  cursor.reset();  // already finished: records nothing more
+  std::vector<std::string> names;
+  for (const auto& e : events()) names.push_back(e["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"rpc-start", "db-start", "db-stop", "db-start",
+                                             "db-stop", "db-start", "db-stop", "rpc-stop",
+                                             "later-start", "later-stop"}));
+}
+
+TEST_F(sql_span_keep_open_test, a_span_restarted_on_another_thread_leaves_the_first_threads_list) {
+  start();
+  const auto statement = intern_statement("SELECT * FROM big WHERE part = ?");
+  std::optional<sql_span> cursor;
+  std::promise<void> restarted, first_trace_ended;
+  std::string second_base;
+  std::thread other;
+  {
+    trace first;
+    cursor.emplace(target_ref{}, statement);
+    cursor->keep_open();
+    // SOCI lets a statement move to another thread: it runs again there,
+    // in that thread's trace, and stays open.
+    other = std::thread([&] {
+      trace second;
+      second_base = second.base_id();
+      cursor->restart(target_ref{}, statement);
+      cursor->keep_open();
+      restarted.set_value();
+      first_trace_ended.get_future().wait();
+    });  // the second trace ends here: the second execution with it
+    restarted.get_future().wait();
+  }  // the first trace ends: its list no longer holds the span
+  EXPECT_EQ(events().size(), 2u) << "the first trace ended the other thread's execution";
+  first_trace_ended.set_value();
+  other.join();
+  const auto all = events();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[3]["name"], "db-stop");
+  EXPECT_EQ(all[3]["base_id"], second_base);
+  cursor.reset();
+  EXPECT_EQ(events().size(), 4u);
+}
+
 }  // namespace
 }  // namespace dbtrace

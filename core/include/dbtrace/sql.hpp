@@ -30,6 +30,8 @@ struct record_extra;
 // True while SQL statements are recorded (tracing on, trace_sql on). Read
 // inline so that disabled tracing costs one relaxed load and a branch.
 extern std::atomic<bool> g_sql;
+// True while bound values are recorded too (g_sql and record_params).
+extern std::atomic<bool> g_record_params;
 // Finishes the SQL spans this thread keeps open (sql_span::keep_open) whose
 // parent is `parent`, or all of them (a trace ends): nothing stays pending.
 void close_open_sql_spans(const id128* parent = nullptr) noexcept;
@@ -144,7 +146,9 @@ class sql_span {
   // Rows sent in one bulk execution (db.operation.batch.size).
   void batch_size(std::int64_t n) noexcept { batch_ = n; }
   // True when bound values should be passed to param() (record_params is on).
-  bool wants_params() const noexcept;
+  bool wants_params() const noexcept {
+    return on_ && detail::g_record_params.load(std::memory_order_relaxed);
+  }
   // Appends one bound value (string, number, bool, or null for a NULL indicator).
   void param(nlohmann::json value) noexcept;
   // The statement failed: etype is the exception's type, message its text;
@@ -157,6 +161,7 @@ class sql_span {
   void begin(target_ref target, std::string_view sql) noexcept;
   void start(target_ref target) noexcept;
   void finish() noexcept;
+  void record_execution() noexcept;  // finish() but for the list of open spans
   friend void detail::close_open_sql_spans(const detail::id128*) noexcept;
   void end_and_finish_from_list() noexcept;
   void unlink() noexcept;

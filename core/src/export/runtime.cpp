@@ -20,6 +20,10 @@ namespace detail {
 
 std::atomic<bool> g_enabled{false};
 std::atomic<bool> g_sql{false};
+std::atomic<bool> g_record_params{false};
+// The running pipeline, or null: a plain global (no first-use guard), beside
+// the flags above, which the per-statement path reads too.
+std::atomic<pipeline*> g_active{nullptr};
 
 namespace {
 
@@ -38,10 +42,9 @@ struct recorder {
   std::size_t queue_capacity = 0;
   std::vector<std::unique_ptr<record_queue>> retired_queues;
   bool writer_held_for_fork = false;
-  std::unique_ptr<pipeline> active;
-  std::atomic<pipeline*> active_raw{nullptr};
+  std::unique_ptr<pipeline> active;  // published to recording threads as g_active
   // Stopped pipelines are kept (a few hundred bytes each): a producer that
-  // loaded active_raw just before shutdown may still be inside push().
+  // loaded g_active just before shutdown may still be inside push().
   std::vector<std::unique_ptr<pipeline>> retired_pipelines;
 };
 
@@ -96,8 +99,9 @@ void after_fork_in_parent() noexcept {
 void after_fork_in_child() noexcept {
   auto& r = rec();
   g_sql.store(false);
+  g_record_params.store(false);
   g_enabled.store(false);
-  r.active_raw.store(nullptr);
+  g_active.store(nullptr);
   // The parent's pipelines and queues may be mid-operation in threads that do
   // not exist here: their memory is left as it is, never touched again (the
   // writer held for the fork with it).
@@ -116,8 +120,9 @@ void after_fork_in_child() noexcept {
 
 void stop_locked(recorder& r, std::chrono::milliseconds deadline) {
   g_sql.store(false);
+  g_record_params.store(false);
   g_enabled.store(false);
-  r.active_raw.store(nullptr);
+  g_active.store(nullptr);
   if (r.active) {
     r.active->shutdown(deadline);
     r.retired_pipelines.push_back(std::move(r.active));
@@ -136,7 +141,7 @@ std::chrono::milliseconds seconds(double s) noexcept {
 }
 
 [[gnu::hot]] void push(record& r) noexcept {
-  pipeline* p = rec().active_raw.load(std::memory_order_acquire);
+  pipeline* p = g_active.load(std::memory_order_acquire);
   if (!p) {
     delete r.extra;
     return;
@@ -192,8 +197,9 @@ void init(const options& o, std::unique_ptr<writer> w) {
                  redact_connection_string(o.connection_string).c_str(), problem.c_str());
   r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, r.stats, std::move(w),
                                                 redact_connection_string(o.connection_string));
-  r.active_raw.store(r.active.get(), std::memory_order_release);
+  detail::g_active.store(r.active.get(), std::memory_order_release);
   detail::g_enabled.store(true);
+  detail::g_record_params.store(o.trace_sql && o.record_params);
   detail::g_sql.store(o.trace_sql);
 }
 

@@ -87,11 +87,17 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
 }
 
 [[gnu::hot]] void sql_span::restart(target_ref target, statement_ref statement) noexcept {
-  if (on_) finish();
+  // A span kept open stays in this thread's list of open spans while it
+  // records one execution after the other: the list is not rewritten per
+  // execution. (A statement handed on to another thread leaves the list of
+  // the thread that kept it open.)
+  if (registered_ && open_list_ != &detail::t_hot.open_spans) unlink();
+  if (on_) record_execution();
   rows_ = -1;
   batch_ = 0;
   end_ns_ = 0;
   if (detail::g_sql.load(std::memory_order_relaxed)) begin(target, statement);
+  if (registered_ && !on_) unlink();
 }
 
 std::int64_t sql_span::clock() noexcept {
@@ -141,6 +147,10 @@ void sql_span::end_and_finish_from_list() noexcept {
 
 [[gnu::hot]] void sql_span::finish() noexcept {
   if (registered_) unlink();
+  record_execution();
+}
+
+[[gnu::hot]] void sql_span::record_execution() noexcept {
   on_ = false;
   detail::record r{detail::record_kind::sql, base_id_, trace_id_, parent_id_, start_ns_,
                    // Never before its start: the wall clock may be stepped back between.
@@ -148,10 +158,6 @@ void sql_span::end_and_finish_from_list() noexcept {
                    rows_, batch_, extra_};
   extra_ = nullptr;  // the record owns it now
   detail::push(r);
-}
-
-[[gnu::hot]] bool sql_span::wants_params() const noexcept {
-  return on_ && detail::current().record_params;
 }
 
 void sql_span::param(nlohmann::json value) noexcept {
