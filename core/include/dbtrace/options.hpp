@@ -38,7 +38,9 @@ struct options {
   // Append a traceparent comment to statements sent to the server (default false).
   bool sqlcommenter = false;
   // Spans the hot path may buffer before dropping (default 65536, at most
-  // max_queue_size; the queue's memory, ~128 bytes a span, is taken at init).
+  // max_queue_size; the queue's memory, ~128 bytes a span, is taken at init,
+  // and with many recording threads it may grow to about twice that: each
+  // keeps up to ~0.5 MB of it for its own pushes).
   std::size_t queue_size = 65536;
   // flush() and shutdown() called without a deadline wait at most this long,
   // in seconds (defaults 30 and 5).
