@@ -7,14 +7,16 @@ set -euo pipefail
 
 build_packages=(cmake g++ make pkg-config libsqlite3-dev nlohmann-json3-dev libinih-dev
   libcli11-dev libssl-dev libconcurrentqueue-dev)
-# The shims and stores; SOCI's Debian headers include Boost and libpq-fe.h
+# The shims and stores; SOCI's Debian headers include Boost, libpq-fe.h and mysql.h
 # without depending on them.
-library_packages=(libsoci-dev libboost-dev libpq-dev libpqxx-dev libhiredis-dev libcurl4-openssl-dev
+library_packages=(libsoci-dev libboost-dev libpq-dev libmariadb-dev libpqxx-dev libhiredis-dev libcurl4-openssl-dev
   zlib1g-dev)
-test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server python3
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql redis-server mariadb-server python3
   python3-osprofiler python3-sqlalchemy python3-psycopg2 python3-redis
   # The viewer's browser test and the DOT test.
   chromium chromium-driver python3-selenium graphviz
+  # SOCI 4.1 built from source (scripts/soci_from_source.sh) uses the system fmt.
+  libfmt-dev
   # The OTLP TLS test makes its certificates.
   openssl)
 

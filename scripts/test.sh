@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds with warnings as
-# errors, starts throwaway PostgreSQL and Redis servers on loopback, runs
-# every test with ctest, stops the servers. Under CI=true a missing server or peer fails.
+# errors, starts throwaway PostgreSQL, MariaDB and Redis servers on loopback,
+# runs every test with ctest, stops the servers. Under CI=true a missing server
+# or peer fails. The plain run then builds SOCI 4.1 from its source tarball
+# (scripts/soci_from_source.sh) and runs the SOCI shim's tests against it too.
 #
-#   scripts/test.sh                                  the suite (build/test)
+#   scripts/test.sh                                  the suite (build/test), then SOCI 4.1 (build/test-soci-4.1.4)
 #   scripts/test.sh --sanitize=address,undefined     the suite under ASan + UBSan (build/test-asan)
 #   scripts/test.sh --sanitize=thread                the suite under TSan (build/test-tsan)
 #
@@ -61,6 +63,7 @@ servers=$(mktemp -d /tmp/dbtrace-servers.XXXXXX)
 chmod 755 "$servers"
 cleanup() {
   "$root/scripts/pg_server.sh" stop "$servers/pg" || true
+  "$root/scripts/mariadb_server.sh" stop "$servers/mariadb" || true
   "$root/scripts/redis_server.sh" stop "$servers/redis" || true
   rm -rf "$servers"
 }
@@ -75,6 +78,14 @@ elif [ "${CI:-}" = true ]; then
   exit 1
 fi
 
+mysql_port=$(free_port)
+if scripts/mariadb_server.sh start "$servers/mariadb" "$mysql_port"; then
+  export DBTRACE_TEST_MYSQL="host=127.0.0.1 port=$mysql_port db=app user=app password=app-secret"
+elif [ "${CI:-}" = true ]; then
+  echo "test.sh: could not start MariaDB (see $servers/mariadb/*.log)" >&2
+  exit 1
+fi
+
 redis_port=$(free_port)
 if scripts/redis_server.sh start "$servers/redis" "$redis_port"; then
   export DBTRACE_TEST_REDIS="redis://127.0.0.1:$redis_port/0"
@@ -83,4 +94,21 @@ elif [ "${CI:-}" = true ]; then
   exit 1
 fi
 
-cd "$build" && ctest --output-on-failure -j2 --timeout 600 "${exclude[@]}"
+soci_version_of() { sed -n 's/^#define SOCI_VERSION \([0-9]*\)$/\1/p' "$1/soci/version.h"; }
+export DBTRACE_EXPECT_SOCI_VERSION=$(soci_version_of /usr/include)  # Debian's
+(cd "$build" && ctest --output-on-failure -j2 --timeout 600 "${exclude[@]}")
+
+# SOCI 4.1, which Debian does not ship: the shim built against it (its build
+# checks that every backend virtual is forwarded) and its tests run on it.
+if [ -z "$sanitize" ]; then
+  soci_version=4.1.4
+  soci_prefix=$(scripts/soci_from_source.sh "$soci_version")
+  soci_build=build/test-soci-$soci_version
+  echo "test.sh: the SOCI shim against SOCI $soci_version ($soci_build)"
+  cmake -S . -B "$soci_build" -DCMAKE_PREFIX_PATH="$soci_prefix" -DDBTRACE_BUILD_TESTS=ON \
+    -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=OFF -DDBTRACE_WITH_REDIS=OFF \
+    -DDBTRACE_WITH_OTLP=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$soci_build" -j"$(nproc)" --target soci_tests
+  DBTRACE_EXPECT_SOCI_VERSION=$(soci_version_of "$soci_prefix/include") \
+    "$soci_build/tests/soci_tests" --gtest_brief=1
+fi

@@ -193,6 +193,20 @@ inline std::string pg_admin() {
     }                                                                                             \
   } while (0)
 
+// The test MariaDB server (scripts/test.sh starts it): SOCI's MySQL
+// key=value string for the app user (with a password).
+inline std::string mysql_app() {
+  const char* v = std::getenv("DBTRACE_TEST_MYSQL");
+  return v ? v : "";
+}
+#define DBTRACE_REQUIRE_MYSQL()                                                                   \
+  do {                                                                                            \
+    if (::dbtrace::testing::mysql_app().empty()) {                                                \
+      if (::dbtrace::testing::under_ci()) FAIL() << "no test MariaDB (DBTRACE_TEST_MYSQL) in CI"; \
+      GTEST_SKIP() << "DBTRACE_TEST_MYSQL not set: run scripts/test.sh";                          \
+    }                                                                                             \
+  } while (0)
+
 // Runs a Python script with Debian's interpreter; arguments are passed as argv.
 inline command_result run_python(const std::string& script,
                                  const std::vector<std::string>& args = {}) {

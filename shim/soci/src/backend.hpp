@@ -3,10 +3,12 @@
 #pragma once
 
 #include <soci/soci-backend.h>
+#include <soci/version.h>
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "dbtrace/sql.hpp"
@@ -16,6 +18,19 @@
 namespace dbtrace::soci::detail {
 
 namespace sd = ::soci::details;
+
+// SOCI 4.1 changed the backend interface: column types are db_type, vector
+// sizes are const, and statements gained virtuals and element flags of their
+// own. (Every virtual is forwarded: the build checks it, see CMakeLists.txt.)
+#if SOCI_VERSION >= 400100
+#define DBTRACE_SOCI_4_1 1
+using column_type = ::soci::db_type;
+#define DBTRACE_SOCI_SIZE_CONST const
+#else
+#define DBTRACE_SOCI_4_1 0
+using column_type = ::soci::data_type;
+#define DBTRACE_SOCI_SIZE_CONST
+#endif
 
 class traced_session_backend;
 
@@ -37,10 +52,21 @@ class traced_statement_backend final : public sd::statement_backend {
   std::string rewrite_for_procedure_call(std::string const& query) override {
     return inner_->rewrite_for_procedure_call(query);
   }
-  int prepare_for_describe() override { return inner_->prepare_for_describe(); }
-  void describe_column(int column, ::soci::data_type& type, std::string& name) override {
-    inner_->describe_column(column, type, name);
+  // Describing a row may run the statement (PostgreSQL and MySQL execute it
+  // here): it starts the execution's span, which execute() then continues.
+  int prepare_for_describe() override;
+  void describe_column(int column, column_type& type, std::string& name) override;
+#if DBTRACE_SOCI_4_1
+  int get_row_to_dump() const override {
+    return inner_->get_row_to_dump();
   }
+  ::soci::data_type to_data_type(::soci::db_type type) const override {
+    return inner_->to_data_type(type);
+  }
+  ::soci::db_type exchange_dbtype_for(::soci::db_type type) const override {
+    return inner_->exchange_dbtype_for(type);
+  }
+#endif
   sd::standard_into_type_backend* make_into_type_backend() override;
   sd::standard_use_type_backend* make_use_type_backend() override;
   sd::vector_into_type_backend* make_vector_into_type_backend() override;
@@ -54,17 +80,28 @@ class traced_statement_backend final : public sd::statement_backend {
   void start(int number);
   void count_rows(exec_fetch_result r, int number);
   void finish() noexcept;
+  // SOCI threw between starting this execution and the backend's execute
+  // (e.g. "Vectors of size 0 are not allowed."): the open span is a failure.
+  void fail_unexecuted() noexcept;
+  // SOCI 4.1 sets the element flags on this object; the real backend reads its own.
+  void sync_element_flags() noexcept;
   // Runs one backend call inside the open span: its end time moves on; its
   // exception is recorded, ends the span and reaches SOCI unchanged.
   template <class F>
-  exec_fetch_result timed(F&& call) {
+  auto timed(F&& call) -> decltype(call()) {
     try {
-      const exec_fetch_result r = call();
-      span_->end_now();
-      return r;
+      if constexpr (std::is_void_v<decltype(call())>) {
+        call();
+        span_->end_now();
+      } else {
+        auto r = call();
+        span_->end_now();
+        return r;
+      }
     } catch (...) {
       span_->end_now();
       record_current_exception(*span_);
+      awaiting_execute_ = false;  // the backend's own error, not fail_unexecuted's
       finish();
       throw;
     }
@@ -82,6 +119,8 @@ class traced_statement_backend final : public sd::statement_backend {
   std::vector<std::unique_ptr<bound_value>> bound_;
   std::optional<sql_span> span_;  // open from execute (a one-shot's prepare) until the last fetch
   bool opened_at_prepare_ = false;
+  bool described_ = false;         // this execution was started by prepare_for_describe
+  bool awaiting_execute_ = false;  // started, and the backend's execute has not returned yet
   std::int64_t rows_ = 0;
 };
 
@@ -110,14 +149,14 @@ class traced_session_backend final : public sd::session_backend {
   std::string create_table(std::string const& t) override { return inner_->create_table(t); }
   std::string drop_table(std::string const& t) override { return inner_->drop_table(t); }
   std::string truncate_table(std::string const& t) override { return inner_->truncate_table(t); }
-  std::string create_column_type(::soci::data_type dt, int precision, int scale) override {
+  std::string create_column_type(column_type dt, int precision, int scale) override {
     return inner_->create_column_type(dt, precision, scale);
   }
-  std::string add_column(std::string const& t, std::string const& c, ::soci::data_type dt,
-                         int precision, int scale) override {
+  std::string add_column(std::string const& t, std::string const& c, column_type dt, int precision,
+                         int scale) override {
     return inner_->add_column(t, c, dt, precision, scale);
   }
-  std::string alter_column(std::string const& t, std::string const& c, ::soci::data_type dt,
+  std::string alter_column(std::string const& t, std::string const& c, column_type dt,
                            int precision, int scale) override {
     return inner_->alter_column(t, c, dt, precision, scale);
   }

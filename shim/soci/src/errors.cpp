@@ -2,11 +2,19 @@
 #include "errors.hpp"
 
 #include <soci/error.h>
+#include <soci/version.h>
+// SOCI 4.1's errors say their SQLSTATE and backend code themselves; before
+// that, each backend's error type is asked.
+#if SOCI_VERSION < 400100
 #ifdef DBTRACE_SOCI_HAVE_POSTGRESQL
 #include <soci/postgresql/soci-postgresql.h>
 #endif
 #ifdef DBTRACE_SOCI_HAVE_SQLITE3
 #include <soci/sqlite3/soci-sqlite3.h>
+#endif
+#ifdef DBTRACE_SOCI_HAVE_MYSQL
+#include <soci/mysql/soci-mysql.h>
+#endif
 #endif
 
 #include <cstdlib>
@@ -39,7 +47,14 @@ const char* category_name(::soci::soci_error::error_category c) {
   return "unknown";
 }
 
+// db.response.status_code: the SQLSTATE where the backend has one
+// (PostgreSQL), else its error code (SQLite's result code, MySQL's error number).
 std::string status_code(const ::soci::soci_error& e) {
+#if SOCI_VERSION >= 400100
+  if (auto sqlstate = e.get_sqlstate(); !sqlstate.empty()) return sqlstate;
+  if (const int code = e.get_backend_error_code(); code != 0) return std::to_string(code);
+  return {};
+#else
 #ifdef DBTRACE_SOCI_HAVE_POSTGRESQL
   if (auto* pg = dynamic_cast<const ::soci::postgresql_soci_error*>(&e)) return pg->sqlstate();
 #endif
@@ -47,8 +62,13 @@ std::string status_code(const ::soci::soci_error& e) {
   if (auto* lite = dynamic_cast<const ::soci::sqlite3_soci_error*>(&e))
     return std::to_string(lite->result());
 #endif
+#ifdef DBTRACE_SOCI_HAVE_MYSQL
+  if (auto* my = dynamic_cast<const ::soci::mysql_soci_error*>(&e))
+    return std::to_string(my->err_num_);
+#endif
   (void)e;
   return {};
+#endif
 }
 
 }  // namespace

@@ -33,6 +33,25 @@ void traced_statement_backend::clean_up() {
   inner_->clean_up();
 }
 
+void traced_statement_backend::fail_unexecuted() noexcept {
+  // The exception itself is out of reach here (SOCI's core threw it, and
+  // unwinding has not yet reached a handler); what is known is that the
+  // statement failed and the database never ran it.
+  span_->error("soci::soci_error",
+               "SOCI failed the statement before the database ran it (the application got "
+               "SOCI's exception)");
+  awaiting_execute_ = false;
+}
+
+void traced_statement_backend::sync_element_flags() noexcept {
+#if DBTRACE_SOCI_4_1
+  inner_->hasIntoElements_ = hasIntoElements_;
+  inner_->hasVectorIntoElements_ = hasVectorIntoElements_;
+  inner_->hasUseElements_ = hasUseElements_;
+  inner_->hasVectorUseElements_ = hasVectorUseElements_;
+#endif
+}
+
 void traced_statement_backend::prepare(std::string const& query, sd::statement_type type) {
   finish();
   // With tracing off this stays one load and a branch: no copy, no lookup.
@@ -71,6 +90,7 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
     throw;
   }
   opened_at_prepare_ = static_cast<bool>(span_);
+  awaiting_execute_ = opened_at_prepare_;
 }
 
 void traced_statement_backend::open_span() {
@@ -86,6 +106,7 @@ void traced_statement_backend::open_span() {
 
 [[gnu::hot]] void traced_statement_backend::start(int number) {
   if (!opened_at_prepare_) {
+    if (span_ && awaiting_execute_) fail_unexecuted();  // the last execution never ran
     if (span_ && statement_) {
       // The execution still open (rows were fetchable) is recorded; the same
       // span object then times this one.
@@ -99,6 +120,7 @@ void traced_statement_backend::open_span() {
   }
   opened_at_prepare_ = false;
   if (!span_) return;
+  awaiting_execute_ = true;
   // SOCI executes a bulk use with `number` = the vectors' size.
   if (vector_uses_ > 0 && intos_ == 0 && number > 1) span_->batch_size(number);
   if (span_->wants_params()) record_params();
@@ -156,9 +178,13 @@ void traced_statement_backend::record_params() {
 [[gnu::hot]] sd::statement_backend::exec_fetch_result traced_statement_backend::execute(
     int number) {
   if (!span_ && !sql_tracing_enabled()) return inner_->execute(number);  // tracing off
-  start(number);
+  if (described_)
+    described_ = false;  // prepare_for_describe started this execution
+  else
+    start(number);
   if (!span_) return inner_->execute(number);
   const exec_fetch_result r = timed([&] { return inner_->execute(number); });
+  awaiting_execute_ = false;
   if (intos_ > 0) {
     count_rows(r, number);
     span_->rows(rows_);
@@ -179,6 +205,19 @@ void traced_statement_backend::record_params() {
   return r;
 }
 
+int traced_statement_backend::prepare_for_describe() {
+  if (!span_ && !sql_tracing_enabled()) return inner_->prepare_for_describe();
+  start(1);  // a row is described once, before its statement's first execute
+  if (!span_) return inner_->prepare_for_describe();
+  described_ = true;
+  return timed([&] { return inner_->prepare_for_describe(); });
+}
+
+void traced_statement_backend::describe_column(int column, column_type& type, std::string& name) {
+  if (!span_) return inner_->describe_column(column, type, name);
+  timed([&] { inner_->describe_column(column, type, name); });
+}
+
 [[gnu::hot]] sd::statement_backend::exec_fetch_result traced_statement_backend::fetch(int number) {
   if (!span_) return inner_->fetch(number);
   const exec_fetch_result r = timed([&] { return inner_->fetch(number); });
@@ -189,16 +228,21 @@ void traced_statement_backend::record_params() {
 }
 
 void traced_statement_backend::finish() noexcept {
+  if (span_ && awaiting_execute_) fail_unexecuted();
+  described_ = false;
+  awaiting_execute_ = false;
   span_.reset();
 }
 
 sd::standard_into_type_backend* traced_statement_backend::make_into_type_backend() {
   ++intos_;
+  sync_element_flags();
   return inner_->make_into_type_backend();
 }
 
 sd::vector_into_type_backend* traced_statement_backend::make_vector_into_type_backend() {
   ++intos_;
+  sync_element_flags();
   return inner_->make_vector_into_type_backend();
 }
 
@@ -214,6 +258,7 @@ static bool params_wanted() {
 }
 
 sd::standard_use_type_backend* traced_statement_backend::make_use_type_backend() {
+  sync_element_flags();
   if (!params_wanted()) return inner_->make_use_type_backend();
   std::unique_ptr<sd::standard_use_type_backend> inner(inner_->make_use_type_backend());
   auto* wrapper = new traced_use_backend(inner.get(), add_bound_value());
@@ -223,6 +268,7 @@ sd::standard_use_type_backend* traced_statement_backend::make_use_type_backend()
 
 sd::vector_use_type_backend* traced_statement_backend::make_vector_use_type_backend() {
   ++vector_uses_;
+  sync_element_flags();
   if (!params_wanted()) return inner_->make_vector_use_type_backend();
   std::unique_ptr<sd::vector_use_type_backend> inner(inner_->make_vector_use_type_backend());
   auto* wrapper = new traced_vector_use_backend(inner.get(), add_bound_value());

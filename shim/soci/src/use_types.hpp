@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "backend.hpp"
 #include "params.hpp"
 
 namespace dbtrace::soci::detail {
@@ -75,7 +76,7 @@ class traced_vector_use_backend final : public sd::vector_use_type_backend {
     value_.indicators = ind;
     inner_->pre_use(ind);
   }
-  std::size_t size() override { return inner_->size(); }
+  std::size_t size() DBTRACE_SOCI_SIZE_CONST override { return inner_->size(); }
   void clean_up() override { inner_->clean_up(); }
 
  private:
