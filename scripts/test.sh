@@ -95,7 +95,7 @@ elif [ "${CI:-}" = true ]; then
 fi
 
 soci_version_of() { sed -n 's/^#define SOCI_VERSION \([0-9]*\)$/\1/p' "$1/soci/version.h"; }
-export DBTRACE_EXPECT_SOCI_VERSION=$(soci_version_of /usr/include)  # Debian's
+export DBTRACE_TEST_SOCI_VERSION=$(soci_version_of /usr/include)  # Debian's
 (cd "$build" && ctest --output-on-failure -j2 --timeout 600 "${exclude[@]}")
 
 # SOCI 4.1, which Debian does not ship: the shim built against it (its build
@@ -109,6 +109,6 @@ if [ -z "$sanitize" ]; then
     -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=OFF -DDBTRACE_WITH_REDIS=OFF \
     -DDBTRACE_WITH_OTLP=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$soci_build" -j"$(nproc)" --target soci_tests
-  DBTRACE_EXPECT_SOCI_VERSION=$(soci_version_of "$soci_prefix/include") \
+  DBTRACE_TEST_SOCI_VERSION=$(soci_version_of "$soci_prefix/include") \
     "$soci_build/tests/soci_tests" --gtest_brief=1
 fi

@@ -491,8 +491,8 @@ TEST_P(soci_test, a_statement_soci_refuses_before_the_database_runs_it_is_an_err
 // The SOCI the suite runs against: scripts/test.sh runs it on Debian's and on
 // one built from source, and says which it expects.
 TEST(soci_version, is_the_one_the_run_asked_for) {
-  const char* expected = std::getenv("DBTRACE_EXPECT_SOCI_VERSION");
-  if (!expected) GTEST_SKIP() << "DBTRACE_EXPECT_SOCI_VERSION not set";
+  const char* expected = std::getenv("DBTRACE_TEST_SOCI_VERSION");
+  if (!expected) GTEST_SKIP() << "DBTRACE_TEST_SOCI_VERSION not set";
   EXPECT_EQ(std::to_string(SOCI_VERSION), expected);
 }
 
