@@ -466,7 +466,7 @@ TEST_P(soci_test, a_statement_soci_refuses_before_the_database_runs_it_is_an_err
   fill(2);
   std::vector<int> none;  // SOCI: "Vectors of size 0 are not allowed."
   const std::string query = "SELECT id FROM " + table_;
-  auto run = [&](::soci::session& s) -> std::string {
+  auto run = [&](auto& s) -> std::string {  // s << … as the session's own type has it
     try {
       s << query, ::soci::into(none);
     } catch (const ::soci::soci_error& e) {
@@ -481,11 +481,28 @@ TEST_P(soci_test, a_statement_soci_refuses_before_the_database_runs_it_is_an_err
   }
   EXPECT_EQ(traced_error, run(*raw_));  // the application's error is SOCI's own
   EXPECT_NE(traced_error.find("Vectors of size 0"), std::string::npos) << traced_error;
-  const auto s = spans();
+  auto s = spans();
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0].statement(), query);
-  EXPECT_TRUE(s[0].stop["info"].contains("etype")) << s[0].stop.dump();
+  EXPECT_EQ(s[0].stop["info"]["etype"], "soci::soci_error") << s[0].stop.dump();
+  EXPECT_EQ(s[0].stop["info"]["message"], traced_error);  // SOCI's error, as the application got it
   EXPECT_FALSE(s[0].stop["info"]["db"].contains("db.response.returned_rows")) << s[0].stop.dump();
+
+  // A plain soci::session opened with traced() (or a dbtrace::soci::session
+  // used through soci::session&): SOCI's exception is out of reach, but the
+  // statement is still a failure, not a success.
+  ::soci::session plain(soci::traced(factory()), connect_);
+  restart();
+  {
+    trace t;
+    EXPECT_EQ(run(plain), traced_error);
+  }
+  s = spans();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].stop["info"]["etype"], "soci::soci_error") << s[0].stop.dump();
+  EXPECT_NE(s[0].stop["info"]["message"].get<std::string>().find("before the database ran it"),
+            std::string::npos)
+      << s[0].stop.dump();
 }
 
 // The SOCI the suite runs against: scripts/test.sh runs it on Debian's and on

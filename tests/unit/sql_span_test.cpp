@@ -3,6 +3,7 @@
 #include "dbtrace/sql.hpp"
 
 #include <future>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -356,6 +357,75 @@ TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_parent_span_not_l
   for (const auto& e : events()) names.push_back(e["name"]);
   EXPECT_EQ(names, (std::vector<std::string>{"rpc-start", "db-start", "db-stop", "rpc-stop",
                                              "later-start", "later-stop"}));
+}
+
+// A shim hands an execution on (SOCI's: a statement SOCI refuses before the
+// database runs it, whose error is known only later): one span, recorded by
+// its new owner, with what the first owner recorded.
+TEST_F(sql_span_test, a_span_handed_on_is_recorded_once_by_its_new_owner) {
+  start();
+  std::optional<sql_span> refused, counted;
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    {
+      sql_span first(target_ref{}, "SELECT 1");
+      refused.emplace(std::move(first));
+      sql_span second(target_ref{}, "SELECT 2");
+      second.rows(3);
+      counted.emplace(std::move(second));
+    }  // the first owners record nothing
+    EXPECT_TRUE(events().empty());
+    refused->error("soci::soci_error", "Vectors of size 0 are not allowed.");
+    refused.reset();
+    counted.reset();
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[0]["info"]["db"]["statement"], "SELECT 1");
+  EXPECT_EQ(ev[0]["base_id"], base);
+  EXPECT_EQ(ev[1]["info"]["message"], "Vectors of size 0 are not allowed.");
+  EXPECT_EQ(ev[2]["info"]["db"]["statement"], "SELECT 2");
+  EXPECT_EQ(ev[3]["info"]["db"]["db.response.returned_rows"], 3);
+}
+
+TEST_F(sql_span_keep_open_test, a_span_kept_open_and_handed_on_still_ends_with_its_parent_span) {
+  start();
+  std::optional<sql_span> cursor;
+  {
+    trace t;
+    {
+      span rpc{"rpc"};
+      sql_span a(target_ref{}, "SELECT a");
+      a.keep_open();
+      sql_span b(target_ref{}, "SELECT b");  // b sits before a in the thread's list
+      b.keep_open();
+      cursor.emplace(std::move(a));
+      sql_span c(std::move(b));  // b's place in the list is c's now
+    }                            // c ends here; the cursor (a) with rpc
+    span later{"later"};
+  }
+  const auto before_reset = events().size();
+  cursor.reset();  // already finished with rpc: records nothing more
+  const auto ev = events();
+  EXPECT_EQ(ev.size(), before_reset);
+  std::map<std::string, std::string> statement_of;  // trace_id -> text
+  std::string rpc_stop;
+  std::map<std::string, std::string> stop_of;
+  for (const auto& e : ev) {
+    if (e["name"] == "db-start") statement_of[e["trace_id"]] = e["info"]["db"]["statement"];
+    if (e["name"] == "db-stop") stop_of[e["trace_id"]] = e["timestamp"];
+    if (e["name"] == "rpc-stop") rpc_stop = e["timestamp"];
+  }
+  ASSERT_EQ(statement_of.size(), 2u);
+  std::set<std::string> texts;
+  for (const auto& [id, text] : statement_of) {
+    texts.insert(text);
+    ASSERT_TRUE(stop_of.count(id)) << text;
+    EXPECT_LE(stop_of[id], rpc_stop) << text;
+  }
+  EXPECT_EQ(texts, (std::set<std::string>{"SELECT a", "SELECT b"}));
 }
 
 TEST_F(sql_span_keep_open_test, a_span_kept_open_ends_with_its_trace) {

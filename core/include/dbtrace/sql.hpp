@@ -116,6 +116,10 @@ class sql_span {
   }
   sql_span(const sql_span&) = delete;
   sql_span& operator=(const sql_span&) = delete;
+  // Takes over `other`'s execution, open or kept open, with all it recorded so
+  // far (a shim handing it on); `other` then records nothing.
+  sql_span(sql_span&& other) noexcept;
+  sql_span& operator=(sql_span&&) = delete;
 
   bool recording() const noexcept { return on_; }
   // Records this execution (when it is recording) and starts the next one of

@@ -100,6 +100,34 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
   if (registered_ && !on_) unlink();
 }
 
+sql_span::sql_span(sql_span&& other) noexcept
+    : on_(other.on_),
+      registered_(other.registered_),
+      statement_(other.statement_),
+      target_(other.target_),
+      batch_(other.batch_),
+      end_ns_(other.end_ns_),
+      rows_(other.rows_),
+      start_ns_(other.start_ns_),
+      extra_(other.extra_),
+      base_id_(other.base_id_),
+      parent_id_(other.parent_id_),
+      trace_id_(other.trace_id_) {
+  if (registered_) {  // this object takes other's place in the thread's list
+    prev_open_ = other.prev_open_;
+    next_open_ = other.next_open_;
+    open_list_ = other.open_list_;
+    if (prev_open_)
+      prev_open_->next_open_ = this;
+    else
+      *open_list_ = this;
+    if (next_open_) next_open_->prev_open_ = this;
+  }
+  other.on_ = false;
+  other.registered_ = false;
+  other.extra_ = nullptr;
+}
+
 std::int64_t sql_span::clock() noexcept {
   return detail::wall_ns();
 }

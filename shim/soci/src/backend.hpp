@@ -34,6 +34,11 @@ using column_type = ::soci::data_type;
 
 class traced_session_backend;
 
+// A statement SOCI refused before the database ran it, while a one_shot
+// (session::operator<<) runs it: its span is handed to the one_shot, which
+// records SOCI's exception on it. False when no one_shot is there to catch it.
+bool hand_to_one_shot(sql_span& refused) noexcept;
+
 class traced_statement_backend final : public sd::statement_backend {
  public:
   traced_statement_backend(traced_session_backend& session, sd::statement_backend* inner);

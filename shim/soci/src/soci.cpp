@@ -5,11 +5,14 @@
 #include <pthread.h>
 #include <soci/connection-parameters.h>
 
+#include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 
 #include "backend.hpp"
+#include "errors.hpp"
 
 namespace dbtrace::soci {
 namespace detail {
@@ -113,6 +116,40 @@ void session::open(std::string const& uri) {
   const auto [backend, rest] = split_uri(uri);
   open(backend, rest);
 }
+
+namespace detail {
+namespace {
+// The one_shots running a statement on this thread, and the span of a
+// statement SOCI refused meanwhile (the innermost one_shot records it).
+thread_local int t_one_shots = 0;
+thread_local std::optional<sql_span> t_refused;
+}  // namespace
+
+bool hand_to_one_shot(sql_span& refused) noexcept {
+  // Only while unwinding from SOCI's exception towards a one_shot's catch.
+  if (t_one_shots == 0 || std::uncaught_exceptions() == 0) return false;
+  t_refused.emplace(std::move(refused));
+  return true;
+}
+
+one_shot::catching::catching() noexcept {
+  ++t_one_shots;
+}
+one_shot::catching::~catching() {
+  --t_one_shots;
+}
+
+// once_'s destruction runs the statement: what it throws is caught here,
+// recorded on a refused statement's span, and rethrown as it was.
+one_shot::~one_shot() noexcept(false) try {
+} catch (...) {
+  if (t_refused) {
+    record_current_exception(*t_refused);
+    t_refused.reset();
+  }
+}
+
+}  // namespace detail
 
 ::soci::details::session_backend* inner_backend(::soci::session& sql) {
   auto* backend = sql.get_backend();

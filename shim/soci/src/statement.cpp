@@ -35,8 +35,9 @@ void traced_statement_backend::clean_up() {
 
 void traced_statement_backend::fail_unexecuted() noexcept {
   // The exception itself is out of reach here (SOCI's core threw it, and
-  // unwinding has not yet reached a handler); what is known is that the
-  // statement failed and the database never ran it.
+  // unwinding has not yet reached a handler; a one_shot catches it where
+  // there is one); what is known is that the statement failed and the
+  // database never ran it.
   span_->error("soci::soci_error",
                "SOCI failed the statement before the database ran it (the application got "
                "SOCI's exception)");
@@ -228,7 +229,7 @@ void traced_statement_backend::describe_column(int column, column_type& type, st
 }
 
 void traced_statement_backend::finish() noexcept {
-  if (span_ && awaiting_execute_) fail_unexecuted();
+  if (span_ && awaiting_execute_ && !hand_to_one_shot(*span_)) fail_unexecuted();
   described_ = false;
   awaiting_execute_ = false;
   span_.reset();

@@ -16,8 +16,51 @@
 #include <soci/soci.h>
 
 #include <string>
+#include <utility>
 
 namespace dbtrace::soci {
+namespace detail {
+
+// What `session << …` returns: SOCI's own one-shot statement, which runs when
+// this is destroyed at the end of the full expression, exactly as SOCI runs it.
+// Its destructor catches (and rethrows) what SOCI throws, so that a statement
+// SOCI refuses before the database runs it (e.g. "Vectors of size 0 are not
+// allowed.") records SOCI's error.
+class one_shot {
+ public:
+  template <typename T>
+  one_shot(::soci::session& s, T const& t) : once_(s) {
+    once_ << t;
+  }
+  one_shot(const one_shot&) = delete;
+  one_shot& operator=(const one_shot&) = delete;
+  ~one_shot() noexcept(false);  // runs the statement; throws what SOCI throws
+
+  template <typename T>
+  one_shot& operator<<(T const& t) {
+    once_ << t;
+    return *this;
+  }
+  // Whatever SOCI's one-shot takes after a comma: into(…), use(…).
+  template <typename T,
+            typename = decltype(std::declval<::soci::details::once_temp_type&>().operator,(
+                                    std::declval<T const&>()))>
+  one_shot& operator,(T const& t) {
+    once_.operator,(t);
+    return *this;
+  }
+
+ private:
+  // Counts the one_shots alive on this thread (defined in the shim).
+  struct catching {
+    catching() noexcept;
+    ~catching();
+  };
+  catching catching_;  // (declared first: destroyed after the statement ran)
+  ::soci::details::once_temp_type once_;
+};
+
+}  // namespace detail
 
 // A factory that opens sessions of `inner` with tracing. The reference stays
 // valid for the process: SOCI keeps a pointer to the factory for reconnects.
@@ -36,6 +79,15 @@ class session : public ::soci::session {
   void open(::soci::backend_factory const& factory, std::string const& connect_string);
   void open(std::string const& backend_name, std::string const& connect_string);
   void open(std::string const& uri);
+
+  // `sql << "…", into(x), use(y);` as with soci::session; a statement SOCI
+  // itself refuses is recorded with SOCI's error (through a plain
+  // soci::session opened with traced(), or `sql.once << …`, the span says only
+  // that SOCI failed it before the database ran it).
+  template <typename T>
+  detail::one_shot operator<<(T const& t) {
+    return detail::one_shot(*this, t);
+  }
 };
 
 // The backend's own session object, for code that downcasts sql.get_backend()
