@@ -5,12 +5,14 @@
 
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 
 #include "bench_command.hpp"
 #include "common.hpp"
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
+#include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
 #include "stats_command.hpp"
 #include "trace_commands.hpp"
@@ -148,7 +150,8 @@ int main(int argc, char** argv) {
                   << " is neither a trace id nor a readable report file\n";
         return 1;
       }
-      events = dbtrace::events_from_report(nlohmann::ordered_json::parse(in));
+      const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      events = dbtrace::events_from_report(dbtrace::parse_report_text(text));
     } else {
       const std::string cs = cli::store_location(connection_string, config_file);
       where = dbtrace::redact_connection_string(cs);
@@ -163,10 +166,10 @@ int main(int argc, char** argv) {
     }
     if (format == "json")
       // Stores written by other tools may hold invalid UTF-8: shown as U+FFFD.
-      return cli::write_output(
-          dbtrace::build_report(events).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-              "\n",
-          out_file);
+      return cli::write_output(dbtrace::build_report(events).dump(
+                                   2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                   "\n",
+                               out_file);
     const auto trace = dbtrace::assemble_trace(events);
     if (format == "html") return cli::write_output(dbtrace::viewer::render_html(trace), out_file);
     if (format == "dot") return cli::write_output(dbtrace::render_dot(trace), out_file);

@@ -24,6 +24,31 @@ TEST(cli, show_json_prints_osprofilers_report) {
   EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(testing::report_example().dump()));
 }
 
+// An event whose info nests 100,000 deep (a hostile or broken store) once
+// crashed every format of `trace show` (rendering it recursed that deep): the
+// event is skipped, the rest of the trace shown; a report file like it is refused.
+TEST(cli, show_survives_an_event_and_a_report_that_nest_100000_deep) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto events = testing::example_raw_events();
+  auto hostile = events.front();
+  std::string lines;
+  for (const auto& e : events) lines += e.dump() + "\n";
+  std::string hostile_line = hostile.dump();
+  hostile_line.insert(hostile_line.rfind('}'), ", \"deep\": " + deep);
+  const auto store = testing::write_file("deep.jsonl", hostile_line + "\n" + lines);
+  for (const char* format : {"--json", "--tree", "--html", "--dot", "--chrome", "--otlp"}) {
+    const auto r = testing::run(cli + " trace show " + example_base + " " + format +
+                                " --connection-string file://" + store + " >/dev/null 2>&1");
+    EXPECT_EQ(r.status, 0) << format;
+  }
+  const auto report = testing::write_file(
+      "deep_report.json",
+      R"({"info": {"name": "total"}, "children": [{"info": {"x": )" + deep + "}}]}");
+  const auto r = testing::run(cli + " trace show " + report + " --json 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("deeper than 128 levels"), std::string::npos) << r.out;
+}
+
 TEST(cli, show_writes_to_out_and_defaults_to_the_tree) {
   const auto store = example_store();
   const auto out = (testing::temp_dir() / "tree.txt").string();

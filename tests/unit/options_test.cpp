@@ -139,9 +139,9 @@ TEST(options, errors_name_file_line_and_key) {
   EXPECT_NE(fake_scheme.find(":2: connection_string: no scheme"), std::string::npos) << fake_scheme;
   EXPECT_EQ(fake_scheme.find("s3cret"), std::string::npos) << fake_scheme;
   // A connection string on the wrong key is quoted without its password.
-  for (const char* line : {"enabled = postgresql://app:s3cret@db/app",
-                           "sample_rate = host=db password=s3cret",
-                           "queue_size = redis://:s3cret@cache"}) {
+  for (const char* line :
+       {"enabled = postgresql://app:s3cret@db/app", "sample_rate = host=db password=s3cret",
+        "queue_size = redis://:s3cret@cache"}) {
     const auto wrong_key = error_of(std::string("[profiler]\n") + line + "\n");
     EXPECT_NE(wrong_key.find(":2: "), std::string::npos) << wrong_key;
     EXPECT_EQ(wrong_key.find("s3cret"), std::string::npos) << wrong_key;
@@ -348,6 +348,26 @@ TEST(options, passwords_never_appear_in_messages) {
   EXPECT_EQ(redact_connection_string("sqlite:///x.db"), "sqlite:///x.db");
   EXPECT_EQ(redact_connection_string("file:///var/log/x.jsonl"), "file:///var/log/x.jsonl");
   EXPECT_EQ(redact_connection_string("otlp://collector:4318"), "otlp://collector:4318");
+}
+
+// std::regex recursed per character and overflowed the stack at ~30 KB: a
+// password of any length is redacted, in linear time.
+TEST(options, a_password_of_any_length_is_redacted_without_overflowing_the_stack) {
+  const std::string secret(4 << 20, 's');
+  for (const std::string& cs : {"dbname=app password=" + secret + " host=db",
+                                "dbname=app password='" + secret + "' host=db",
+                                "postgresql://app:" + secret + "@db/app?password=" + secret,
+                                // many unclosed quotes: still one pass
+                                [] {
+                                  std::string many;
+                                  for (int i = 0; i < 100000; ++i) many += "password='x ";
+                                  return many;
+                                }()}) {
+    const std::string shown = redact_connection_string(cs);
+    EXPECT_EQ(shown.find("sss"), std::string::npos);
+    EXPECT_NE(shown.find("***"), std::string::npos);
+    EXPECT_EQ(shown.find("'x"), std::string::npos);
+  }
 }
 
 TEST(options, passwords_with_unencoded_special_characters_are_redacted_whole) {

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "test_support.hpp"
 #include "trace/clock.hpp"
@@ -211,6 +212,30 @@ TEST_F(sql_span_test, long_statements_are_truncated_and_invalid_utf8_is_replaced
   EXPECT_EQ(cut.substr(0, 100), huge.substr(0, 100));
   EXPECT_NE(cut.find("truncated, 1048585 bytes"), std::string::npos);
   EXPECT_EQ(ev[2]["info"]["db"]["statement"], "SELECT 'caf\xEF\xBF\xBD'");
+}
+
+// Text that is not UTF-8 at the cut (here: nothing but continuation bytes)
+// is cut at the limit with the mark, not emptied; both paths: copied (too long
+// to intern) and interned.
+TEST_F(sql_span_test, a_statement_of_continuation_bytes_is_cut_and_marked_not_emptied) {
+  opts_.max_statement_length = 100;
+  start();
+  const std::string huge(10 << 20, '\x80');
+  const std::string small(300, '\x80');
+  {
+    trace t;
+    { sql_span a({}, huge); }
+    { sql_span b({}, intern_statement(small)); }
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  for (const auto& [index, size] :
+       {std::pair<int, std::size_t>{0, huge.size()}, {2, small.size()}}) {
+    const std::string text = ev[index]["info"]["db"]["statement"];
+    EXPECT_NE(text.find("\xEF\xBF\xBD"), std::string::npos) << index;  // replaced, not dropped
+    EXPECT_NE(text.find("truncated, " + std::to_string(size) + " bytes"), std::string::npos)
+        << index << ": " << text.substr(text.size() > 80 ? text.size() - 80 : 0);
+  }
 }
 
 TEST_F(sql_span_test, sanitize_statements_records_no_literals) {

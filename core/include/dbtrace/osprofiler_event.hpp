@@ -43,8 +43,17 @@ std::string event_payload_json(const event& e);
 stored_event stored_event_from_json(nlohmann::ordered_json event);
 // An event's JSON text as a store holds it, parsed; bytes that are not UTF-8
 // (a store another tool wrote) become U+FFFD rather than lose the event.
-// A discarded value when the text is not JSON.
+// A discarded value when the text is not JSON, or nests deeper than
+// max_stored_json_depth (rendering it again would recurse that deep).
 nlohmann::ordered_json parse_event_text(std::string_view text);
+
+// How deep stored JSON (an event, a report file) may nest arrays and objects:
+// OSProfiler's events nest a few levels; a store or file nesting deeper is
+// hostile or broken, and reading it is refused rather than crash the reader.
+constexpr std::size_t max_stored_json_depth = 128;
+// A report file's JSON text (`dbtrace trace show FILE`), parsed; throws
+// std::invalid_argument when it is not JSON or nests too deep.
+nlohmann::ordered_json parse_report_text(std::string_view text);
 
 // Turns span views into OSProfiler events, reusing the buffers of `out`.
 class osprofiler_formatter {
@@ -88,7 +97,8 @@ std::string uuid_text(const detail::id128& id);
 std::string data_table_ddl(const char* id_column);
 
 // OSProfiler's SQL stores hold the payload as a JSON string (double-encoded);
-// this accepts that and plain JSON, and gives an empty object for anything else.
+// this accepts that and plain JSON, and gives an empty object for anything else
+// (also for JSON nesting deeper than max_stored_json_depth).
 nlohmann::ordered_json decode_data_column(std::string_view text);
 
 }  // namespace dbtrace

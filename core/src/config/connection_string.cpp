@@ -2,23 +2,60 @@
 // password), and the redacted form that messages print.
 #include <cctype>
 #include <cstdlib>
-#include <regex>
+#include <string_view>
 
 #include "dbtrace/driver.hpp"
 #include "dbtrace/sql.hpp"
 
 namespace dbtrace {
 
+namespace {
+
+// A URI scheme and its "://" at the start of `cs` (RFC 3986: a letter, then
+// letters, digits, '+', '-', '.'): the length of both, or 0.
+std::size_t scheme_length(const std::string& cs) {
+  if (cs.empty() || !std::isalpha(static_cast<unsigned char>(cs[0]))) return 0;
+  std::size_t i = 1;
+  while (i < cs.size() && (std::isalnum(static_cast<unsigned char>(cs[i])) || cs[i] == '+' ||
+                           cs[i] == '-' || cs[i] == '.'))
+    ++i;
+  return cs.compare(i, 3, "://") == 0 ? i + 3 : 0;
+}
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// At `i`, a password key (password, pwd, pass; any case), blanks, '=' and
+// blanks: the position after them, or npos.
+std::size_t after_password_key(const std::string& s, std::size_t i) {
+  for (const std::string_view key : {"password", "pwd", "pass"}) {
+    if (s.size() - i < key.size()) continue;
+    bool same = true;
+    for (std::size_t k = 0; same && k < key.size(); ++k)
+      same = std::tolower(static_cast<unsigned char>(s[i + k])) == key[k];
+    if (!same) continue;
+    std::size_t j = i + key.size();
+    while (j < s.size() && is_blank(s[j])) ++j;
+    if (j == s.size() || s[j] != '=') continue;
+    ++j;
+    while (j < s.size() && is_blank(s[j])) ++j;
+    return j;
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
+// One pass over the text, no regex: a connection string may be of any length
+// (std::regex's matcher recurses per character and overflowed the stack).
 std::string redact_connection_string(const std::string& cs) {
   std::string out = cs;
   // URI userinfo: scheme://user:secret@host -> scheme://user:***@host. The
   // userinfo ends at the *last* '@': passwords are often not percent-encoded
   // and may hold '/', '?', ':' or '@' themselves. Without a ':' the whole
   // userinfo may be the password (redis://s3cret@host), so all of it goes.
-  static const std::regex scheme(R"(^[a-zA-Z][a-zA-Z0-9+.-]*://)");
-  std::smatch m;
-  if (std::regex_search(cs, m, scheme)) {
-    const std::size_t start = static_cast<std::size_t>(m.length(0));
+  if (const std::size_t start = scheme_length(cs); start > 0) {
     const std::size_t at = cs.rfind('@');
     if (at != std::string::npos && at >= start) {
       const std::size_t colon = cs.find(':', start);
@@ -26,10 +63,37 @@ std::string redact_connection_string(const std::string& cs) {
       out = cs.substr(0, keep) + "***" + cs.substr(at);
     }
   }
-  // key=value form: password=secret (libpq, SOCI), also in a URI's query.
-  static const std::regex kv_password(
-      R"((^|[\s;&?])((?:password|pwd|pass)\s*=\s*)('[^']*'|[^\s;&]*))", std::regex::icase);
-  return std::regex_replace(out, kv_password, "$1$2***");
+  // key=value form: password=secret (libpq, SOCI), also in a URI's query. A
+  // key starts the text or follows a blank, ';', '&' or '?'; its value is
+  // '…' quoted, or runs to the next blank, ';' or '&'.
+  std::string redacted;
+  redacted.reserve(out.size());
+  std::size_t i = 0;
+  bool unclosed_quote = false;
+  while (i < out.size()) {
+    const bool key_may_start = i == 0 || is_blank(out[i - 1]) || out[i - 1] == ';' ||
+                               out[i - 1] == '&' || out[i - 1] == '?';
+    const std::size_t value = key_may_start ? after_password_key(out, i) : std::string::npos;
+    if (value == std::string::npos) {
+      redacted += out[i++];
+      continue;
+    }
+    std::size_t end = value;
+    std::size_t quote_end = std::string::npos;
+    if (value < out.size() && out[value] == '\'' && !unclosed_quote) {
+      quote_end = out.find('\'', value + 1);
+      unclosed_quote = quote_end == std::string::npos;  // (then no later value is closed: linear)
+    }
+    if (quote_end != std::string::npos) {
+      end = quote_end + 1;
+    } else {
+      while (end < out.size() && !is_blank(out[end]) && out[end] != ';' && out[end] != '&') ++end;
+    }
+    redacted.append(out, i, value - i);
+    redacted += "***";
+    i = end;
+  }
+  return redacted;
 }
 
 db_target describe_connection(std::string system, std::string_view cs) {

@@ -184,17 +184,22 @@ std::string sanitize_sql(std::string_view s, sql_dialect dialect) {
   return collapsed;
 }
 
+std::size_t utf8_cut(std::string_view text, std::size_t limit) noexcept {
+  if (limit >= text.size()) return text.size();
+  for (std::size_t cut = limit; cut + 3 >= limit && cut > 0; --cut)
+    if ((static_cast<unsigned char>(text[cut]) & 0xC0) != 0x80) return cut;
+  return limit;
+}
+
 std::string truncate_statement(std::string_view text, std::size_t limit) {
   return truncate_statement(text, limit, text.size());
 }
 
 std::string truncate_statement(std::string_view text, std::size_t limit, std::size_t whole_size) {
   if (text.size() <= limit && whole_size <= text.size()) return std::string(text);
-  std::size_t cut = std::min(limit, text.size());
-  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
-    --cut;
-  std::string out(text.substr(0, cut));
-  out += "... [dbtrace: truncated, " + std::to_string(std::max(whole_size, text.size())) + " bytes]";
+  std::string out(text.substr(0, utf8_cut(text, limit)));
+  out +=
+      "... [dbtrace: truncated, " + std::to_string(std::max(whole_size, text.size())) + " bytes]";
   return out;
 }
 

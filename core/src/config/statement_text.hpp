@@ -20,6 +20,12 @@ sql_dialect dialect_of(std::string_view system);
 // to `IN (?)`. Placeholders (`?`, `$1`, `:name`), identifiers and comments stay.
 std::string sanitize_sql(std::string_view sql, sql_dialect dialect = sql_dialect::standard);
 
+// Where to cut `text` to at most `limit` bytes: on a UTF-8 character boundary,
+// at most 3 bytes before `limit` (a character is at most 4). Text that is not
+// UTF-8 there (a run of continuation bytes) is cut at `limit`, never emptied:
+// its invalid bytes are replaced when it is recorded.
+std::size_t utf8_cut(std::string_view text, std::size_t limit) noexcept;
+
 // Cuts `text` to at most `limit` bytes on a UTF-8 boundary and marks the cut.
 // `whole_size` is the size of the statement `text` starts (when `text` is
 // already a cut of it): the mark says that size.

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 
 #include "dbtrace/osprofiler_event.hpp"
 #include "trace/ids.hpp"
@@ -153,7 +154,49 @@ void append_json_string(std::string& out, std::string_view text) {
              .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// True when `text`, read as JSON, opens more than `limit` arrays and objects
+// inside each other (brackets inside strings do not count). One pass, no
+// recursion, whatever the text's length.
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+nlohmann::ordered_json discarded() {
+  return nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+}
+
+}  // namespace
+
+nlohmann::ordered_json parse_report_text(std::string_view text) {
+  if (nests_deeper_than(text, max_stored_json_depth))
+    throw std::invalid_argument("the report nests arrays and objects deeper than " +
+                                std::to_string(max_stored_json_depth) + " levels");
+  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw std::invalid_argument("not a trace report: not JSON");
+  return j;
+}
+
 nlohmann::ordered_json parse_event_text(std::string_view text) {
+  if (nests_deeper_than(text, max_stored_json_depth)) return discarded();
   auto j = nlohmann::ordered_json::parse(text, nullptr, false);
   if (j.is_discarded()) j = nlohmann::ordered_json::parse(valid_utf8(text), nullptr, false);
   return j;
@@ -198,8 +241,13 @@ std::string data_table_ddl(const char* id_column) {
 }
 
 nlohmann::ordered_json decode_data_column(std::string_view text) {
-  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
-  if (j.is_string()) j = nlohmann::ordered_json::parse(j.get<std::string>(), nullptr, false);
+  auto parse = [](std::string_view t) {
+    return nests_deeper_than(t, max_stored_json_depth)
+               ? discarded()
+               : nlohmann::ordered_json::parse(t, nullptr, false);
+  };
+  auto j = parse(text);
+  if (j.is_string()) j = parse(j.get<std::string>());
   return j.is_object() ? j : nlohmann::ordered_json::object();
 }
 

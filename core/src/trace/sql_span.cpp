@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "config/statement_text.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/traceparent.hpp"
 #include "ids.hpp"
@@ -55,11 +56,8 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
     // is; the exporter sanitizes and classifies it.
     try {
       extra_ = new detail::record_extra;
-      std::size_t keep = std::min(sql.size(), detail::current().max_statement_length);
-      while (keep > 0 && keep < sql.size() &&
-             (static_cast<unsigned char>(sql[keep]) & 0xC0) == 0x80)
-        --keep;  // on a character boundary
-      extra_->unprepared.assign(sql.substr(0, keep));
+      extra_->unprepared.assign(
+          sql.substr(0, detail::utf8_cut(sql, detail::current().max_statement_length)));
       extra_->unprepared_size = sql.size();
       extra_->dialect = dialect;
     } catch (...) {
