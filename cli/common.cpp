@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -56,6 +58,9 @@ std::string timestamp(std::int64_t micros) {
 std::optional<std::int64_t> parse_duration(const std::string& text) {
   static const std::map<std::string, double> units = {{"us", 1},   {"ms", 1e3},   {"s", 1e6},
                                                       {"m", 60e6}, {"h", 3600e6}, {"d", 86400e6}};
+  // A plain decimal number: stod alone would also take "nan", "inf", hex and blanks.
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.'))
+    return std::nullopt;
   std::size_t used = 0;
   double value = 0;
   try {
@@ -64,8 +69,10 @@ std::optional<std::int64_t> parse_duration(const std::string& text) {
     return std::nullopt;
   }
   const auto unit = units.find(text.substr(used));
-  if (unit == units.end() || value < 0) return std::nullopt;
-  return static_cast<std::int64_t>(value * unit->second);
+  if (unit == units.end() || !std::isfinite(value) || value < 0) return std::nullopt;
+  const double micros = value * unit->second;
+  if (micros >= 9.0e18) return std::nullopt;  // beyond int64 microseconds
+  return static_cast<std::int64_t>(micros);
 }
 
 std::int64_t parse_time(const std::string& option, const std::string& text) {

@@ -3,6 +3,9 @@
 // store cannot be read, 2 a usage or configuration error.
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -20,7 +23,9 @@
 
 namespace cli = dbtrace::cli;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"dbtrace: show the SQL statements of traced requests"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dbtrace " DBTRACE_VERSION);
@@ -43,7 +48,7 @@ int main(int argc, char** argv) {
       ->add_option("--sort", lo.sort,
                    "Order: start (oldest first), duration or errors (most first)")
       ->check(CLI::IsMember({"start", "duration", "errors"}));
-  list_cmd->add_option("--limit", lo.limit, "At most N traces");
+  list_cmd->add_option("--limit", lo.limit, "At most N traces")->check(CLI::NonNegativeNumber);
   list_cmd->add_option("--since", lo.since,
                        "Traces started since a UTC time or an age (15m, 2h, 1d)");
   list_cmd->add_flag("--json", lo.as_json, "A JSON array, one object per trace");
@@ -142,6 +147,9 @@ int main(int argc, char** argv) {
     }
     if (bench_cmd->parsed()) return cli::run_bench(bo);
     std::vector<dbtrace::stored_event> events;
+    // Trace ids are stored in lower case, as OSProfiler writes them.
+    if (cli::is_uuid(base_id))
+      for (auto& c : base_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (show_cmd->parsed() && !cli::is_uuid(base_id)) {
       where = base_id;
       std::ifstream in(base_id);
@@ -190,4 +198,17 @@ int main(int argc, char** argv) {
     std::cerr << "dbtrace: " << (where.empty() ? "" : where + ": ") << e.what() << "\n";
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int status = run(argc, argv);
+  // Output that could not be written (a full disk, say) is a failure, never success.
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "dbtrace: cannot write to standard output: " << std::strerror(errno) << "\n";
+    return status != 0 ? status : 1;
+  }
+  return status;
 }

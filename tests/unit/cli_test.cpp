@@ -49,6 +49,39 @@ TEST(cli, show_survives_an_event_and_a_report_that_nest_100000_deep) {
   EXPECT_NE(r.out.find("deeper than 128 levels"), std::string::npos) << r.out;
 }
 
+TEST(cli, output_that_cannot_be_written_is_a_failure) {
+  const auto store = example_store();
+  const auto r = testing::run(cli + " trace show " + example_base +
+                              " --json --connection-string file://" + store + " 2>&1 >/dev/full");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("cannot write to standard output: No space left on device"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(cli, a_duration_or_limit_that_is_not_a_number_is_a_usage_error) {
+  const auto store = example_store();
+  for (const std::string& args :
+       {"trace show " + example_base + " --min-duration nanms",
+        "trace show " + example_base + " --min-duration infs",
+        "trace show " + example_base + " --min-duration ' 1ms'",
+        std::string("trace list --limit -1"), std::string("trace list --since 1e300d")}) {
+    const auto r =
+        testing::run(cli + " " + args + " --connection-string file://" + store + " 2>&1");
+    EXPECT_EQ(r.status, 2) << args << ": " << r.out;
+  }
+}
+
+TEST(cli, a_trace_id_in_upper_case_is_found) {
+  const auto store = example_store();
+  std::string upper = example_base;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto r =
+      testing::run(cli + " trace show " + upper + " --json --connection-string file://" + store);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out), nlohmann::json::parse(testing::report_example().dump()));
+}
+
 TEST(cli, show_writes_to_out_and_defaults_to_the_tree) {
   const auto store = example_store();
   const auto out = (testing::temp_dir() / "tree.txt").string();
