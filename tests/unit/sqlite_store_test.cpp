@@ -235,6 +235,39 @@ TEST_F(sqlite_store_test, an_osprofiler_layout_file_is_read_but_never_written) {
   EXPECT_EQ(query("SELECT count(*) FROM data").at(0).at(0), "1");  // untouched
 }
 
+// A traces.db that is not a database at init: its batches are dropped, and
+// once the file is replaced the writer opens the new one (it kept the broken
+// connection, and dropped everything until restart).
+TEST_F(sqlite_store_test, a_file_that_was_not_a_database_is_written_once_it_is_replaced) {
+  std::ofstream(path_) << std::string(4096, 'x');
+  init(opts_);
+  record_request();
+  EXPECT_TRUE(flush());
+  EXPECT_EQ(stats().exported, 0u);
+  EXPECT_GT(stats().dropped, 0u);
+  std::filesystem::remove(path_);
+  const std::string base = record_request();
+  EXPECT_TRUE(flush());
+  EXPECT_GT(stats().exported, 0u);
+  EXPECT_EQ(make_reader(opts_.connection_string)->read_trace(base).size(), 6u);
+}
+
+// The store's file deleted while the service runs: later spans went into the
+// unlinked file, counted as exported; they go into a new file now.
+TEST_F(sqlite_store_test, a_store_file_deleted_while_in_use_is_made_anew) {
+  init(opts_);
+  const std::string first = record_request();
+  EXPECT_TRUE(flush());
+  std::filesystem::remove(path_);
+  const std::string second = record_request();
+  EXPECT_TRUE(flush());
+  EXPECT_EQ(stats().dropped, 0u);
+  ASSERT_TRUE(std::filesystem::exists(path_));
+  auto store = make_reader(opts_.connection_string);
+  EXPECT_EQ(store->read_trace(second).size(), 6u);
+  EXPECT_TRUE(store->read_trace(first).empty());  // it went with the deleted file
+}
+
 TEST_F(sqlite_store_test, a_newer_layout_is_refused_with_a_clear_message) {
   {
     sqlite3* db = nullptr;

@@ -4,9 +4,11 @@
 #include "dbtrace/drivers/sqlite.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <unordered_map>
 
@@ -158,6 +160,13 @@ class sqlite_writer final : public writer {
 
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
+      if (db_ && file_was_replaced()) {
+        // Writing on would fill the deleted file no one can read: a new one instead.
+        std::fprintf(stderr,
+                     "dbtrace: %s was deleted or replaced while in use; writing a new one\n",
+                     path_.c_str());
+        close();
+      }
       if (!db_) {
         const auto opened = open(error);
         if (opened != write_result::ok) return opened;
@@ -476,7 +485,19 @@ class sqlite_writer final : public writer {
     } catch (const sqlite_failure& f) {
       return fail(f.rc, error);
     }
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0) {
+      file_dev_ = st.st_dev;
+      file_ino_ = st.st_ino;
+    }
     return write_result::ok;
+  }
+
+  // The path no longer names the file this connection has open (deleted, or
+  // another file moved there). One stat per batch.
+  bool file_was_replaced() const {
+    struct stat st {};
+    return ::stat(path_.c_str(), &st) != 0 || st.st_dev != file_dev_ || st.st_ino != file_ino_;
   }
 
   void prepare_all() {
@@ -548,8 +569,10 @@ class sqlite_writer final : public writer {
     errors_.clear();
     if (db_ && !sqlite3_get_autocommit(db_))
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    // Reopened on the next try, whatever the error: the file may have been
+    // replaced (a file that was not a database), or the disk freed.
+    close();
     if (!transient(rc)) return write_result::rejected;
-    close();  // reopen on the next try: the file may have been replaced or the disk freed
     if ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY) {
       if (const auto problem = file_store_problem(path_); !problem.empty()) {
         error = problem;
@@ -571,6 +594,8 @@ class sqlite_writer final : public writer {
 
   std::string path_, project_, service_, host_;
   sqlite3* db_ = nullptr;
+  dev_t file_dev_ = 0;  // the file db_ has open
+  ino_t file_ino_ = 0;
   std::int64_t source_ = 0;
   static constexpr std::size_t rows_per_insert = 128;
   static constexpr std::size_t ranges_per_insert = 32;
