@@ -19,4 +19,8 @@ struct bench_options {
 
 int run_bench(const bench_options& o);
 
+// The project `dbtrace bench` records its spans under, in whatever store:
+// `dbtrace stats` leaves it out unless asked for it by name.
+inline constexpr const char* bench_project = "dbtrace-bench";
+
 }  // namespace dbtrace::cli

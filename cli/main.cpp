@@ -14,6 +14,7 @@
 #include "bench_command.hpp"
 #include "common.hpp"
 #include "dbtrace/dbtrace.hpp"
+#include "dbtrace/detail/closest_word.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
@@ -46,8 +47,9 @@ int run(int argc, char** argv) {
   list_cmd->add_flag("--error-trace", lo.errors_only, "Only traces that contain an error");
   list_cmd
       ->add_option("--sort", lo.sort,
-                   "Order: start (oldest first), duration or errors (most first)")
+                   "Order: start (newest first), duration (longest first) or errors (most first)")
       ->check(CLI::IsMember({"start", "duration", "errors"}));
+  list_cmd->add_flag("--reverse", lo.reverse, "The other way round (oldest first, say)");
   list_cmd->add_option("--limit", lo.limit, "At most N traces")->check(CLI::NonNegativeNumber);
   list_cmd->add_option("--since", lo.since,
                        "Traces started since a UTC time or an age (15m, 2h, 1d)");
@@ -55,7 +57,10 @@ int run(int argc, char** argv) {
 
   auto* show_cmd = trace_cmd->add_subcommand("show", "Show one trace");
   std::string base_id, out_file, min_duration;
-  show_cmd->add_option("base_id", base_id, "The trace's base_id, or a file with its JSON report")
+  show_cmd
+      ->add_option("base_id", base_id,
+                   "The trace's base_id (or enough of its start to be unique), or a file with "
+                   "its JSON report")
       ->required();
   std::string format = "tree";
   auto* format_group = show_cmd->add_option_group("format", "Output format (default --tree)");
@@ -89,7 +94,9 @@ int run(int argc, char** argv) {
   stats_cmd->add_option("--since", so.since,
                         "Spans started since a UTC time or an age (15m, 2h, 1d)");
   stats_cmd->add_option("--until", so.until, "Spans started before a UTC time or an age");
-  stats_cmd->add_option("--project", so.project, "Only spans recorded by this project");
+  stats_cmd->add_option("--project", so.project,
+                        "Only spans recorded by this project (without it, every project but "
+                        "dbtrace-bench, where `dbtrace bench` records)");
   stats_cmd->add_option("--service", so.service, "Only spans recorded by this service");
   stats_cmd->add_option("--trace", so.trace, "Only this trace (base_id)");
   auto* stats_json =
@@ -125,9 +132,15 @@ int run(int argc, char** argv) {
     // A word CLI11 could not place is what the user got wrong: name it
     // (CLI11 would only say that a subcommand is required).
     const auto extra = app.remaining(true);
-    if (!extra.empty())
-      std::cerr << "dbtrace: unknown command or option '" << extra.front()
-                << "' (see dbtrace --help)\n";
+    if (!extra.empty()) {
+      std::vector<std::string_view> commands;
+      for (const auto* level : {&app, trace_cmd})
+        for (const auto* sub : level->get_subcommands({})) commands.push_back(sub->get_name());
+      const auto meant = dbtrace::detail::closest_word(extra.front(), commands, 2);
+      std::cerr << "dbtrace: unknown command or option '" << extra.front() << "'"
+                << (meant.empty() ? "" : " (did you mean '" + meant + "'?)")
+                << " (see dbtrace --help)\n";
+    }
     else
       std::cerr << "dbtrace: " << e.what() << " (see dbtrace --help)\n";
     return 2;
@@ -148,9 +161,11 @@ int run(int argc, char** argv) {
     if (bench_cmd->parsed()) return cli::run_bench(bo);
     std::vector<dbtrace::stored_event> events;
     // Trace ids are stored in lower case, as OSProfiler writes them.
-    if (cli::is_uuid(base_id))
+    const bool file_given = show_cmd->parsed() && !cli::is_uuid(base_id) &&
+                            !(cli::is_id_prefix(base_id) && !std::ifstream(base_id));
+    if (!file_given)
       for (auto& c : base_id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (show_cmd->parsed() && !cli::is_uuid(base_id)) {
+    if (file_given) {
       where = base_id;
       std::ifstream in(base_id);
       if (!in) {
@@ -166,6 +181,14 @@ int run(int argc, char** argv) {
       auto store = dbtrace::make_reader(cs);
       if (list_cmd->parsed()) return cli::list_traces(*store, lo);
       if (stats_cmd->parsed()) return cli::show_stats(*store, so);
+      if (!cli::is_uuid(base_id)) {
+        const auto whole = cli::trace_with_prefix(*store, base_id);
+        if (whole.empty()) {
+          std::cerr << "dbtrace: no trace starts with " << base_id << " in " << where << "\n";
+          return 1;
+        }
+        base_id = whole;
+      }
       events = store->read_trace(base_id);
     }
     if (events.empty()) {

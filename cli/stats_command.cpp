@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "bench_command.hpp"
 #include "common.hpp"
 #include "dbtrace/stats.hpp"
 
@@ -52,6 +53,7 @@ int show_stats(reader& store, const stats_options& o) {
   if (!o.since.empty()) q.since_us = parse_time("--since", o.since);
   if (!o.until.empty()) q.until_us = parse_time("--until", o.until);
   q.project = o.project;
+  if (o.project.empty()) q.other_than_project = bench_project;
   q.service = o.service;
   q.base_id = o.trace;
 

@@ -30,13 +30,18 @@ int list_traces(reader& store, const list_options& o) {
                                        (o.errors_only && t.errors == 0);
                               }),
                traces.end());
+  // Largest first; ties and the default, newest first: the request just made
+  // is the one a person looks for.
   auto key = [&](const trace_overview& t) -> std::int64_t {
-    if (o.sort == "duration") return -t.duration_us();
-    if (o.sort == "errors") return -static_cast<std::int64_t>(t.errors);
+    if (o.sort == "duration") return t.duration_us();
+    if (o.sort == "errors") return static_cast<std::int64_t>(t.errors);
     return t.started_us;
   };
+  const auto before = [&](const trace_overview& a, const trace_overview& b) {
+    return key(a) != key(b) ? key(a) > key(b) : a.started_us > b.started_us;
+  };
   std::stable_sort(traces.begin(), traces.end(), [&](const auto& a, const auto& b) {
-    return key(a) != key(b) ? key(a) < key(b) : a.started_us < b.started_us;
+    return o.reverse ? before(b, a) : before(a, b);
   });
   if (o.limit && traces.size() > o.limit) traces.resize(o.limit);
 
@@ -65,6 +70,26 @@ int list_traces(reader& store, const list_options& o) {
                              "PROJECT/SERVICE"},
                             rows, person),
                       "");
+}
+
+std::string trace_with_prefix(reader& store, const std::string& prefix) {
+  std::vector<std::string> found;
+  for (const auto& t : store.list_traces(false))
+    if (t.base_id.compare(0, prefix.size(), prefix) == 0 &&
+        std::find(found.begin(), found.end(), t.base_id) == found.end())
+      found.push_back(t.base_id);
+  if (found.size() <= 1) return found.empty() ? std::string() : found.front();
+  std::string some;
+  for (std::size_t i = 0; i < found.size() && i < 3; ++i) some += (i ? ", " : "") + found[i];
+  throw usage_error(std::to_string(found.size()) + " traces start with " + prefix + " (" + some +
+                    (found.size() > 3 ? ", …" : "") + "): give more of the id");
+}
+
+bool is_id_prefix(const std::string& s) {
+  if (s.size() < 4 || s.size() >= 36) return false;
+  for (const char c : s)
+    if (c != '-' && !std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
 }
 
 bool is_uuid(const std::string& s) {

@@ -1,8 +1,10 @@
 // The postgresql:// store: OSProfiler's table written with COPY, read back by
 // dbtrace and by Python OSProfiler, and an outage the application never sees.
 #include <chrono>
+#include <ctime>
 #include <thread>
 
+#include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/pqxx.hpp"
 #include "dbtrace/report.hpp"
 #include "test_support.hpp"
@@ -65,6 +67,36 @@ TEST_F(postgres_store_test, one_odd_span_name_never_costs_the_other_traces_of_it
   const auto escaped = store->read_trace(bases.back());
   ASSERT_EQ(escaped.size(), 2u);
   EXPECT_EQ(escaped[0].name, "tab\there\nnewline\r \\ backslash-start");
+}
+
+// A batch sent again after its reply was lost (a timeout while the server
+// stalled, which then commits the first attempt) is stored once.
+TEST_F(postgres_store_test, a_batch_written_again_by_a_retry_is_stored_once) {
+  init(opts_);  // statements are interned in the runtime
+  const auto statement = intern_statement("SELECT 'retried'");
+  std::vector<span_view> batch(3);
+  const detail::id128 base{0x5eedf00d5eedf00dULL, static_cast<std::uint64_t>(std::time(nullptr))};
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& v = batch[i];
+    v.name = "db";
+    v.statement = statement.get();
+    v.base_id = base;
+    v.parent_id = base;
+    v.id = {base.hi, base.lo * 16 + i + 1};
+    v.start_ns = 1'700'000'000'000'000'000 + static_cast<std::int64_t>(i);
+    v.end_ns = v.start_ns + 1000;
+  }
+  auto w = make_writer({opts_.connection_string, "host", "shop", "pg-store", false});
+  std::string error;
+  ASSERT_EQ(w->write(batch, error), write_result::ok) << error;
+  ASSERT_EQ(w->write(batch, error), write_result::ok) << error;  // the retry
+  auto other = make_writer({opts_.connection_string, "host", "shop", "pg-store", false});
+  ASSERT_EQ(other->write(batch, error), write_result::ok) << error;  // on another connection
+  EXPECT_EQ(make_reader(opts_.connection_string)->read_trace(uuid_text(base)).size(), 6u);
+  // A batch of its own is written, not taken for the first one.
+  batch.erase(batch.begin());
+  ASSERT_EQ(w->write(batch, error), write_result::ok) << error;
+  EXPECT_EQ(make_reader(opts_.connection_string)->read_trace(uuid_text(base)).size(), 10u);
 }
 
 TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {

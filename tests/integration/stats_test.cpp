@@ -303,8 +303,10 @@ TEST(trace_list, the_embedded_store_lists_what_the_events_say) {
   const auto from_sql = list(stores().sqlite);
   ASSERT_EQ(from_sql.size(), 12u);
   EXPECT_EQ(from_sql, list(stores().jsonl));
-  EXPECT_EQ(from_sql[0]["spans"], 12);  // the rpc span and its 11 statements
-  EXPECT_EQ(from_sql[0]["errors"], 1);
+  // The first trace recorded, listed last (newest first): the rpc span and
+  // its 11 statements.
+  EXPECT_EQ(from_sql.back()["spans"], 12);
+  EXPECT_EQ(from_sql.back()["errors"], 1);
 }
 
 }  // namespace

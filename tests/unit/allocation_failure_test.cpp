@@ -105,5 +105,38 @@ TEST(allocation_failure, a_batch_cut_short_by_bad_alloc_is_rolled_back_and_writt
   }
 }
 
+// A detail of a span that cannot be kept (out of memory on the application's
+// thread) is no silent loss: counted, said once, and the span still written.
+TEST(allocation_failure, a_bound_value_or_error_that_cannot_be_kept_is_counted_and_said_once) {
+  options o;
+  o.enabled = true;
+  o.record_params = true;
+  o.connection_string = "memory://lost-details";
+  testing::capture_stderr capture;
+  init(o);
+  {
+    trace t;
+    const auto statement = intern_statement("SELECT * FROM orders WHERE id = ?");
+    for (int i = 0; i < 3; ++i) {
+      sql_span s({}, statement);
+      nlohmann::json value = i;
+      testing::fail_in = 0;  // the next allocation throws: the span's first extra
+      s.param(std::move(value));
+      testing::fail_in = 0;
+      s.error("std::runtime_error", "a message long enough to be allocated, not inlined");
+      testing::fail_in = -1;
+    }
+  }
+  ASSERT_TRUE(flush());
+  const auto st = stats();
+  shutdown();
+  EXPECT_EQ(st.lost_details, 6u);
+  EXPECT_EQ(st.recorded, 6u);  // three SQL spans, kept
+  EXPECT_EQ(st.exported, st.recorded);
+  const auto said = capture.text();
+  EXPECT_NE(said.find("dbtrace: a bound value could not be recorded"), std::string::npos) << said;
+  EXPECT_EQ(said.find("could not be recorded"), said.rfind("could not be recorded")) << said;
+}
+
 }  // namespace
 }  // namespace dbtrace

@@ -138,6 +138,41 @@ TEST(cli, the_store_is_found_in_one_documented_order) {
   EXPECT_EQ(first_id("", "--config " + config), "dddddddd\n");
 }
 
+// Copies of the example trace under the given ids, each a minute after the last.
+std::string traces_store(const std::vector<std::string>& bases) {
+  std::string lines;
+  for (std::size_t i = 0; i < bases.size(); ++i)
+    for (auto e : testing::example_raw_events()) {
+      if (e["parent_id"] == e["base_id"]) e["parent_id"] = bases[i];
+      e["base_id"] = bases[i];
+      auto ts = e["timestamp"].get<std::string>();  // 2026-11-25T17:52:08.296938
+      ts[15] = static_cast<char>('2' + i);          // the minute's last digit
+      e["timestamp"] = ts;
+      lines += e.dump() + "\n";
+    }
+  return testing::write_file("three.jsonl", lines);
+}
+
+TEST(cli, trace_show_takes_a_unique_start_of_the_id) {
+  const std::vector<std::string> bases = {"abcd1111-0000-4000-8000-000000000000",
+                                          "abcd2222-0000-4000-8000-000000000000",
+                                          "ef000000-0000-4000-8000-000000000000"};
+  const auto cs = " --connection-string file://" + traces_store(bases);
+  auto r = testing::run(cli + " trace show ABCD2 --json" + cs);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(bases[1]), std::string::npos);
+  EXPECT_EQ(r.out.find(bases[0]), std::string::npos);
+  r = testing::run(cli + " trace show abcd --json" + cs + " 2>&1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("2 traces start with abcd (" + bases[0] + ", " + bases[1] +
+                       "): give more of the id"),
+            std::string::npos)
+      << r.out;
+  r = testing::run(cli + " trace show 9999 --json" + cs + " 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("no trace starts with 9999"), std::string::npos) << r.out;
+}
+
 TEST(cli, an_unknown_trace_or_unreachable_store_is_one_line_and_nonzero) {
   const auto store = example_store();
   auto r = testing::run(
@@ -166,6 +201,13 @@ TEST(cli, version_help_and_usage_errors_have_their_own_exit_codes) {
   r = testing::run(cli + " frobnicate 2>&1");
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "dbtrace: unknown command or option 'frobnicate' (see dbtrace --help)\n");
+  r = testing::run(cli + " trase list 2>&1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out,
+            "dbtrace: unknown command or option 'trase' (did you mean 'trace'?) (see dbtrace "
+            "--help)\n");
+  r = testing::run(cli + " trace shwo x 2>&1");
+  EXPECT_NE(r.out.find("(did you mean 'show'?)"), std::string::npos) << r.out;
   r = testing::run(cli + " trace list --colour 2>&1");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("'--colour'"), std::string::npos) << r.out;

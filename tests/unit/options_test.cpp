@@ -38,6 +38,8 @@ max_statement_length = 1024
 sample_rate = 0.25
 sqlcommenter = true
 queue_size = 4096
+queue_bytes = 8388608
+max_param_length = 256
 flush_timeout = 12.5
 shutdown_timeout = 2
 otlp_endpoint = https://collector.example:4318
@@ -64,6 +66,8 @@ es_doc_type = notification
   EXPECT_DOUBLE_EQ(o.sample_rate, 0.25);
   EXPECT_TRUE(o.sqlcommenter);
   EXPECT_EQ(o.queue_size, 4096u);
+  EXPECT_EQ(o.queue_bytes, 8388608u);
+  EXPECT_EQ(o.max_param_length, 256u);
   EXPECT_DOUBLE_EQ(o.flush_timeout, 12.5);
   EXPECT_DOUBLE_EQ(o.shutdown_timeout, 2);
   EXPECT_EQ(o.otlp_endpoint, "https://collector.example:4318");
@@ -86,6 +90,8 @@ TEST(options, defaults_are_those_of_the_design) {
   EXPECT_FALSE(o.record_params);
   EXPECT_EQ(o.max_statement_length, 8192u);
   EXPECT_EQ(o.queue_size, 65536u);
+  EXPECT_EQ(o.queue_bytes, 64u << 20);
+  EXPECT_EQ(o.max_param_length, 1024u);
   EXPECT_DOUBLE_EQ(o.sample_rate, 1.0);
   EXPECT_DOUBLE_EQ(o.flush_timeout, 30);
   EXPECT_DOUBLE_EQ(o.shutdown_timeout, 5);
@@ -114,9 +120,6 @@ TEST(options, errors_name_file_line_and_key) {
   EXPECT_NE(
       error_of("[profiler]\nmax_statement_length = 12abc\n").find(":2: max_statement_length:"),
       std::string::npos);
-  EXPECT_NE(error_of("[profiler]\nconnection_string = mongodb://x\n")
-                .find(":2: connection_string: unknown scheme 'mongodb://'"),
-            std::string::npos);
   // A libpq key=value string is not a store: it is refused without being echoed.
   const auto no_scheme = error_of("[profiler]\nconnection_string = host=db password=s3cret\n");
   EXPECT_NE(no_scheme.find(":2: connection_string: no scheme"), std::string::npos) << no_scheme;
@@ -423,6 +426,90 @@ TEST(describe_connection, reads_the_target_and_never_the_password) {
     for (const auto& field : {t.name_space, t.address})
       EXPECT_EQ(field.find("cret"), std::string::npos) << field;
   }
+}
+
+// The registry is the one list of schemes: a store the application
+// registered is named from a config file like a built-in one, and an unknown
+// scheme is refused at init with the schemes this process serves.
+TEST(options, a_registered_stores_scheme_is_accepted_from_a_config_file) {
+  register_store({{"mystore://"},
+                  [](const store_params& p) {
+                    store_params in_memory = p;
+                    in_memory.connection_string = "memory://mine";
+                    return make_writer(in_memory);
+                  },
+                  {}});
+  options o = load_options(write_file("mine.conf", "[profiler]\nenabled = true\n"
+                                                   "connection_string = mystore://x\n"));
+  EXPECT_EQ(o.connection_string, "mystore://x");
+  EXPECT_NO_THROW(init(o));
+  shutdown();
+
+  o = load_options(write_file("mongo.conf", "[profiler]\nenabled = true\n"
+                                            "connection_string = mongodb://x\n"));
+  try {
+    init(o);
+    ADD_FAILURE() << "init took mongodb://";
+  } catch (const config_error& e) {
+    const std::string said = e.what();
+    EXPECT_EQ(said.rfind("connection_string: unknown scheme 'mongodb://' (this dbtrace serves ",
+                         0),
+              0u)
+        << said;
+    for (const char* served : {"sqlite://", "file://", "memory://", "mystore://"})
+      EXPECT_NE(said.find(served), std::string::npos) << served << " in " << said;
+  }
+}
+
+// OSProfiler's usual setting names a transport dbtrace has not: the message
+// says so and names what to use instead.
+TEST(options, osprofilers_messaging_scheme_gets_a_hint_at_the_shared_stores) {
+  options o;
+  o.enabled = true;
+  o.connection_string = "messaging://";
+  try {
+    init(o);
+    ADD_FAILURE() << "init took messaging://";
+  } catch (const config_error& e) {
+    const std::string said = e.what();
+    EXPECT_NE(said.find("oslo.messaging"), std::string::npos) << said;
+    EXPECT_NE(said.find("redis://"), std::string::npos) << said;
+  }
+}
+
+// Every store reads its connection string through one parser: a port that is
+// not a number is refused (redis://h:abc once meant port 0), and so at load.
+TEST(connection_uri, is_read_one_way_and_a_bad_port_is_refused) {
+  const auto u = parse_connection_uri("redis://user:p@ss/w@cache.example:6380/2?a=b&c");
+  EXPECT_EQ(u.scheme, "redis");
+  EXPECT_EQ(u.user, "user");
+  EXPECT_EQ(u.password, "p@ss/w");  // up to the last '@'
+  EXPECT_EQ(u.host, "cache.example");
+  EXPECT_EQ(u.port, 6380);
+  EXPECT_EQ(u.path, "/2");
+  EXPECT_EQ(u.query,
+            (std::vector<std::pair<std::string, std::string>>{{"a", "b"}, {"c", ""}}));
+  const auto v6 = parse_connection_uri("otlp://[::1]:4318");
+  EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(v6.port, 4318);
+  const auto file = parse_connection_uri("sqlite:////var/lib/x@y.db");
+  EXPECT_EQ(file.host, "");
+  EXPECT_EQ(file.user, "");
+  EXPECT_EQ(file.path, "//var/lib/x@y.db");  // no authority: an '@' is the file's
+  for (const char* bad : {"redis://h:abc", "redis://h:0", "redis://h:65536", "otlp://h:-1",
+                          "redis://:s3cret@h:x1"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THROW(parse_connection_uri(bad), config_error);
+    const auto said = connection_uri_problem(bad);
+    EXPECT_NE(said.find("is not a number from 1 to 65535"), std::string::npos) << said;
+    EXPECT_EQ(said.find("s3cret"), std::string::npos) << said;
+  }
+  EXPECT_NE(error_of("[profiler]\nconnection_string = redis://cache:abc\n")
+                .find(":2: connection_string: the port in 'redis://cache:abc' is not a number"),
+            std::string::npos);
+  // What a store is handed is refused by its writer too (registered or built in).
+  EXPECT_THROW(make_writer({"redis://cache:abc", "host", "p", "s", false}), config_error);
+  EXPECT_THROW(make_writer({"redis://cache/zero", "host", "p", "s", false}), config_error);
 }
 
 }  // namespace

@@ -236,6 +236,68 @@ TEST_F(pipeline_test, transient_failures_are_retried_until_written) {
   EXPECT_EQ(s.failed_writes, 3u);
 }
 
+// A store that fails now and then (a file two processes share, busy) is said
+// once a minute at most, not twice per failure; every failure is counted.
+TEST_F(pipeline_test, a_store_failing_now_and_then_is_said_once_a_minute_and_counted) {
+  testing::capture_stderr capture;
+  start();
+  for (int i = 0; i < 20; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(control_->mutex);
+      control_->fail_next = 1;
+    }
+    {
+      trace t;
+      run_statements(2);
+    }
+    ASSERT_TRUE(flush());
+  }
+  const auto said = capture.text();
+  const auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = said.find(what); at != std::string::npos; at = said.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("cannot write to"), 1u) << said;
+  EXPECT_EQ(count("again"), 1u) << said;
+  EXPECT_NE(said.find("at most once a minute"), std::string::npos) << said;
+  const auto s = stats();
+  EXPECT_EQ(s.failed_writes, 20u);
+  EXPECT_EQ(s.exported, 80u);
+  EXPECT_EQ(s.dropped, 0u);
+}
+
+// The queue is bounded in bytes too: spans with big bound values while the
+// store stalls take at most queue_bytes; the rest are dropped and counted.
+TEST_F(pipeline_test, large_spans_are_bounded_by_queue_bytes_and_drops_are_counted) {
+  opts_.queue_size = 4096;
+  opts_.record_params = true;
+  opts_.max_param_length = 1 << 20;
+  opts_.queue_bytes = 4 << 20;
+  control_->hold = true;  // the store stalls: nothing is settled
+  testing::capture_stderr capture;
+  start();
+  const std::string half_a_megabyte(512 << 10, 'v');
+  {
+    trace t;
+    for (int i = 0; i < 100; ++i) {
+      sql_span s({}, "INSERT INTO blobs VALUES (?)");
+      s.param(half_a_megabyte);
+    }
+  }
+  const auto held = stats();
+  EXPECT_EQ(held.recorded, 200u);
+  EXPECT_GE(held.dropped, 2u * 90);  // 4 MiB hold fewer than 8 of them
+  control_->release();
+  ASSERT_TRUE(flush());
+  const auto s = stats();
+  EXPECT_EQ(s.exported + s.dropped, s.recorded);
+  EXPECT_LE(s.exported, 2u * 8);
+  EXPECT_GE(s.exported, 2u);
+  EXPECT_NE(capture.text().find("queue full, dropping events (see queue_size, queue_bytes"),
+            std::string::npos);
+}
+
 TEST_F(pipeline_test, a_rejected_batch_is_dropped_and_counted) {
   control_->fail_next = 1;
   control_->failure = write_result::rejected;

@@ -177,6 +177,24 @@ TEST_F(sql_span_test, params_are_recorded_only_when_asked) {
   EXPECT_EQ(events()[0]["info"]["db"]["params"], nlohmann::json::parse(R"([7, "x", null])"));
 }
 
+// A megabyte blob bound to a statement costs the queue and the store no more
+// than max_param_length: cut on a character boundary and marked, as texts are.
+TEST_F(sql_span_test, a_long_bound_value_is_cut_to_max_param_length_and_marked) {
+  opts_.record_params = true;
+  opts_.max_param_length = 100;
+  start();
+  const std::string big(1 << 20, 'x');
+  {
+    trace t;
+    sql_span s({}, "INSERT INTO files VALUES (?, ?)");
+    s.param(big);
+    s.param(nlohmann::json::array({"short", big}));  // a bulk row
+  }
+  const auto params = events()[0]["info"]["db"]["params"];
+  const std::string cut = std::string(100, 'x') + "... [dbtrace: truncated, 1048576 bytes]";
+  EXPECT_EQ(params, nlohmann::json::array({cut, nlohmann::json::array({"short", cut})}));
+}
+
 TEST_F(sql_span_test, nothing_is_recorded_outside_a_trace_or_with_trace_sql_off) {
   start();
   {

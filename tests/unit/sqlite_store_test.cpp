@@ -459,6 +459,45 @@ TEST_F(sqlite_store_test, two_writers_taking_turns_at_one_trace_read_back_whole_
   EXPECT_EQ(hosts, (std::vector<std::string>{"host-a", "host-b", "host-a", "host-b", "host-a"}));
 }
 
+// Two processes writing one file at once (two connections, as two processes
+// have): each waits for the other's write lock instead of failing.
+TEST_F(sqlite_store_test, two_writers_at_once_wait_for_each_other_instead_of_failing) {
+  init(opts_);  // the statement table lives in the runtime
+  const auto statement = intern_statement("SELECT 1");
+  constexpr int batches = 500, spans_per_batch = 20;
+  std::atomic<int> failures{0};
+  std::string first_error;
+  std::mutex error_mutex;
+  const auto write_many = [&](std::uint64_t writer_id) {
+    auto w = make_writer({opts_.connection_string, "host", "shop", "orders", false});
+    std::vector<span_view> batch(spans_per_batch);
+    for (int b = 0; b < batches; ++b) {
+      for (int i = 0; i < spans_per_batch; ++i) {
+        auto& v = batch[static_cast<std::size_t>(i)];
+        v.name = "db";
+        v.statement = statement.get();
+        v.base_id = {writer_id, static_cast<std::uint64_t>(b + 1)};  // a trace per batch
+        v.id = {writer_id, static_cast<std::uint64_t>(b * spans_per_batch + i + 1)};
+        v.parent_id = v.base_id;
+        v.start_ns = 1'700'000'000'000'000'000 + b * 1000 + i;
+        v.end_ns = v.start_ns + 500;
+      }
+      std::string error;
+      if (w->write(batch, error) != write_result::ok) {
+        ++failures;
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (first_error.empty()) first_error = error;
+      }
+    }
+  };
+  std::thread a(write_many, 1), b(write_many, 2);
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0) << first_error;
+  EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0),
+            std::to_string(2 * batches * spans_per_batch));
+}
+
 TEST_F(sqlite_store_test, the_readmes_sqlite3_queries_answer_which_statement_is_slowest) {
   init(opts_);
   record_request();
@@ -494,6 +533,56 @@ TEST_F(sqlite_store_test, reading_a_missing_store_is_a_clear_error) {
     FAIL();
   } catch (const store_error& e) {
     EXPECT_STREQ(e.what(), "/nonexistent/dir/x.db: no such trace store");
+  }
+}
+
+// A store file cut short (a full disk, a copy interrupted) is said to be
+// damaged, not taken for some other program's file.
+TEST_F(sqlite_store_test, a_truncated_store_is_called_damaged_not_foreign) {
+  init(opts_);
+  for (int i = 0; i < 200; ++i) record_request();
+  ASSERT_TRUE(flush());
+  shutdown();
+  query("PRAGMA wal_checkpoint(TRUNCATE)");  // everything in the main file
+  const std::string whole = testing::read_file(path_);
+  ASSERT_GT(whole.size(), 8192u);
+  const std::string cut_path = path_ + ".cut";
+  for (const std::size_t size : {whole.size() / 2, std::size_t{50}, std::size_t{10}}) {
+    SCOPED_TRACE(size);
+    std::ofstream(cut_path, std::ios::binary | std::ios::trunc) << whole.substr(0, size);
+    try {
+      make_reader("sqlite:///" + cut_path)->list_traces(false);
+      ADD_FAILURE() << "a truncated store was read";
+    } catch (const store_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(cut_path + ": a damaged or truncated SQLite file (", 0),
+                0u)
+          << e.what();
+    }
+  }
+  std::ofstream(cut_path, std::ios::trunc) << "some text, not SQLite\n";
+  try {
+    make_reader("sqlite:///" + cut_path)->list_traces(false);
+    ADD_FAILURE() << "a text file was read";
+  } catch (const store_error& e) {
+    EXPECT_EQ(std::string(e.what()), cut_path + ": not a dbtrace or OSProfiler trace store");
+  }
+}
+
+// ?parameters are no part of the file's name: a password there is refused,
+// redacted, and never printed as part of a path.
+TEST_F(sqlite_store_test, a_password_parameter_is_refused_and_never_printed) {
+  for (const bool reading : {true, false}) {
+    try {
+      if (reading)
+        make_reader("sqlite:///x.db?password=hunter2")->list_traces(false);
+      else
+        make_writer({"sqlite:///x.db?password=hunter2", "host", "shop", "orders", false});
+      ADD_FAILURE() << "taken";
+    } catch (const config_error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                "connection_string: the embedded store takes no ?parameters, got "
+                "'sqlite:///x.db?password=***'");
+    }
   }
 }
 

@@ -93,9 +93,32 @@ TEST(collection_name, is_the_first_table_named) {
   EXPECT_EQ(collection_name("UPDATE app.items SET x = 1"), "app.items");
   EXPECT_EQ(collection_name("SELECT fromage FROM cheese"), "cheese");
   EXPECT_EQ(collection_name("SELECT 1"), "");
+  EXPECT_EQ(collection_name("SELECT * FROM (SELECT 1) AS t"), "");
+  EXPECT_EQ(collection_name("SELECT * FROM `shop`.`orders`", sql_dialect::mysql), "shop.orders");
   EXPECT_EQ(query_summary("SELECT", "users"), "SELECT users");
   EXPECT_EQ(query_summary("BEGIN", ""), "BEGIN");
   EXPECT_EQ(query_summary("", "users"), "");
+}
+
+}  // namespace
+}  // namespace dbtrace::detail
+
+namespace dbtrace::detail {
+namespace {
+
+// Sanitizing, the operation and the collection read SQL one way (one
+// tokenizer): a keyword inside a string literal or a comment is no keyword.
+TEST(collection_name, is_never_read_inside_a_literal_or_a_comment) {
+  EXPECT_EQ(collection_name("SELECT 'a from b' AS x FROM users"), "users");
+  EXPECT_EQ(collection_name("/* FROM cache */ SELECT * FROM users"), "users");
+  EXPECT_EQ(collection_name("SELECT 1 -- FROM cache\nFROM users"), "users");
+  EXPECT_EQ(collection_name("SELECT $$ FROM x $$ FROM users"), "users");
+  EXPECT_EQ(collection_name("SELECT \"from\" FROM users"), "users");  // a quoted column
+  EXPECT_EQ(collection_name("SELECT \"a from b\" FROM users", sql_dialect::mysql), "users");
+  EXPECT_EQ(collection_name("SELECT 1 # FROM cache\nFROM users", sql_dialect::mysql), "users");
+  EXPECT_EQ(collection_name("SELECT * FROM /* the table */ users"), "users");
+  EXPECT_EQ(operation_name("/* SELECT */ 'x' DELETE"), "");
+  EXPECT_EQ(operation_name("-- UPDATE\n( ( select 1))"), "SELECT");
 }
 
 }  // namespace

@@ -323,20 +323,20 @@ TEST(trace_list, shows_start_duration_spans_sql_errors_and_service) {
   auto r = testing::run(cli + " trace list --connection-string file://" + store);
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(r.out,
-            "3ed17421-3818-479d-9762-0d4e295a70ea\t2026-11-25T16:52:08.296938\t3."
-            "120\t7\t6\t0\tpeer/interop\n"
             "2ed17421-3818-479d-9762-0d4e295a70ea\t2026-11-25T17:52:08.296938\t3."
-            "120\t7\t6\t1\tpeer/interop\n");
+            "120\t7\t6\t1\tpeer/interop\n"
+            "3ed17421-3818-479d-9762-0d4e295a70ea\t2026-11-25T16:52:08.296938\t3."
+            "120\t7\t6\t0\tpeer/interop\n");
   r = testing::run(cli + " trace list --json --connection-string file://" + store);
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 2u);
-  EXPECT_EQ(j[1]["base_id"], "2ed17421-3818-479d-9762-0d4e295a70ea");
-  EXPECT_EQ(j[1]["spans"], 7);
-  EXPECT_EQ(j[1]["sql"], 6);
-  EXPECT_EQ(j[1]["errors"], 1);
-  EXPECT_EQ(j[0]["errors"], 0);
-  EXPECT_DOUBLE_EQ(j[1]["duration_ms"].get<double>(), 3.12);
-  EXPECT_EQ(j[1]["service"], "interop");
+  EXPECT_EQ(j[0]["base_id"], "2ed17421-3818-479d-9762-0d4e295a70ea");
+  EXPECT_EQ(j[0]["spans"], 7);
+  EXPECT_EQ(j[0]["sql"], 6);
+  EXPECT_EQ(j[0]["errors"], 1);
+  EXPECT_EQ(j[1]["errors"], 0);
+  EXPECT_DOUBLE_EQ(j[0]["duration_ms"].get<double>(), 3.12);
+  EXPECT_EQ(j[0]["service"], "interop");
 }
 
 TEST(trace_list, sorts_limits_and_filters) {
@@ -346,10 +346,14 @@ TEST(trace_list, sorts_limits_and_filters) {
                                 store + " | cut -c1-8 | tr '\\n' ' '");
     return r.out;
   };
-  EXPECT_EQ(ids(""), "3ed17421 2ed17421 ");
+  // Newest first: the request just made is the one looked for.
+  EXPECT_EQ(ids(""), "2ed17421 3ed17421 ");
+  EXPECT_EQ(ids("--reverse"), "3ed17421 2ed17421 ");
   EXPECT_EQ(ids("--sort errors"), "2ed17421 3ed17421 ");
+  EXPECT_EQ(ids("--sort errors --reverse"), "3ed17421 2ed17421 ");
   EXPECT_EQ(ids("--error-trace"), "2ed17421 ");
-  EXPECT_EQ(ids("--limit 1"), "3ed17421 ");
+  EXPECT_EQ(ids("--limit 1"), "2ed17421 ");
+  EXPECT_EQ(ids("--limit 1 --reverse"), "3ed17421 ");
   EXPECT_EQ(ids("--since 2026-11-25T17:00:00"), "2ed17421 ");
   EXPECT_EQ(ids("--since 2026-11-26"), "");
   EXPECT_EQ(ids("--since 1h"), "");  // both are older than an hour

@@ -51,6 +51,10 @@ struct statistics {
   std::uint64_t dropped = 0;            // events lost: full queue, rejected or abandoned batches
   std::uint64_t failed_writes = 0;      // driver write attempts that failed (each retry counts)
   std::uint64_t rejected_contexts = 0;  // incoming headers not trusted (see context_status)
+  // What could not be recorded: a span's bound value, error, row count or
+  // connection target (out of memory, or a driver that throws when asked;
+  // the span is kept), or, out of memory, a whole span. Said once on stderr.
+  std::uint64_t lost_details = 0;
 };
 statistics stats() noexcept;
 

@@ -137,6 +137,12 @@ class writer {
 // is missing or not writable, or the file is not writable), or empty.
 std::string file_store_problem(const std::string& path) noexcept;
 
+// A name unique to a batch (its first span and phase, 33 hex digits and
+// one), the same on each retry of it: a store whose write may have landed
+// although its reply was lost makes the retry a no-op with it (Redis,
+// PostgreSQL). The batch must not be empty.
+std::string batch_marker(const std::vector<span_view>& batch);
+
 // An event read back from a store, in the shape OSProfiler's report needs.
 struct stored_event {
   std::string name, base_id, trace_id, parent_id, timestamp;
@@ -206,5 +212,24 @@ void init(const options& o, std::unique_ptr<writer> w);
 
 // The connection string with any password replaced by `***`, for messages.
 std::string redact_connection_string(const std::string& connection_string);
+
+// A store's connection string read as a URI, the one way every store and
+// message reads it: scheme://[user[:password]@][host][:port][/path][?k=v&…].
+// The userinfo ends at the last '@' (an unencoded password may hold '/', '?'
+// or '@'); an authority-less string (sqlite:///x.db) has none.
+struct connection_uri {
+  std::string scheme;  // "redis", without "://"
+  std::string user, password;
+  std::string host;                 // an IPv6 address without its brackets
+  std::optional<int> port;          // given and from 1 to 65535
+  std::string path;                 // from the '/' after the authority: "/0", "/x.db", "//abs.db"
+  std::vector<std::pair<std::string, std::string>> query;  // ?a=b&c=d, in order
+};
+
+// What is wrong with `connection_string` as a URI (no scheme, a port that is
+// not a number from 1 to 65535), never quoting a password; empty when nothing is.
+std::string connection_uri_problem(const std::string& connection_string);
+// Throws config_error("connection_string: " + the problem) when there is one.
+connection_uri parse_connection_uri(const std::string& connection_string);
 
 }  // namespace dbtrace

@@ -33,6 +33,9 @@ struct options {
   bool sanitize_statements = false;
   // Longer statement texts are cut and marked (default 8192 bytes).
   std::size_t max_statement_length = 8192;
+  // With record_params: longer bound values (strings, blobs) are cut and
+  // marked (default 1024 bytes).
+  std::size_t max_param_length = 1024;
   // Fraction of the traces dbtrace starts itself that are recorded (default 1.0).
   double sample_rate = 1.0;
   // Append a traceparent comment to statements sent to the server (default false).
@@ -42,6 +45,10 @@ struct options {
   // and with many recording threads it may grow to about twice that: each
   // keeps up to ~0.5 MB of it for its own pushes).
   std::size_t queue_size = 65536;
+  // What the queued spans' variable-length parts (texts not interned, bound
+  // values, errors, a generic span's info) may take before spans are dropped
+  // and counted as with a full queue (default 64 MiB, at least 1 MiB).
+  std::size_t queue_bytes = std::size_t{64} << 20;
   // flush() and shutdown() called without a deadline wait at most this long,
   // in seconds (defaults 30 and 5).
   double flush_timeout = 30;

@@ -32,6 +32,9 @@ struct record_extra;
 extern std::atomic<bool> g_sql;
 // True while bound values are recorded too (g_sql and record_params).
 extern std::atomic<bool> g_record_params;
+// Counts what could not be recorded (`what`: "a bound value", "an error",
+// "a span", …) in stats().lost_details; the first is said on stderr.
+void count_lost_detail(const char* what) noexcept;
 // Finishes the SQL spans this thread keeps open (sql_span::keep_open) whose
 // parent is `parent`, or all of them (a trace ends): nothing stays pending.
 void close_open_sql_spans(const id128* parent = nullptr) noexcept;

@@ -36,6 +36,7 @@ struct stats_query {
   stats_grouping by = stats_grouping::text;
   std::optional<std::int64_t> since_us, until_us;  // on the span's start, µs since the epoch
   std::string project, service;                    // empty: any
+  std::string other_than_project;                  // empty: none left out
   std::string base_id;                             // empty: every trace
 };
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "dbtrace/driver.hpp"
+#include "dbtrace/error.hpp"
 #include "dbtrace/sql.hpp"
 
 namespace dbtrace {
@@ -20,6 +21,67 @@ std::size_t scheme_length(const std::string& cs) {
                            cs[i] == '-' || cs[i] == '.'))
     ++i;
   return cs.compare(i, 3, "://") == 0 ? i + 3 : 0;
+}
+
+// A port: digits only, from 1 to 65535 ("abc", "-1", "99999" are none).
+std::optional<int> port_number(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  int port = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + (c - '0');
+  }
+  if (port < 1 || port > 65535) return std::nullopt;
+  return port;
+}
+
+// Reads `cs` as a URI into `uri` as far as it goes; the first problem found
+// (never quoting a password) goes to `problem`.
+void read_uri(const std::string& cs, connection_uri& uri, std::string& problem) {
+  const std::size_t start = scheme_length(cs);
+  if (start == 0) {
+    problem = "no scheme (expected a store such as sqlite:///traces.db or redis://host)";
+    return;
+  }
+  uri.scheme = cs.substr(0, start - 3);
+  std::string_view rest = std::string_view(cs).substr(start);
+  if (rest.empty() || rest.front() != '/') {
+    if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+      const auto userinfo = rest.substr(0, at);
+      const auto colon = userinfo.find(':');
+      uri.user = std::string(userinfo.substr(0, colon));
+      if (colon != std::string_view::npos) uri.password = std::string(userinfo.substr(colon + 1));
+      rest = rest.substr(at + 1);
+    }
+  }
+  const auto query_at = rest.find('?');
+  std::string_view query = query_at == std::string_view::npos ? "" : rest.substr(query_at + 1);
+  rest = rest.substr(0, query_at);
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) uri.path = std::string(rest.substr(slash));
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {  // [::1]:6379
+    const auto close = authority.find(']');
+    uri.host = std::string(authority.substr(1, close == std::string_view::npos ? close : close - 1));
+    if (close != std::string_view::npos && authority.compare(close + 1, 1, ":") == 0)
+      port = authority.substr(close + 2);
+  } else {
+    const auto colon = authority.rfind(':');
+    uri.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (port.data() && !(uri.port = port_number(port)))
+    problem = "the port in '" + redact_connection_string(cs) + "' is not a number from 1 to 65535";
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (!pair.empty())
+      uri.query.emplace_back(std::string(pair.substr(0, eq)),
+                             eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+    query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+  }
 }
 
 bool is_blank(char c) {
@@ -96,6 +158,21 @@ std::string redact_connection_string(const std::string& cs) {
   return redacted;
 }
 
+std::string connection_uri_problem(const std::string& cs) {
+  connection_uri uri;
+  std::string problem;
+  read_uri(cs, uri, problem);
+  return problem;
+}
+
+connection_uri parse_connection_uri(const std::string& cs) {
+  connection_uri uri;
+  std::string problem;
+  read_uri(cs, uri, problem);
+  if (!problem.empty()) throw config_error("connection_string: " + problem);
+  return uri;
+}
+
 db_target describe_connection(std::string system, std::string_view cs) {
   db_target t;
   t.system = std::move(system);
@@ -105,38 +182,23 @@ db_target describe_connection(std::string system, std::string_view cs) {
     else if (key == "host" || key == "hostaddr") {
       if (t.address.empty() || key == "host") t.address = std::move(value);
     } else if (key == "port") {
-      t.port = std::atoi(value.c_str());
+      t.port = port_number(value).value_or(0);
     }
   };
-  const auto scheme_end = cs.find("://");
-  if (scheme_end != std::string_view::npos && cs.find('=') > scheme_end) {
-    // URI: scheme://[user[:password]@][host][:port][/dbname][?key=value&...]
-    std::string_view rest = cs.substr(scheme_end + 3);
+  const std::string text(cs);
+  if (const std::size_t start = scheme_length(text); start > 0 && cs.find('=') > start) {
     // SOCI's "backend://key=value …" form: the pairs after the scheme.
+    const std::string_view rest = cs.substr(start);
     if (rest.find('=') < rest.find_first_of("/?@")) return describe_connection(t.system, rest);
-    // Credentials end at the last '@': an unencoded password may hold '/',
-    // '?' or '@' (redaction cuts at the same place), and none of it may reach
-    // the target's attributes.
-    if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-    const auto query = rest.find('?');
-    std::string_view params = query == std::string_view::npos ? "" : rest.substr(query + 1);
-    rest = rest.substr(0, query);
-    const auto slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    if (slash != std::string_view::npos) t.name_space = std::string(rest.substr(slash + 1));
-    const auto colon = authority.rfind(':');
-    if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-      t.port = std::atoi(std::string(authority.substr(colon + 1)).c_str());
-      authority = authority.substr(0, colon);
-    }
-    t.address = std::string(authority);
-    while (!params.empty()) {
-      const auto amp = params.find('&');
-      const auto pair = params.substr(0, amp);
-      const auto eq = pair.find('=');
-      if (eq != std::string_view::npos) set(pair.substr(0, eq), std::string(pair.substr(eq + 1)));
-      params = amp == std::string_view::npos ? "" : params.substr(amp + 1);
-    }
+    // A URI; its password never reaches the target's attributes. A bad port
+    // is no port: describing a connection never fails.
+    connection_uri uri;
+    std::string problem;
+    read_uri(text, uri, problem);
+    t.address = uri.host;
+    t.port = uri.port.value_or(0);
+    if (!uri.path.empty()) t.name_space = uri.path.substr(1);
+    for (auto& [key, value] : uri.query) set(key, std::move(value));
     return t;
   }
   // key=value pairs separated by blanks; values may be single-quoted.

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <vector>
 
+#include "dbtrace/detail/closest_word.hpp"
+#include "dbtrace/driver.hpp"
 #include "dbtrace/error.hpp"
 #include "dbtrace/options.hpp"
 
@@ -37,9 +39,11 @@ const char* const known_keys[] = {"enabled",
                                   "record_params",
                                   "sanitize_statements",
                                   "max_statement_length",
+                                  "max_param_length",
                                   "sample_rate",
                                   "sqlcommenter",
                                   "queue_size",
+                                  "queue_bytes",
                                   "flush_timeout",
                                   "shutdown_timeout",
                                   "otlp_endpoint",
@@ -99,13 +103,6 @@ std::size_t parse_size(const std::string& where, const std::string& key, const s
   return static_cast<std::size_t>(n);
 }
 
-bool known_scheme(const std::string& cs) {
-  for (const char* scheme : {"sqlite://", "file://", "memory://", "postgresql://", "postgres://",
-                             "postgresql+", "redis://", "otlp://", "http://", "https://"})
-    if (cs.rfind(scheme, 0) == 0) return true;
-  return false;
-}
-
 }  // namespace
 
 void set_option(options& o, const std::string& raw_key, const std::string& value,
@@ -123,19 +120,11 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     if (o.hmac_keys.empty()) bad(where, key, "needs at least one key");
   } else if (key == "connection_string") {
     const std::string cs = trim(value);
-    // Only the scheme is quoted: the rest may hold a password ("host=db password=…").
-    // A scheme is letters, digits, '+', '-' and '.' (RFC 3986); anything else
-    // before "://" is no scheme, and may be a password ("password=…file://").
-    const std::string scheme = cs.substr(0, cs.find("://"));
-    const bool has_scheme =
-        cs.find("://") != std::string::npos && !scheme.empty() &&
-        std::all_of(scheme.begin(), scheme.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-        });
-    if (!known_scheme(cs))
-      bad(where, key,
-          (has_scheme ? "unknown scheme '" + scheme + "://'" : std::string("no scheme")) +
-              " (expected sqlite://, file://, memory://, postgresql://, redis:// or otlp://)");
+    // Only the form is judged here; which schemes a store serves is the
+    // registry's to say (init, make_writer), stores registered by the
+    // application included. The problem never quotes a password: a string
+    // without a scheme may be a libpq one ("host=db password=…").
+    if (const auto problem = connection_uri_problem(cs); !problem.empty()) bad(where, key, problem);
     o.connection_string = cs;
   } else if (key == "project")
     o.project = trim(value);
@@ -149,6 +138,8 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     o.sanitize_statements = parse_bool(where, key, value);
   else if (key == "max_statement_length")
     o.max_statement_length = parse_size(where, key, value, 16, std::size_t{1} << 30);
+  else if (key == "max_param_length")
+    o.max_param_length = parse_size(where, key, value, 16, std::size_t{1} << 30);
   else if (key == "sample_rate") {
     const std::string t = trim(value);
     char* end = nullptr;
@@ -160,6 +151,8 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
     o.sqlcommenter = parse_bool(where, key, value);
   else if (key == "queue_size")
     o.queue_size = parse_size(where, key, value, 64, max_queue_size);
+  else if (key == "queue_bytes")
+    o.queue_bytes = parse_size(where, key, value, std::size_t{1} << 20, std::size_t{1} << 40);
   else if (key == "flush_timeout" || key == "shutdown_timeout") {
     const std::string t = trim(value);
     char* end = nullptr;
@@ -197,30 +190,9 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
 
 namespace {
 
-// The distance between two words, to suggest the key a typo meant.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string did_you_mean(const std::string& key) {
-  std::string best;
-  std::size_t best_distance = 4;  // further than 3 edits is no suggestion
-  for (const char* k : known_keys)
-    if (const auto d = edit_distance(key, k); d < best_distance) {
-      best_distance = d;
-      best = k;
-    }
+  const std::string best =
+      detail::closest_word(key, {std::begin(known_keys), std::end(known_keys)});
   return best.empty() ? "" : " (did you mean " + best + "?)";
 }
 

@@ -29,21 +29,106 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Copies a comment starting at `i` (if any) and returns the index past it.
-std::size_t skip_comment(std::string_view s, std::size_t i, std::string* out,
-                         sql_dialect dialect = sql_dialect::standard) {
-  const bool hash = s[i] == '#' && dialect == sql_dialect::mysql;
-  if (s[i] != '-' && s[i] != '/' && !hash) return i;
-  std::size_t end = i;
-  if (hash || s.compare(i, 2, "--") == 0) {
-    end = s.find('\n', i);
-    end = end == std::string_view::npos ? s.size() : end;
-  } else if (s.compare(i, 2, "/*") == 0) {
-    end = s.find("*/", i + 2);
-    end = end == std::string_view::npos ? s.size() : end + 2;
+}  // namespace
+
+// One reading of SQL text for sanitizing, the operation and the collection:
+// what is inside a string literal or a comment is never read as SQL.
+sql_token next_sql_token(std::string_view s, std::size_t i, sql_dialect dialect) {
+  const bool mysql = dialect == sql_dialect::mysql;
+  const char c = s[i];
+  const auto until = [&](std::size_t end, sql_token::kind_t kind) {
+    return sql_token{kind, i, end == std::string_view::npos ? s.size() : end};
+  };
+  if ((c == '#' && mysql) || s.compare(i, 2, "--") == 0)
+    return until(s.find('\n', i), sql_token::comment);
+  if (s.compare(i, 2, "/*") == 0) {
+    const std::size_t close = s.find("*/", i + 2);
+    return until(close == std::string_view::npos ? close : close + 2, sql_token::comment);
   }
-  if (out) out->append(s.substr(i, end - i));
-  return end;
+  if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+    std::size_t j = i + 1;
+    while (j < s.size() && std::isspace(static_cast<unsigned char>(s[j]))) ++j;
+    return until(j, sql_token::blank);
+  }
+  if (c == '\'' || (c == '"' && mysql) ||
+      ((c == 'x' || c == 'X' || c == 'E' || c == 'e' || c == 'B' || c == 'b') && i + 1 < s.size() &&
+       s[i + 1] == '\'')) {
+    const char quote = c == '"' ? '"' : '\'';
+    const bool backslash_escapes = mysql || c == 'E' || c == 'e';
+    std::size_t j = s.find(quote, i) + 1;  // past the opening quote
+    while (j < s.size()) {
+      if (s[j] == quote && j + 1 < s.size() && s[j + 1] == quote)
+        j += 2;  // doubled quote
+      else if (s[j] == '\\' && backslash_escapes && j + 1 < s.size())
+        j += 2;
+      else if (s[j] == quote)
+        break;
+      else
+        ++j;
+    }
+    return until(j < s.size() ? j + 1 : s.size(), sql_token::literal);
+  }
+  if (c == '"' || c == '`') {
+    const std::size_t close = s.find(c, i + 1);
+    return until(close == std::string_view::npos ? close : close + 1,
+                 sql_token::quoted_identifier);
+  }
+  if (c == '$') {
+    // PostgreSQL dollar quoting: $$…$$ or $tag$…$tag$ (a tag does not start
+    // with a digit, so $1 stays a placeholder).
+    std::size_t j = i + 1;
+    if (j < s.size() && !is_digit(s[j]))
+      while (j < s.size() && s[j] != '$' && is_word_char(s[j])) ++j;
+    if (j < s.size() && s[j] == '$') {
+      const std::string_view delimiter = s.substr(i, j - i + 1);
+      const std::size_t close = s.find(delimiter, j + 1);
+      return until(close == std::string_view::npos ? close : close + delimiter.size(),
+                   sql_token::literal);
+    }
+  }
+  if ((c == '$' || c == ':' || c == '@') && i + 1 < s.size() && is_word_char(s[i + 1])) {
+    std::size_t j = i + 1;  // $1, :name, @p
+    while (j < s.size() && is_word_char(s[j])) ++j;
+    return until(j, sql_token::placeholder);
+  }
+  if (is_digit(c) || (c == '.' && i + 1 < s.size() && is_digit(s[i + 1]))) {
+    std::size_t j = i;
+    if (s.compare(i, 2, "0x") == 0 || s.compare(i, 2, "0X") == 0) {
+      j += 2;
+      while (j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
+    } else {
+      while (j < s.size() && (is_digit(s[j]) || s[j] == '.')) ++j;
+      if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
+        std::size_t k = j + 1;
+        if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
+        if (k < s.size() && is_digit(s[k])) {
+          j = k;
+          while (j < s.size() && is_digit(s[j])) ++j;
+        }
+      }
+    }
+    return until(j, sql_token::literal);
+  }
+  if (is_word_char(c)) {
+    std::size_t j = i;
+    while (j < s.size() && is_word_char(s[j])) ++j;
+    const std::string_view word = s.substr(i, j - i);
+    return until(j, iequals(word, "TRUE") || iequals(word, "FALSE") ? sql_token::literal
+                                                                     : sql_token::word);
+  }
+  return until(i + 1, sql_token::other);
+}
+
+namespace {
+
+// The tokens of `s` one by one: `each(token)` returns false to stop.
+template <typename F>
+void for_each_sql_token(std::string_view s, sql_dialect dialect, F each) {
+  for (std::size_t i = 0; i < s.size();) {
+    const sql_token t = next_sql_token(s, i, dialect);
+    if (!each(t)) return;
+    i = t.end;
+  }
 }
 
 }  // namespace
@@ -54,104 +139,15 @@ sql_dialect dialect_of(std::string_view system) {
 }
 
 std::string sanitize_sql(std::string_view s, sql_dialect dialect) {
-  const bool mysql = dialect == sql_dialect::mysql;
   std::string out;
   out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const char c = s[i];
-    const std::size_t after_comment = skip_comment(s, i, &out, dialect);
-    if (after_comment != i) {
-      i = after_comment;
-      continue;
-    }
-    if (c == '\'' || (c == '"' && mysql) ||
-        ((c == 'x' || c == 'X' || c == 'E' || c == 'e' || c == 'B' || c == 'b') &&
-         i + 1 < s.size() && s[i + 1] == '\'' && (i == 0 || !is_word_char(s[i - 1])))) {
-      const char quote = c == '"' ? '"' : '\'';
-      const bool backslash_escapes = mysql || c == 'E' || c == 'e';
-      std::size_t j = s.find(quote, i) + 1;  // opening quote
-      while (j < s.size()) {
-        if (s[j] == quote && j + 1 < s.size() && s[j + 1] == quote)
-          j += 2;  // doubled quote
-        else if (s[j] == '\\' && backslash_escapes && j + 1 < s.size())
-          j += 2;
-        else if (s[j] == quote)
-          break;
-        else
-          ++j;
-      }
+  for_each_sql_token(s, dialect, [&](const sql_token& t) {
+    if (t.kind == sql_token::literal)
       out.push_back('?');
-      i = j < s.size() ? j + 1 : s.size();
-      continue;
-    }
-    if (c == '"' || c == '`') {  // quoted identifier: kept
-      const std::size_t j = s.find(c, i + 1);
-      const std::size_t end = j == std::string_view::npos ? s.size() : j + 1;
-      out.append(s.substr(i, end - i));
-      i = end;
-      continue;
-    }
-    if (c == '$' && (i == 0 || !is_word_char(s[i - 1]))) {
-      // PostgreSQL dollar quoting: $$…$$ or $tag$…$tag$ (a tag does not start
-      // with a digit, so $1 stays a placeholder).
-      std::size_t j = i + 1;
-      if (j < s.size() && !is_digit(s[j]))
-        while (j < s.size() && s[j] != '$' && is_word_char(s[j])) ++j;
-      if (j < s.size() && s[j] == '$') {
-        const std::string_view delimiter = s.substr(i, j - i + 1);
-        const std::size_t close = s.find(delimiter, j + 1);
-        out.push_back('?');
-        i = close == std::string_view::npos ? s.size() : close + delimiter.size();
-        continue;
-      }
-    }
-    if ((c == '$' || c == ':' || c == '@') && i + 1 < s.size() && is_word_char(s[i + 1])) {
-      std::size_t j = i + 1;  // placeholder: $1, :name, @p
-      while (j < s.size() && is_word_char(s[j])) ++j;
-      out.append(s.substr(i, j - i));
-      i = j;
-      continue;
-    }
-    if (is_digit(c) || (c == '.' && i + 1 < s.size() && is_digit(s[i + 1]))) {
-      if (i > 0 && is_word_char(s[i - 1])) {  // part of an identifier like t1
-        out.push_back(c);
-        ++i;
-        continue;
-      }
-      std::size_t j = i;
-      if (s.compare(i, 2, "0x") == 0 || s.compare(i, 2, "0X") == 0) {
-        j += 2;
-        while (j < s.size() && std::isxdigit(static_cast<unsigned char>(s[j]))) ++j;
-      } else {
-        while (j < s.size() && (is_digit(s[j]) || s[j] == '.')) ++j;
-        if (j < s.size() && (s[j] == 'e' || s[j] == 'E')) {
-          std::size_t k = j + 1;
-          if (k < s.size() && (s[k] == '+' || s[k] == '-')) ++k;
-          if (k < s.size() && is_digit(s[k])) {
-            j = k;
-            while (j < s.size() && is_digit(s[j])) ++j;
-          }
-        }
-      }
-      out.push_back('?');
-      i = j;
-      continue;
-    }
-    if (is_word_char(c)) {
-      std::size_t j = i;
-      while (j < s.size() && is_word_char(s[j])) ++j;
-      const std::string_view word = s.substr(i, j - i);
-      if (iequals(word, "TRUE") || iequals(word, "FALSE"))
-        out.push_back('?');
-      else
-        out.append(word);
-      i = j;
-      continue;
-    }
-    out.push_back(c);
-    ++i;
-  }
+    else
+      out.append(s.substr(t.begin, t.end - t.begin));
+    return true;
+  });
   // IN (?, ?, ?) -> IN (?): a list of only placeholders-from-literals collapses.
   std::string collapsed;
   collapsed.reserve(out.size());
@@ -203,48 +199,53 @@ std::string truncate_statement(std::string_view text, std::size_t limit, std::si
   return out;
 }
 
-std::string operation_name(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (std::isspace(static_cast<unsigned char>(s[i])) || s[i] == '(') {
-      ++i;
-      continue;
-    }
-    const std::size_t after = skip_comment(s, i, nullptr);
-    if (after == i) break;
-    i = after;
-  }
+std::string operation_name(std::string_view sql, sql_dialect dialect) {
   std::string op;
-  while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i])) && op.size() < 32)
-    op.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(s[i++]))));
+  for_each_sql_token(sql, dialect, [&](const sql_token& t) {
+    if (t.kind == sql_token::blank || t.kind == sql_token::comment ||
+        (t.kind == sql_token::other && sql[t.begin] == '('))
+      return true;
+    for (std::size_t i = t.begin; t.kind == sql_token::word && i < t.end && op.size() < 32 &&
+                                  std::isalpha(static_cast<unsigned char>(sql[i]));
+         ++i)
+      op.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
+    return false;
+  });
   return op;
 }
 
-std::string collection_name(std::string_view sql) {
-  static const char* keywords[] = {"FROM", "INTO", "UPDATE", "JOIN", "TABLE"};
-  std::string upper(sql);
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  std::size_t best = std::string::npos, after = 0;
-  for (const char* k : keywords) {
-    const std::size_t len = std::strlen(k);
-    for (std::size_t pos = upper.find(k); pos != std::string::npos; pos = upper.find(k, pos + 1)) {
-      const std::size_t end = pos + len;
-      const bool word = (pos == 0 || !is_word_char(upper[pos - 1])) && end < upper.size() &&
-                        std::isspace(static_cast<unsigned char>(upper[end]));
-      if (!word) continue;
-      if (pos < best) {
-        best = pos;
-        after = end;
-      }
-      break;
-    }
-  }
-  if (best == std::string::npos) return {};
-  std::size_t i = after;
-  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+std::string collection_name(std::string_view sql, sql_dialect dialect) {
+  enum { looking, after_keyword, in_name } state = looking;
   std::string name;
-  for (; i < sql.size() && (is_word_char(sql[i]) || sql[i] == '.' || sql[i] == '"'); ++i)
-    if (sql[i] != '"') name.push_back(sql[i]);
+  for_each_sql_token(sql, dialect, [&](const sql_token& t) {
+    const std::string_view text = sql.substr(t.begin, t.end - t.begin);
+    if (t.kind == sql_token::comment) return state != in_name;
+    switch (state) {
+      case looking:
+        if (t.kind == sql_token::word)
+          for (const char* keyword : {"FROM", "INTO", "UPDATE", "JOIN", "TABLE"})
+            if (iequals(text, keyword)) state = after_keyword;
+        return true;
+      case after_keyword:
+        if (t.kind == sql_token::blank) return true;
+        state = in_name;
+        [[fallthrough]];
+      case in_name:
+        // schema.table, each part a word or a quoted identifier (quotes removed)
+        if (t.kind == sql_token::word)
+          name.append(text);
+        else if (t.kind == sql_token::quoted_identifier)
+          name.append(text.substr(1, text.size() >= 2 && text.back() == text.front()
+                                         ? text.size() - 2
+                                         : text.size() - 1));
+        else if (t.kind == sql_token::other && text == ".")
+          name.push_back('.');
+        else
+          return false;
+        return true;
+    }
+    return false;
+  });
   return name;
 }
 

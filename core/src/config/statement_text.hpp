@@ -16,6 +16,25 @@ enum class sql_dialect : unsigned char { standard, mysql };
 // The dialect of a db.system.name ("mysql", "mariadb", "tidb": mysql).
 sql_dialect dialect_of(std::string_view system);
 
+// A piece of SQL text, [begin, end), as the dialect reads it.
+struct sql_token {
+  enum kind_t : unsigned char {
+    blank,              // white space
+    comment,            // -- …, /* … */, # … (MySQL)
+    literal,            // a string, number, hex/bit string, $$dollar$$ string, TRUE/FALSE
+    quoted_identifier,  // "name" (standard), `name`
+    placeholder,        // $1, :name, @p
+    word,               // a keyword or an identifier
+    other,              // one character: punctuation, an operator
+  } kind;
+  std::size_t begin, end;
+};
+
+// The token that starts at `i` (< sql.size()). Sanitizing, the operation and
+// the collection all read SQL through it, so none of them reads SQL inside a
+// string literal or a comment.
+sql_token next_sql_token(std::string_view sql, std::size_t i, sql_dialect dialect);
+
 // Literals (strings, numbers, hex, booleans) become `?`; `IN (?, ?, ?)` collapses
 // to `IN (?)`. Placeholders (`?`, `$1`, `:name`), identifiers and comments stay.
 std::string sanitize_sql(std::string_view sql, sql_dialect dialect = sql_dialect::standard);
@@ -32,12 +51,14 @@ std::size_t utf8_cut(std::string_view text, std::size_t limit) noexcept;
 std::string truncate_statement(std::string_view text, std::size_t limit);
 std::string truncate_statement(std::string_view text, std::size_t limit, std::size_t whole_size);
 
-// The statement's leading keyword, uppercased ("SELECT"), skipping blanks and comments.
-std::string operation_name(std::string_view sql);
+// The statement's leading keyword, uppercased ("SELECT"), skipping blanks,
+// comments and opening parentheses.
+std::string operation_name(std::string_view sql, sql_dialect dialect = sql_dialect::standard);
 
-// The first table a statement names after FROM / INTO / UPDATE / JOIN / TABLE
-// (db.collection.name), quotes removed; empty when there is none.
-std::string collection_name(std::string_view sql);
+// The table a statement names after its first FROM / INTO / UPDATE / JOIN /
+// TABLE keyword (db.collection.name), quotes removed; empty when there is
+// none (FROM (SELECT …)). Keywords inside literals and comments are not read.
+std::string collection_name(std::string_view sql, sql_dialect dialect = sql_dialect::standard);
 
 // db.query.summary: "SELECT users", or the operation alone; empty without one.
 std::string query_summary(const std::string& operation, const std::string& collection);

@@ -26,6 +26,7 @@ constexpr auto max_backoff = std::chrono::milliseconds(1000);
 // A batch the backend keeps refusing is abandoned after this many tries
 // (about half a minute with the backoff), so one bad batch cannot stall the rest.
 constexpr int max_attempts = 40;
+constexpr auto failure_report_interval = std::chrono::minutes(1);
 }  // namespace
 
 struct pipeline::shared {
@@ -42,7 +43,9 @@ struct pipeline::shared {
   bool stopping = false;
   bool flush_wanted = false;
   std::chrono::steady_clock::time_point deadline{};
-  bool store_failing = false;             // for the once-per-outage stderr line
+  bool store_failing = false;             // between a failed write and the next good one
+  bool failure_said = false;              // this outage's "cannot write" line was printed
+  std::chrono::steady_clock::time_point failure_said_at{};  // the last such line
   bool refusal_reported = false;          // a store refusing part of a batch: said once
   std::atomic<std::uint64_t> flushed{0};  // records settled (written durably or dropped)
   std::uint64_t inflight_events = 0;      // the batch inside writer::write (under mutex)
@@ -84,8 +87,8 @@ struct pipeline::shared {
         r = out->write(batch, error);
       }
       if (r == write_result::ok) {
-        if (store_failing) report("writing to " + store_name + " again");
-        store_failing = false;
+        if (failure_said) report("writing to " + store_name + " again");
+        store_failing = failure_said = false;
         return events;
       }
       stats.failed_writes.fetch_add(1, std::memory_order_relaxed);
@@ -98,11 +101,19 @@ struct pipeline::shared {
         refusal_reported = true;
         return events - refused;
       }
-      if (!store_failing) {
+      // Said once an outage, and once a minute at most: a store that fails
+      // now and then (a busy file shared by two processes) does not flood
+      // stderr; every failed attempt is counted in failed_writes.
+      const auto now = std::chrono::steady_clock::now();
+      if (!store_failing && (failure_said_at == std::chrono::steady_clock::time_point{} ||
+                             now - failure_said_at >= failure_report_interval)) {
         report("cannot write to " + store_name + ": " + error +
-               (r == write_result::retry ? " (retrying; see dbtrace::stats())" : " (dropped)"));
-        store_failing = true;
+               (r == write_result::retry ? " (retrying" : " (dropped") +
+               "; failures are said at most once a minute, all are counted in dbtrace::stats())");
+        failure_said = true;
+        failure_said_at = now;
       }
+      store_failing = true;
       if (r == write_result::rejected || attempt >= max_attempts || past_deadline()) return 0;
       backoff(wait);
       wait = std::min(wait * 2, max_backoff);
@@ -129,10 +140,11 @@ struct pipeline::shared {
   }
 };
 
-pipeline::pipeline(record_queue& queue, std::size_t capacity, counters& stats,
-                   std::unique_ptr<writer> w, std::string store_name)
+pipeline::pipeline(record_queue& queue, std::size_t capacity, std::size_t capacity_bytes,
+                   counters& stats, std::unique_ptr<writer> w, std::string store_name)
     : queue_(queue),
       capacity_(capacity),
+      capacity_bytes_(static_cast<std::int64_t>(capacity_bytes)),
       stats_(stats),
       shared_(std::make_shared<shared>(queue, stats, std::move(w), std::move(store_name))) {
   // The exporter takes none of the application's signals: a process-directed
@@ -202,6 +214,28 @@ struct producer_owner {
   t_hot.producer_queue = &q;
 }
 
+// About what a JSON value takes on the heap: its nodes, strings and keys.
+// Deeper than 32 levels it is not looked into (a generic span's info is the
+// application's, and no recursion may run that deep here).
+std::size_t json_footprint(const nlohmann::json& j, int depth = 0) noexcept {
+  constexpr std::size_t node = sizeof(nlohmann::json);
+  if (j.is_string()) return node + j.get_ref<const std::string&>().capacity();
+  if (depth >= 32 || !j.is_structured()) return node;
+  std::size_t bytes = node;
+  if (j.is_object())
+    for (const auto& [key, value] : j.items())
+      bytes += 48 + key.capacity() + json_footprint(value, depth + 1);  // a map node
+  else
+    for (const auto& value : j) bytes += json_footprint(value, depth + 1);
+  return bytes;
+}
+
+std::size_t footprint(const record_extra& x) noexcept {
+  return sizeof(record_extra) + x.name.capacity() + x.unprepared.capacity() +
+         x.error.etype.capacity() + x.error.message.capacity() + x.error.sqlstate.capacity() +
+         x.error.category.capacity() + json_footprint(x.params) + json_footprint(x.info);
+}
+
 // `queued`: records queued and not yet settled, all threads together.
 bool enqueue(record_queue& q, const record& r, std::int64_t queued) noexcept {
   if (t_hot.producer_queue != &q) [[unlikely]]
@@ -221,16 +255,25 @@ bool enqueue(record_queue& q, const record& r, std::int64_t queued) noexcept {
       static_cast<std::int64_t>(stats_.enqueued_sql.load(std::memory_order_relaxed) +
                                 stats_.enqueued_other.load(std::memory_order_relaxed) -
                                 stats_.settled.load(std::memory_order_relaxed));
-  if (queued < static_cast<std::int64_t>(capacity_) && enqueue(queue_, r, queued)) {
+  std::int64_t bytes = 0;
+  bool fits = queued < static_cast<std::int64_t>(capacity_);
+  if (r.extra && fits) [[unlikely]] {  // texts not interned, params, errors, span info
+    bytes = static_cast<std::int64_t>(r.extra->bytes = footprint(*r.extra));
+    fits = stats_.extra_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes <=
+           capacity_bytes_;
+  }
+  if (fits && enqueue(queue_, r, queued)) {
     (r.kind == record_kind::sql ? stats_.enqueued_sql : stats_.enqueued_other)
         .fetch_add(1, std::memory_order_release);
     return;
   }
+  if (bytes) stats_.extra_bytes.fetch_sub(bytes, std::memory_order_relaxed);
   stats_.dropped_full.fetch_add(event_count(r), std::memory_order_relaxed);
   delete r.extra;
   if (!shared_->warned_full.exchange(true, std::memory_order_relaxed))
     std::fprintf(stderr,
-                 "dbtrace: queue full, dropping events (see queue_size, dbtrace::stats())\n");
+                 "dbtrace: queue full, dropping events (see queue_size, queue_bytes, "
+                 "dbtrace::stats())\n");
 }
 
 void pipeline::run(std::shared_ptr<shared> s) {
@@ -271,7 +314,12 @@ void pipeline::run(std::shared_ptr<shared> s) {
     }
     const bool small_batch = n < batch_records / 4;
     const std::uint64_t written = s->deliver(views, count);
-    for (std::size_t i = 0; i < n; ++i) delete records[i].extra;
+    std::int64_t extra_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (records[i].extra) extra_bytes += static_cast<std::int64_t>(records[i].extra->bytes);
+      delete records[i].extra;
+    }
+    if (extra_bytes) s->stats.extra_bytes.fetch_sub(extra_bytes, std::memory_order_relaxed);
     dirty = true;
     {
       std::unique_lock<std::mutex> lock(s->mutex);

@@ -39,6 +39,10 @@ struct counters {
   std::atomic<std::uint64_t> enqueued_other{0};            // generic span phases (one event each)
   std::atomic<std::uint64_t> dropped_full{0};              // events refused by a full queue
   std::atomic<std::uint64_t> rejected_contexts{0};
+  std::atomic<std::uint64_t> lost_details{0};
+  // Bytes of the queued records' extras (queue_bytes). Signed: an exporter
+  // still settling an earlier init's records may take it below zero.
+  std::atomic<std::int64_t> extra_bytes{0};
   alignas(64) std::atomic<std::uint64_t> settled{0};  // records taken off and written or dropped
   std::atomic<std::uint64_t> exported{0};             // events
   std::atomic<std::uint64_t> dropped{0};              // events, by the exporter or shutdown
@@ -51,9 +55,10 @@ struct counters {
     return 2 * enqueued_sql.load() + enqueued_other.load();
   }
   void reset() noexcept {
-    for (auto* c : {&enqueued_sql, &enqueued_other, &dropped_full, &rejected_contexts, &settled,
-                    &exported, &dropped, &failed_writes})
+    for (auto* c : {&enqueued_sql, &enqueued_other, &dropped_full, &rejected_contexts,
+                    &lost_details, &settled, &exported, &dropped, &failed_writes})
       c->store(0);
+    extra_bytes.store(0);
   }
 };
 
@@ -61,8 +66,9 @@ class pipeline {
  public:
   // Starts the exporter thread. `queue` outlives the pipeline (producers may
   // still hold it), `stats` too. `store_name` is the redacted connection string.
-  pipeline(record_queue& queue, std::size_t capacity, counters& stats, std::unique_ptr<writer> w,
-           std::string store_name);
+  // `capacity` counts records, `capacity_bytes` their extras' bytes.
+  pipeline(record_queue& queue, std::size_t capacity, std::size_t capacity_bytes, counters& stats,
+           std::unique_ptr<writer> w, std::string store_name);
   ~pipeline();  // = shutdown with the default deadline
 
   // Hot path: enqueue or drop and count. Never blocks.
@@ -81,6 +87,7 @@ class pipeline {
   static void run(std::shared_ptr<shared> s);
   record_queue& queue_;
   const std::uint64_t capacity_;  // records
+  const std::int64_t capacity_bytes_;
   counters& stats_;
   std::shared_ptr<shared> shared_;
   std::thread thread_;

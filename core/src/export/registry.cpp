@@ -32,6 +32,30 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
+// "unknown scheme" with what this process does serve: the registry is the
+// one list of schemes, so a store the application registered is named too.
+std::string unknown_scheme_message(const std::string& cs, const std::vector<store_kind>& kinds) {
+  const auto end = cs.find("://");
+  if (end == std::string::npos)
+    return "connection_string: no scheme (expected a store such as sqlite:///traces.db or "
+           "redis://host)";
+  std::string served;
+  for (const auto& kind : kinds)
+    for (const auto& scheme : kind.schemes)
+      if (scheme.size() > 3 && scheme.compare(scheme.size() - 3, 3, "://") == 0 &&
+          (", " + served + ",").find(" " + scheme + ",") == std::string::npos)
+        served += (served.empty() ? "" : ", ") + scheme;
+  const std::string scheme = cs.substr(0, end);
+  std::string message = "connection_string: unknown scheme '" + scheme + "://' (this dbtrace serves " +
+                        served + "; others are not built in, see the DBTRACE_WITH_* CMake options)";
+  if (scheme == "messaging")
+    message +=
+        ". OSProfiler's messaging:// sends events through oslo.messaging to Ceilometer, which "
+        "dbtrace cannot; to share traces with OSProfiler, point both at the same redis://, "
+        "postgresql:// or otlp:// store";
+  return message;
+}
+
 store_kind find(const std::string& cs) {
   auto& r = stores();
   std::lock_guard<std::mutex> lock(r.mutex);
@@ -39,13 +63,7 @@ store_kind find(const std::string& cs) {
   for (auto it = r.kinds.rbegin(); it != r.kinds.rend(); ++it)
     for (const auto& scheme : it->schemes)
       if (starts_with(cs, scheme)) return *it;
-  const auto end = cs.find("://");
-  throw config_error("connection_string: " +
-                     (end == std::string::npos
-                          ? "expected scheme://…, got '" + redact_connection_string(cs) + "'"
-                          : "the '" + cs.substr(0, end) +
-                                "' store is not built into this dbtrace (see the DBTRACE_WITH_* "
-                                "CMake options)"));
+  throw config_error(unknown_scheme_message(cs, r.kinds));
 }
 
 }  // namespace

@@ -153,6 +153,16 @@ void count_rejected_context() noexcept {
   rec().stats.rejected_contexts.fetch_add(1, std::memory_order_relaxed);
 }
 
+void count_lost_detail(const char* what) noexcept {
+  static std::atomic<bool> said{false};
+  rec().stats.lost_details.fetch_add(1, std::memory_order_relaxed);
+  if (!said.exchange(true, std::memory_order_relaxed))
+    std::fprintf(stderr,
+                 "dbtrace: %s could not be recorded (out of memory, or the driver failed to "
+                 "say); such losses are counted in dbtrace::stats().lost_details\n",
+                 what);
+}
+
 }  // namespace detail
 
 void init(const options& o) {
@@ -195,7 +205,8 @@ void init(const options& o, std::unique_ptr<writer> w) {
   if (const std::string problem = w->permanent_problem(); !problem.empty())
     std::fprintf(stderr, "dbtrace: %s: %s; spans will be dropped and counted\n",
                  redact_connection_string(o.connection_string).c_str(), problem.c_str());
-  r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, r.stats, std::move(w),
+  r.active = std::make_unique<detail::pipeline>(*r.queue, o.queue_size, o.queue_bytes, r.stats,
+                                                std::move(w),
                                                 redact_connection_string(o.connection_string));
   detail::g_active.store(r.active.get(), std::memory_order_release);
   detail::g_enabled.store(true);
@@ -266,6 +277,7 @@ statistics stats() noexcept {
   s.dropped = c.dropped.load() + c.dropped_full.load();
   s.failed_writes = c.failed_writes.load();
   s.rejected_contexts = c.rejected_contexts.load();
+  s.lost_details = c.lost_details.load();
   return s;
 }
 

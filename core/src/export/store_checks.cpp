@@ -1,7 +1,9 @@
-// Checks a store can make before its first write.
+// Checks a store can make before its first write, and what makes a retried
+// write safe.
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -25,6 +27,15 @@ std::string file_store_problem(const std::string& path) noexcept {
   } catch (const std::exception&) {
     return {};  // unsure: let the write say
   }
+}
+
+std::string batch_marker(const std::vector<span_view>& batch) {
+  const span_view& first = batch.front();
+  char text[40];
+  std::snprintf(text, sizeof text, "%016llx%016llx%d",
+                static_cast<unsigned long long>(first.id.hi),
+                static_cast<unsigned long long>(first.id.lo), static_cast<int>(first.phase));
+  return text;
 }
 
 }  // namespace dbtrace

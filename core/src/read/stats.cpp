@@ -41,6 +41,7 @@ class event_pairing {
   void add(const stored_event& e) {
     if (!q_.base_id.empty() && e.base_id != q_.base_id) return;
     if (!q_.project.empty() && e.project.value_or("") != q_.project) return;
+    if (!q_.other_than_project.empty() && e.project.value_or("") == q_.other_than_project) return;
     if (!q_.service.empty() && e.service.value_or("") != q_.service) return;
     const auto ts = parse_timestamp(e.timestamp);
     if (!ts) return;

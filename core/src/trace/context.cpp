@@ -248,6 +248,7 @@ span::span(std::string name, nlohmann::json info) noexcept {
     detail::push(r);
   } catch (...) {
     state_.reset();  // out of memory: this span is not recorded
+    detail::count_lost_detail("a span");
   }
 }
 
@@ -262,6 +263,7 @@ void span::set_error(const std::exception& e) noexcept {
   try {
     set_error(type_name(typeid(e)), e.what());
   } catch (...) {
+    detail::count_lost_detail("an error");
   }
 }
 
@@ -306,6 +308,7 @@ span::~span() {
                      extra};
     detail::push(r);
   } catch (...) {
+    detail::count_lost_detail("a span's end");
   }
 }
 

@@ -33,6 +33,7 @@ struct record_extra {
   nlohmann::json params;  // bound values, when record_params
   span_error error;
   bool failed = false;
+  std::size_t bytes = 0;  // what it takes, counted against queue_bytes while queued
 };
 
 struct record {

@@ -63,6 +63,7 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
     } catch (...) {
       delete extra_;
       extra_ = nullptr;
+      detail::count_lost_detail("a span (its statement's text)");
       return;
     }
   }
@@ -186,13 +187,37 @@ void sql_span::end_and_finish_from_list() noexcept {
   detail::push(r);
 }
 
+namespace {
+
+// Cuts the strings of a bound value (a row of a bulk execution holds several)
+// to max_param_length, marked as statement texts are.
+void cap_param(nlohmann::json& value, std::size_t limit, int depth = 0) {
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.size() > limit) value = detail::truncate_statement(text, limit);
+  } else if (value.is_binary()) {
+    if (value.get_binary().size() > limit)
+      value = "[dbtrace: " + std::to_string(value.get_binary().size()) + " bytes, not recorded]";
+  } else if (value.is_structured()) {
+    if (depth >= 8) {
+      value = "[dbtrace: nested deeper than 8 levels, not recorded]";
+      return;
+    }
+    for (auto& v : value) cap_param(v, limit, depth + 1);
+  }
+}
+
+}  // namespace
+
 void sql_span::param(nlohmann::json value) noexcept {
   if (!wants_params()) return;
   try {
+    cap_param(value, detail::current().max_param_length);
     if (!extra_) extra_ = new detail::record_extra;
     if (!extra_->params.is_array()) extra_->params = nlohmann::json::array();
     extra_->params.push_back(std::move(value));
   } catch (...) {
+    detail::count_lost_detail("a bound value");
   }
 }
 
@@ -205,6 +230,7 @@ void sql_span::error(std::string_view etype, std::string_view message, std::stri
     extra_->error = {std::string(etype), std::string(message), std::string(sqlstate),
                      std::string(category)};
   } catch (...) {
+    detail::count_lost_detail("an error");
   }
 }
 

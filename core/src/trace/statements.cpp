@@ -100,8 +100,8 @@ void prepare_statement(std::string_view sql, sql_dialect dialect, statement_info
                           : truncate_statement(text, o.max_statement_length));
   s.json_text.clear();
   append_json_string(s.json_text, s.text);
-  s.operation = operation_name(s.text);
-  s.collection = collection_name(s.text);
+  s.operation = operation_name(s.text, dialect);
+  s.collection = collection_name(s.text, dialect);
   s.summary = query_summary(s.operation, s.collection);
   s.json_attributes.clear();
   if (!s.operation.empty()) {
@@ -120,6 +120,7 @@ void prepare_deferred(record_extra* x) noexcept {
     prepare_statement(x->unprepared, x->dialect, x->statement, x->unprepared_size);
   } catch (...) {
     x->statement.json_text.clear();  // out of memory: the span shows no text
+    count_lost_detail("a statement's text");
   }
   std::string().swap(x->unprepared);
 }
@@ -164,7 +165,7 @@ statement_ref intern_statement(std::string_view sql, sql_dialect dialect) noexce
       return {};
     return statement_ref(detail::intern_slow(sql, dialect, cache));
   } catch (...) {
-    return {};
+    return {};  // not interned: the span copies its text instead (sql_span::begin)
   }
 }
 
@@ -206,6 +207,7 @@ target_ref intern_target(const db_target& t) noexcept {
     table->entries.push_back(std::move(e));
     return target_ref(table->entries.back().get());
   } catch (...) {
+    detail::count_lost_detail("a connection's target");
     return {};
   }
 }

@@ -20,11 +20,12 @@ namespace {
 
 // file:///absolute/path.jsonl -> /absolute/path.jsonl
 std::string path_of(const std::string& connection_string) {
-  const std::string path = connection_string.substr(7);
-  if (path.empty() || path[0] != '/')
+  const auto uri = parse_connection_uri(connection_string);
+  if (!uri.host.empty() || uri.path.size() < 2 || !uri.query.empty() ||
+      connection_string.find('?') != std::string::npos)
     throw config_error("connection_string: expected file:///absolute/path.jsonl, got '" +
                        redact_connection_string(connection_string) + "'");
-  return path;
+  return uri.path;
 }
 
 // Each batch is one write(2) to a file opened with O_APPEND: durable against a

@@ -135,8 +135,9 @@ signal_settings signal_of(const char* signal, const char* path, const std::strin
 settings settings_of(const store_params& p) {
   const options& o = p.settings;
   // otlp://host:port is OSProfiler's form: plain http to that host.
-  const std::string& uri = p.connection_string;
-  std::string base = o.otlp_endpoint.empty() ? "http://" + uri.substr(uri.find("://") + 3)
+  const std::string& cs = p.connection_string;
+  const auto uri = parse_connection_uri(cs);  // a port that is no number is refused here
+  std::string base = o.otlp_endpoint.empty() ? "http://" + cs.substr(uri.scheme.size() + 3)
                                              : o.otlp_endpoint;
   if (const char* endpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT")) base = endpoint;
   while (!base.empty() && base.back() == '/') base.pop_back();

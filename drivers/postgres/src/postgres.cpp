@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "dbtrace/error.hpp"
 #include "dbtrace/osprofiler_event.hpp"
@@ -17,11 +18,24 @@
 namespace dbtrace::drivers {
 namespace {
 
+// A batch is written once, whole: its COPY runs in one transaction with the
+// insert of the batch's marker (batch_marker) into dbtrace_batches. A retry
+// of a batch whose earlier attempt did commit (its reply lost, or a stalled
+// server running it late) fails on the marker's key, waiting for the earlier
+// attempt if it is still running, and is then known to be written. Markers
+// are kept a day: no retry comes later than that.
+const char* const batches_ddl =
+    "CREATE TABLE IF NOT EXISTS dbtrace_batches (marker VARCHAR(40) PRIMARY KEY, "
+    "written_at TIMESTAMPTZ NOT NULL DEFAULT now())";
+const char* const forget_old_batches =
+    "DELETE FROM dbtrace_batches WHERE written_at < now() - interval '1 day'";
+
 // Writers that start together on a fresh database would race in CREATE TABLE
 // IF NOT EXISTS (a unique violation in pg_type): one at a time, by an
 // advisory lock held until COMMIT.
 const std::string schema_sql = "BEGIN; SELECT pg_advisory_xact_lock(7190434); " +
-                               data_table_ddl("id SERIAL PRIMARY KEY") + "; COMMIT;";
+                               data_table_ddl("id SERIAL PRIMARY KEY") + "; " + batches_ddl +
+                               "; " + forget_old_batches + "; COMMIT;";
 
 // The server's notices ("relation \"data\" already exists, skipping") would go
 // to the application's stderr through libpq's default processor.
@@ -249,9 +263,23 @@ class postgres_writer final : public writer {
         buffer_.push_back('\n');
       }
       timed_request request(conn_);
-      if (!request.send("COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, "
-                        "service, name, data) FROM STDIN"))
-        return failed(request, error);
+      // One query, so one implicit transaction: the marker and the rows.
+      const std::string claim_and_copy =
+          "INSERT INTO dbtrace_batches (marker) VALUES ('" + batch_marker(batch) +
+          "'); COPY data (\"timestamp\", base_id, parent_id, trace_id, project, host, service, "
+          "name, data) FROM STDIN";
+      if (!request.send(claim_and_copy.c_str())) return failed(request, error);
+      pg_result claimed(request.result(), PQclear);
+      if (!claimed) return failed(request, error);
+      if (PQresultStatus(claimed.get()) != PGRES_COMMAND_OK) {
+        const char* state = PQresultErrorField(claimed.get(), PG_DIAG_SQLSTATE);
+        const bool written_before = state && std::string_view(state) == "23505";
+        error = trim(PQerrorMessage(conn_));
+        while (pg_result rest{request.result(), PQclear}) {
+        }
+        if (request.broken()) return failed(request, error);
+        return written_before ? write_result::ok : reset(write_result::retry);
+      }
       pg_result start(request.result(), PQclear);
       if (PQresultStatus(start.get()) != PGRES_COPY_IN) return failed(request, error);
       if (!request.copy(buffer_)) return failed(request, error);

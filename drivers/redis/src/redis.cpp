@@ -35,29 +35,23 @@ struct location {
   std::string password;
 };
 
-// redis://[:password@]host[:port][/db], as redis-py's from_url reads it.
+// redis://[[user]:password@]host[:port][/db], as redis-py's from_url reads it
+// (a userinfo without ':' is the password).
 location parse(const std::string& uri) {
+  const auto u = parse_connection_uri(uri);
   location l;
-  std::string rest = uri.substr(uri.find("://") + 3);
-  const auto at = rest.rfind('@');
-  if (at != std::string::npos) {
-    const std::string user = rest.substr(0, at);
-    const auto colon = user.find(':');
-    l.password = colon == std::string::npos ? user : user.substr(colon + 1);
-    rest = rest.substr(at + 1);
+  if (!u.host.empty()) l.host = u.host;
+  l.port = u.port.value_or(l.port);
+  l.password = u.password.empty() ? u.user : u.password;
+  if (u.path.size() > 1) {
+    const std::string db = u.path.substr(1);
+    char* end = nullptr;
+    const long n = std::strtol(db.c_str(), &end, 10);
+    if (*end != '\0' || db[0] == '-' || n > 1'000'000)
+      throw config_error("connection_string: the database in '" + redact_connection_string(uri) +
+                         "' is not a number (redis://host/0)");
+    l.db = static_cast<int>(n);
   }
-  const auto slash = rest.find('/');
-  if (slash != std::string::npos) {
-    const std::string db = rest.substr(slash + 1);
-    if (!db.empty()) l.db = std::atoi(db.c_str());
-    rest = rest.substr(0, slash);
-  }
-  const auto colon = rest.rfind(':');
-  if (colon != std::string::npos) {
-    l.port = std::atoi(rest.substr(colon + 1).c_str());
-    rest = rest.substr(0, colon);
-  }
-  if (!rest.empty()) l.host = rest;
   return l;
 }
 
@@ -136,7 +130,7 @@ class redis_writer final : public writer {
       }
       refused_ = 0;
       if (used == 0) return write_result::ok;
-      const std::string marker = marker_prefix + marker_of(batch.front());
+      const std::string marker = marker_prefix + batch_marker(batch);
       // Round trip 1: was this batch written by an attempt whose reply was lost?
       out_.clear();
       append_command(out_, {"WATCH", marker});
@@ -250,14 +244,6 @@ class redis_writer final : public writer {
     out += std::to_string(args.size());
     out += "\r\n";
     for (const auto a : args) append_bulk(out, a);
-  }
-
-  // The marker of a batch: its first span and phase, unique to the batch.
-  static std::string marker_of(const span_view& v) {
-    char text[40];
-    std::snprintf(text, sizeof text, "%016llx%016llx%d", static_cast<unsigned long long>(v.id.hi),
-                  static_cast<unsigned long long>(v.id.lo), static_cast<int>(v.phase));
-    return text;
   }
 
   // A RESP bulk string.

@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "dbtrace/error.hpp"
@@ -21,14 +24,22 @@ namespace {
 
 namespace schema = sqlite_schema;
 
+// How long a write waits for another process's write lock (SQLITE_BUSY).
+constexpr std::chrono::milliseconds busy_timeout{2000};
+
 // sqlite:///rel.db is relative, sqlite:////abs.db absolute (SQLAlchemy's rule).
+// The file is named by the path alone: ?parameters (a password, say) are
+// refused, never taken for part of a file name that messages would print.
 std::string path_of(const std::string& cs) {
-  const std::string rest = cs.substr(9);
-  if (rest.empty() || rest[0] != '/')
+  const auto uri = parse_connection_uri(cs);
+  if (!uri.host.empty() || uri.path.empty() || !uri.user.empty())
     throw config_error(
         "connection_string: expected sqlite:///relative.db or sqlite:////absolute.db, got '" +
         redact_connection_string(cs) + "'");
-  std::string path = rest.substr(1);
+  if (!uri.query.empty() || cs.find('?') != std::string::npos)
+    throw config_error("connection_string: the embedded store takes no ?parameters, got '" +
+                       redact_connection_string(cs) + "'");
+  std::string path = uri.path.substr(1);
   if (path.empty()) throw config_error("connection_string: sqlite:// needs a file name");
   return path;
 }
@@ -171,7 +182,10 @@ class sqlite_writer final : public writer {
         const auto opened = open(error);
         if (opened != write_result::ok) return opened;
       }
-      check(sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr));
+      // IMMEDIATE: the write lock is taken (or waited for, busy_timeout) now.
+      // A deferred BEGIN reads first and then fails at once, without
+      // waiting, when another process committed in between.
+      check(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
       insert_new_traces(batch);
       used_ = 0;
       for (const auto& v : batch)
@@ -437,15 +451,20 @@ class sqlite_writer final : public writer {
         sqlite3_open_v2(path_.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
-    sqlite3_busy_timeout(db_, 2000);
+    sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
     // WAL lets the CLI read while the application writes; NORMAL sync is
     // durable across application crashes, which is what a trace store needs.
     // A 16 MiB page cache keeps the tails of the tables and indexes that
     // every batch appends to from being read back from the file.
-    rc = sqlite3_exec(db_,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                      "PRAGMA cache_size=-16384;",
-                      nullptr, nullptr, nullptr);
+    // Turning a new file to WAL fails at once, without the busy handler,
+    // while another process does the same: that wait is done here.
+    const auto wait_until = std::chrono::steady_clock::now() + busy_timeout;
+    while ((rc = sqlite3_exec(db_,
+                              "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                              "PRAGMA cache_size=-16384;",
+                              nullptr, nullptr, nullptr)) == SQLITE_BUSY &&
+           std::chrono::steady_clock::now() < wait_until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if (rc != SQLITE_OK) return fail(rc, error);
     rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
@@ -755,6 +774,9 @@ class sqlite_reader final : public reader {
       where.push_back({"s.trace IN (SELECT id FROM traces WHERE base_id = ?)", q.base_id, 0});
     if (!q.project.empty())
       where.push_back({"s.source IN (SELECT id FROM sources WHERE project = ?)", q.project, 0});
+    if (!q.other_than_project.empty())
+      where.push_back({"s.source NOT IN (SELECT id FROM sources WHERE project IS ?)",
+                       q.other_than_project, 0});
     if (!q.service.empty())
       where.push_back({"s.source IN (SELECT id FROM sources WHERE service = ?)", q.service, 0});
     if (q.since_us) where.push_back({"s.start_ns >= ?", {}, *q.since_us * 1000});
@@ -817,18 +839,45 @@ class sqlite_reader final : public reader {
       db_ = nullptr;
       throw store_error(path_ + ": " + msg);
     }
-    sqlite3_busy_timeout(db_, 2000);
+    sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
     layout_ = user_version(db_);
     if (layout_ == 0 && has_table(db_, "data")) return;  // OSProfiler's layout
     if (ours()) return;
-    const std::string msg = layout_ > schema::layout_version
-                                ? path_ + ": written by a newer dbtrace (layout " +
-                                      std::to_string(layout_) + "); this one reads layouts up to " +
-                                      std::to_string(schema::layout_version)
-                                : path_ + ": not a dbtrace or OSProfiler trace store";
+    const std::string damage = damage_found();
+    const std::string msg =
+        layout_ > schema::layout_version
+            ? path_ + ": written by a newer dbtrace (layout " + std::to_string(layout_) +
+                  "); this one reads layouts up to " + std::to_string(schema::layout_version)
+        : !damage.empty() ? path_ + ": a damaged or truncated SQLite file (" + damage +
+                                "); restore it from a copy, or point connection_string at a new "
+                                "file"
+                          : path_ + ": not a dbtrace or OSProfiler trace store";
     sqlite3_close(db_);
     db_ = nullptr;
     throw store_error(msg);
+  }
+
+  // What SQLite finds wrong with a file that starts as a SQLite file (its
+  // header, then PRAGMA quick_check); empty when it is sound or not SQLite.
+  std::string damage_found() {
+    char header[16] = {};
+    std::FILE* f = std::fopen(path_.c_str(), "rb");
+    const std::size_t got = f ? std::fread(header, 1, sizeof header, f) : 0;
+    if (f) std::fclose(f);
+    static const char magic[] = "SQLite format 3";  // and its NUL: 16 bytes
+    if (got == 0 || std::memcmp(header, magic, std::min(got, sizeof magic)) != 0) return {};
+    if (got < sizeof magic) return "the file ends inside its header";
+    std::string problem;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "PRAGMA quick_check(1)", -1, &st, nullptr) != SQLITE_OK) {
+      problem = sqlite3_errmsg(db_);
+    } else if (const int rc = sqlite3_step(st); rc != SQLITE_ROW) {
+      problem = sqlite3_errmsg(db_);
+    } else if (const std::string result = column_text(st, 0); result != "ok") {
+      problem = result;
+    }
+    sqlite3_finalize(st);
+    return problem;
   }
 
   // Runs `sql` with `arg` (unless empty) and then `numbers` bound, `row` called per row.

@@ -27,6 +27,7 @@ target_ref target_of(::pqxx::connection_base& c) noexcept {
     if (t.address.empty() || t.address[0] == '/') t.address.clear();  // a Unix socket directory
     return intern_target(t);
   } catch (...) {
+    dbtrace::detail::count_lost_detail("a connection's target");
     return {};
   }
 }
@@ -44,6 +45,7 @@ void record_current_exception(sql_span& span) noexcept {
     }
   } catch (...) {
     // Recording never replaces the application's exception.
+    dbtrace::detail::count_lost_detail("an error");
   }
 }
 
@@ -57,6 +59,7 @@ std::int64_t rows_of(const ::pqxx::result& r) noexcept {
     const auto affected = r.affected_rows();
     return static_cast<std::int64_t>(affected);
   } catch (...) {
+    dbtrace::detail::count_lost_detail("a row count");
     return -1;
   }
 }

@@ -87,6 +87,7 @@ void record_current_exception(sql_span& span) noexcept {
     }
   } catch (...) {
     // Recording must never replace the application's exception.
+    dbtrace::detail::count_lost_detail("an error");
   }
 }
 

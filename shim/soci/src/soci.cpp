@@ -39,6 +39,7 @@ class traced_factory final : public ::soci::backend_factory {
       target = intern_target(describe_connection(system_name(session->get_backend_name()),
                                                  params.get_connect_string()));
     } catch (...) {
+      dbtrace::detail::count_lost_detail("a connection's target");
     }
     return new traced_session_backend(session.release(), target);
   }

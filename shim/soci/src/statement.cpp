@@ -157,6 +157,7 @@ void traced_statement_backend::record_params() {
       }
     }
   } catch (...) {
+    dbtrace::detail::count_lost_detail("a bound value");
   }
 }
 
@@ -173,6 +174,7 @@ void traced_statement_backend::record_params() {
   try {
     rows_ += std::min(number, std::max(0, inner_->get_number_of_rows()));
   } catch (...) {
+    dbtrace::detail::count_lost_detail("a row count");
   }
 }
 
@@ -199,6 +201,7 @@ void traced_statement_backend::record_params() {
         const long long affected = inner_->get_affected_rows();
         if (affected >= 0) span_->rows(affected);
       } catch (...) {
+        dbtrace::detail::count_lost_detail("a row count");
       }
     }
     finish();
