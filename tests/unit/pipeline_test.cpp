@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -642,7 +643,7 @@ TEST(fork, a_child_forked_while_other_threads_hold_tracings_locks_can_init) {
     // statements are sanitised makes), so that the table's lock is taken.
     for (int i = 0; !stop.load(); ++i) {
       (void)intern_statement("SELECT " + std::to_string(i % 1000));
-      if (i % 1000 == 999) detail::reset_statement_cache();
+      if (i % 1000 == 999) detail::reset_statement_cache(i % 2000 == 999, 8192);
     }
   });
   busy.emplace_back([&stop] {
@@ -792,6 +793,46 @@ TEST(reinit, init_while_other_threads_record_is_safe) {
   EXPECT_EQ(s.recorded, 2u);
   shutdown();
   EXPECT_EQ(live_writers.load(), 0);
+}
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// A service that reloads its config now and then, switching queue_size and
+// sanitize_statements back and forth while it records many distinct long
+// statements: memory follows the sizes and text options used, not the
+// number of reloads (each reload once kept a queue and a full table).
+TEST(reloads, keep_memory_bounded_by_the_options_used_not_by_their_number) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "resident memory under a sanitizer is its allocator's (quarantine, shadow)";
+#endif
+  options o;
+  o.enabled = true;
+  o.connection_string = "memory://reloads";
+  const std::string padding(2000, 'p');
+  const auto cycle = [&](int i) {
+    o.queue_size = i % 2 ? 65536 : 131072;
+    o.sanitize_statements = i % 4 < 2;
+    init(o);
+    {
+      trace t;
+      for (int k = 0; k < 5000; ++k)
+        sql_span s({}, intern_statement("SELECT '" + padding + "' FROM t" + std::to_string(k)));
+    }
+    ASSERT_TRUE(flush());
+    drivers::memory_clear("reloads");
+  };
+  for (int i = 0; i < 8; ++i) cycle(i);  // every size and text option, used once
+  const std::size_t before = resident_bytes();
+  for (int i = 8; i < 58; ++i) cycle(i);
+  const std::size_t after = resident_bytes();
+  shutdown();
+  detail::forget_interned_statements();  // the table is the process's: room for the next test
+  EXPECT_LT(after, before + (24u << 20)) << "grew by " << (after - before) / (1 << 20) << " MiB";
 }
 
 }  // namespace

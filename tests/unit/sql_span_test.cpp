@@ -290,7 +290,8 @@ TEST_F(sql_span_test, past_the_statement_tables_capacity_a_new_statement_takes_n
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0]["info"]["db"]["statement"], "SELECT * FROM users WHERE password = ?");
   EXPECT_EQ(ev[0]["info"]["db"]["db.operation.name"], "SELECT");
-  detail::reset_statement_cache();  // the table is the process's: leave room for the next test
+  shutdown();
+  detail::forget_interned_statements();  // the table is the process's: room for the next test
 }
 
 TEST_F(sql_span_test, sanitize_statements_reads_each_targets_quotes) {

@@ -37,10 +37,11 @@ struct recorder {
   counters stats;
   // The queue outlives pipelines: a producer that raced with shutdown may still
   // push into it. It is replaced only when queue_size changes; the old one is
-  // kept (and is empty) for the same reason.
+  // kept (and is empty) for the same reason, and taken back when queue_size
+  // returns to its size: reloads cost one queue per size used, not per reload.
   std::unique_ptr<record_queue> queue;
   std::size_t queue_capacity = 0;
-  std::vector<std::unique_ptr<record_queue>> retired_queues;
+  std::vector<std::pair<std::size_t, std::unique_ptr<record_queue>>> retired_queues;
   bool writer_held_for_fork = false;
   std::unique_ptr<pipeline> active;  // published to recording threads as g_active
   // Stopped pipelines are kept (a few hundred bytes each): a producer that
@@ -111,7 +112,7 @@ void after_fork_in_child() noexcept {
   r.retired_pipelines.clear();
   (void)r.queue.release();
   r.queue_capacity = 0;
-  for (auto& q : r.retired_queues) (void)q.release();
+  for (auto& q : r.retired_queues) (void)q.second.release();
   r.retired_queues.clear();
   r.stats.reset();
   forget_random_state();
@@ -190,14 +191,21 @@ void init(const options& o, std::unique_ptr<writer> w) {
                             previous.max_statement_length != o.max_statement_length;
   r.option_history.push_back(std::make_unique<const options>(o));
   r.published.store(r.option_history.back().get(), std::memory_order_release);
-  if (texts_change) detail::reset_statement_cache();
+  if (texts_change) detail::reset_statement_cache(o.sanitize_statements, o.max_statement_length);
   r.stats.reset();
   if (!o.enabled || !w) return;
   detail::start_fast_clock();
 
   if (!r.queue || r.queue_capacity != o.queue_size) {
-    if (r.queue) r.retired_queues.push_back(std::move(r.queue));
-    r.queue = std::make_unique<detail::record_queue>(o.queue_size);
+    if (r.queue) r.retired_queues.emplace_back(r.queue_capacity, std::move(r.queue));
+    const auto used = std::find_if(r.retired_queues.begin(), r.retired_queues.end(),
+                                   [&](const auto& q) { return q.first == o.queue_size; });
+    if (used != r.retired_queues.end()) {
+      r.queue = std::move(used->second);
+      r.retired_queues.erase(used);
+    } else {
+      r.queue = std::make_unique<detail::record_queue>(o.queue_size);
+    }
     r.queue_capacity = o.queue_size;
   }
   detail::discard(*r.queue);  // leftovers of a producer that raced with shutdown

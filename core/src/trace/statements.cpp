@@ -3,6 +3,7 @@
 #include "statements.hpp"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -30,21 +31,27 @@ std::atomic<std::uint64_t> next_key{1};
 
 using statement_map = std::unordered_map<std::string, std::unique_ptr<statement_info>>;
 
-struct statement_table {
-  std::mutex mutex;
-  // Keys are the texts as the application sent them, one map per dialect (a
-  // text may read differently in each); entries live for the process (records
-  // and thread caches point at them).
+// The statements interned under one set of text options (sanitize_statements,
+// max_statement_length). Keys are the texts as the application sent them, one
+// map per dialect (a text may read differently in each).
+struct statement_set {
   statement_map entries[2];
   std::size_t count = 0;
   std::size_t bytes = 0;
+};
+
+struct statement_table {
+  std::mutex mutex;
+  // One set per text options used, each within the limits above; entries live
+  // for the process (records and thread caches point at them), and a reload
+  // back to options used before takes their set back: reloads cost memory
+  // per text options used, not per init().
+  std::map<std::pair<bool, std::size_t>, statement_set> sets;
+  statement_set* active = &sets[{false, options{}.max_statement_length}];  // null: none fits
   std::atomic<std::uint64_t> generation{1};
-  // Set once the table can take no more: from then on a thread's miss costs
-  // no lock (until a new generation starts an empty table).
+  // Set once the active set can take no more: from then on a thread's miss
+  // costs no lock (until a new generation switches sets).
   std::atomic<bool> full{false};
-  // Entries of earlier generations, whole (text and key): a thread's cache
-  // may still compare against a key until it sees the new generation.
-  std::vector<statement_map::node_type> retired;
 };
 statement_table& statements() {
   static auto* table = new statement_table;  // never destroyed: threads may outlive statics
@@ -59,13 +66,14 @@ struct thread_cache {
 const statement_info* intern_slow(std::string_view sql, sql_dialect dialect, thread_cache& cache) {
   auto& table = statements();
   std::lock_guard<std::mutex> lock(table.mutex);
-  auto& entries = table.entries[static_cast<int>(dialect)];
+  if (!table.active) return nullptr;
+  statement_set& set = *table.active;
+  auto& entries = set.entries[static_cast<int>(dialect)];
   auto it = entries.find(std::string(sql));
   if (it == entries.end()) {
-    if (table.count >= max_interned_statements ||
-        table.bytes + 2 * sql.size() > max_interned_bytes) {
-      if (table.count >= max_interned_statements ||
-          table.bytes + 2 * max_interned_length > max_interned_bytes)
+    if (set.count >= max_interned_statements || set.bytes + 2 * sql.size() > max_interned_bytes) {
+      if (set.count >= max_interned_statements ||
+          set.bytes + 2 * max_interned_length > max_interned_bytes)
         table.full.store(true, std::memory_order_relaxed);
       return nullptr;
     }
@@ -73,8 +81,8 @@ const statement_info* intern_slow(std::string_view sql, sql_dialect dialect, thr
     prepare_statement(sql, dialect, *s);
     s->key = next_key.fetch_add(1);
     it = entries.emplace(std::string(sql), std::move(s)).first;
-    ++table.count;
-    table.bytes += sql.size() + it->second->text.size();
+    ++set.count;
+    set.bytes += sql.size() + it->second->text.size();
   }
   cache.entries.emplace(std::string_view(it->first), it->second.get());
   return it->second.get();
@@ -135,16 +143,26 @@ void unlock_interning() noexcept {
   statements().mutex.unlock();
 }
 
-void reset_statement_cache() noexcept {
+void forget_interned_statements() noexcept {
   auto& table = statements();
   std::lock_guard<std::mutex> lock(table.mutex);
-  // Entries may still be referenced by a thread's cache until it notices the
-  // new generation; keep them alive (bounded by the table limits per init).
-  for (auto& entries : table.entries)
-    while (!entries.empty()) table.retired.push_back(entries.extract(entries.begin()));
-  table.count = 0;
-  table.bytes = 0;
+  for (auto& [settings, set] : table.sets) set = statement_set{};
   table.full.store(false, std::memory_order_relaxed);
+  table.generation.fetch_add(1, std::memory_order_release);
+}
+
+void reset_statement_cache(bool sanitize, std::size_t max_statement_length) noexcept {
+  auto& table = statements();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  try {
+    table.active = &table.sets[{sanitize, max_statement_length}];
+    table.full.store(false, std::memory_order_relaxed);
+  } catch (...) {
+    // Out of memory for a new set: texts are copied into their spans (and
+    // prepared with the new options) until a later init finds room.
+    table.active = nullptr;
+    table.full.store(true, std::memory_order_relaxed);
+  }
   table.generation.fetch_add(1, std::memory_order_release);
 }
 

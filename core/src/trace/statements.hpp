@@ -28,8 +28,13 @@ sql_dialect dialect_of(target_ref target) noexcept;
 // thread, off the application's); a no-op for any other record.
 void prepare_deferred(record_extra* x) noexcept;
 
-// Drops the per-thread statement caches (their entries belong to old options).
-void reset_statement_cache() noexcept;
+// Drops the per-thread statement caches (their entries belong to old
+// options) and interns into the table of the new text options from now on.
+void reset_statement_cache(bool sanitize, std::size_t max_statement_length) noexcept;
+
+// Tests only, with no thread recording and no span in flight: empties every
+// set, so that a test that filled the table leaves room for the next.
+void forget_interned_statements() noexcept;
 
 // Held across fork() so that the child never inherits a table locked by a
 // thread it does not have.
