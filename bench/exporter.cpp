@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exporter throughput on one core: batches of span views written by each
 // store's writer, as the exporter thread does it (events per second: a SQL
 // span is two OSProfiler events).

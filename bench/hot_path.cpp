@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What tracing costs the application's thread per statement.
 #include <benchmark/benchmark.h>
 

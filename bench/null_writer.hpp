@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A writer that discards spans: the exporter keeps up, so benchmarks measure
 // the application's side, not a store.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traced vs raw libpqxx exec_prepared over loopback (DBTRACE_BENCH_PG names the server).
 #include <benchmark/benchmark.h>
 

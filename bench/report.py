@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Prints the benchmark results next to the budgets of design.md."""
 import json
 import sys

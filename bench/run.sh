@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the benchmarks (Release) and prints what tracing costs next to the
 # budgets of the design. Usage: bench/run.sh [build-dir]
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fault soak (scripts/soak.sh): THREADS threads run a SOCI workload (a
 // prepared select on in-memory SQLite, traces of 10 statements) at a fixed
 // rate each, traced into STORE, while the script kills, restarts and pauses

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traced vs raw SOCI on in-memory SQLite: what an application pays per statement.
 #include <benchmark/benchmark.h>
 #include <soci/soci.h>

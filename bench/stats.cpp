@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace stats` over an embedded store of 1,000,000 spans (50,000 traces of
 // 20 statements, 1,000 distinct statement texts): the SQL the store runs,
 // grouped by text, by summary and by span name. The store is recorded once,

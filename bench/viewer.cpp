@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace trace show --html` on a trace of 50,000 spans: assembling the spans
 // from stored events and writing the page. bench/viewer_render.py then opens
 // the page this writes (DBTRACE_BENCH_VIEWER_OUT) in chromium for the first render.

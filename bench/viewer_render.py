@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """First render of a viewer page in Debian's chromium, headless, and the time
 of what a user then does on it (collapse and expand all, filter).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a traced statement costs in total, per store: a SOCI prepared SELECT by
 // id on in-memory SQLite, in traces of 20 statements, run raw and traced in
 // alternation. Reported per statement:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Raw and traced connections of the same kind run the same prepared statement
 // in interleaved rounds (drift on a shared machine hits both alike). Latency
 // is timed per execution; CPU is the process's (exporter included) and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace bench`: what tracing costs on the user's own database and
 // statement, through the shim they use.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the dbtrace command's subcommands share: where the store is, writing
 // output, tables, times and durations.
 #pragma once

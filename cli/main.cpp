@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `dbtrace` command: list stored traces, show one, per-statement
 // statistics, what tracing costs. Exit codes: 0 done, 1 no such trace or the
 // store cannot be read, 2 a usage or configuration error.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace stats`: per-statement figures across the traces of a store.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace trace list` and `dbtrace trace show`.
 #pragma once
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # FindSOCI — Debian's libsoci-dev ships no CMake package, so find it here.
 # Defines SOCI::core and, for each backend found, SOCI::<backend>
 # (sqlite3, postgresql, mysql, odbc, firebird); SOCI_FOUND.

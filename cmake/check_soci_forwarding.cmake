@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fails when a SOCI backend virtual is not forwarded by the SOCI shim's
 # wrappers. Reads GCC's class dump (-fdump-lang-class) of
 # shim/soci/src/forwarding_check.cpp: in the vtable of each dbtrace wrapper, an

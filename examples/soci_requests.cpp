@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small SOCI data layer, traced: each "request" is a trace whose statements
 // become db spans in the store the config names.
 // Usage: soci_requests app.conf   (prints the base_id of every trace)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job: build dbtrace, run the example SOCI data layer with tracing into
 # the embedded SQLite store, then show one of its traces with the dbtrace command.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages dbtrace needs for a purpose: `build` (the
 # library, CLI and examples), `test` (also tests, benchmarks and the Python
 # OSProfiler peer) or `fuzz` (the libFuzzer harnesses). As root it runs apt-get; otherwise it prints the command

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The libFuzzer harnesses (tests/fuzz): builds them with clang, ASan and UBSan
 # (the library instrumented for coverage), then runs each from its committed
 # seed corpus (tests/fuzz/corpus/<name>) for a number of executions. Any crash,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A throwaway MariaDB server for tests, on 127.0.0.1 with its own port and
 # data directory, stopped by PID.
 #   scripts/mariadb_server.sh start DIR PORT   install (once) and start; user app / app-secret

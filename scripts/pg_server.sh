@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A throwaway PostgreSQL server for tests, on 127.0.0.1 with its own port and
 # data directory, stopped by PID.
 #   scripts/pg_server.sh start DIR PORT   initdb (once) and start; roles: postgres (trust),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A throwaway Redis server for tests on 127.0.0.1, stopped by PID.
 #   scripts/redis_server.sh start DIR PORT | stop DIR | pause DIR | resume DIR | pids DIR
 set -euo pipefail

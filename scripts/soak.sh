@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The fault soak (not part of CI): for the Redis store, then the PostgreSQL
 # store, 4 threads record a SOCI workload at a fixed rate for N minutes while
 # the store's server (a throwaway one on loopback) is killed, restarted,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds and installs a SOCI release from its source tarball, for testing the
 # shim against SOCI versions Debian does not ship. Prints the install prefix.
 #   scripts/soci_from_source.sh VERSION        e.g. 4.1.4: build/deps/soci-VERSION/install

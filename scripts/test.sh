@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The whole test suite: installs what it needs, builds with warnings as
 # errors, starts throwaway PostgreSQL, MariaDB and Redis servers on loopback,
 # runs every test with ctest, stops the servers. Under CI=true a missing server

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The self-contained HTML page of one trace (`dbtrace trace show --html`).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Records one known trace into a JSON-lines store with the public API, as an
 // application would, and prints what a viewer of it must show:
 //   make_trace STORE.jsonl            the trace the browser test checks

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The HTML viewer in a real browser: Debian's chromium, headless, network off.
 
     viewer_test.py DBTRACE_CLI MAKE_TRACE OUT_DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Records one span into a JSON-lines store and checks it arrived.
 #include <dbtrace/dbtrace.hpp>
 #include <dbtrace/sql.hpp>

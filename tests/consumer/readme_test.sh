@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's install commands, run as written on a clean copy of the source
 # (into a scratch prefix instead of /usr/local), then the README's consumer
 # example built against the result and run. Then as on a machine without

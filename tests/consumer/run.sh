@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs dbtrace into a scratch prefix and builds a consumer against it with
 # find_package, then again through add_subdirectory; both must run.
 set -euo pipefail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A traced SOCI session from the installed package.
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <dbtrace/dbtrace.hpp>

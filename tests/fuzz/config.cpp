@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A config file as a user may write it: options or a config_error, nothing
 // else (no other exception, no crash); an error never quotes a password.
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the libFuzzer harnesses: a property that must hold is checked
 // with `must`, which aborts (a crash libFuzzer reports, with the input saved).
 #pragma once

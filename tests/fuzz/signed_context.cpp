@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // X-Trace-Info / X-Trace-HMAC as a service receives them: verified or refused,
 // never a crash; what verifies names UUID-shaped ids, and a context signed
 // with the key verifies again to the same ids.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Statement texts as applications send them: sanitized, truncated and
 // classified without a crash; a cut text is bounded and as valid UTF-8 as its
 // input; and a literal embedded in a statement never survives sanitizing, in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a store gives back, as the CLI reads it: OSProfiler events one per line
 // (JSON lines, Redis list items), or a report file. Whatever the bytes, every
 // output format is produced without a crash and the statistics add up.

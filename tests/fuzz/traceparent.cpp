@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // traceparent and tracestate as they arrive: parsed by the W3C rules or
 // refused; what parses formats back to a traceparent that parses the same;
 // the tracestate passed on is bounded, has no CR/LF and is already clean.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace bench` on a fresh machine's in-memory SQLite and on the test
 // PostgreSQL: it runs, and what it prints adds up.
 #include "test_support.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The redis:// store, and one trace across Python OSProfiler and dbtrace on
 // the Redis and PostgreSQL stores: the real Python code (Debian
 // python3-osprofiler) on the other side, its CLI reading what dbtrace wrote.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // otlp:// — the request a real HTTP receiver on loopback gets, decoded with the
 // official OTLP protobuf definitions (npm @opentelemetry/otlp-transformer),
 // with the stable database semantic conventions on the spans.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The postgresql:// store: OSProfiler's table written with COPY, read back by
 // dbtrace and by Python OSProfiler, and an outage the application never sees.
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace::pqxx against a real PostgreSQL server: one span per call family,
 // with SQL text, ids, rows, SQLSTATE; results and exceptions are libpqxx's own.
 #include "dbtrace/pqxx.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace::soci on SQLite and on real PostgreSQL and MariaDB servers: one span
 // per execution, with the statement, ids, rows, errors and parameters; results
 // and exceptions exactly as SOCI's own.

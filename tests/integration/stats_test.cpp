@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace stats` on stores holding the same known spans: the embedded store
 // (in SQL), JSON lines, PostgreSQL and Redis (scanned through their readers). The
 // reference figures are computed here from the JSON-lines events.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A loopback TCP proxy in front of a test server that can lose a reply: the
 // request reaches the server whole, its answer never reaches the client, and
 // the connection closes (a connection lost in the middle of a request).

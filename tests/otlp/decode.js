@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decodes an OTLP/HTTP request (traces or metrics) with the official OTLP
 // protobuf definitions (protobufjs code generated from opentelemetry-proto,
 // shipped in @opentelemetry/otlp-transformer) and prints it as OTLP JSON

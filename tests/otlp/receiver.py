@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A loopback OTLP/HTTP receiver for tests: saves each request's body
 (gunzipped when sent with Content-Encoding: gzip; the raw body then in
 req-N.gz) as req-N.body and, in req-N.meta, its path, Content-Type, the status

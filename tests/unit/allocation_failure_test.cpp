@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running out of memory in the middle of writing a batch: the store's
 // transaction is rolled back and the batch written whole on the retry, once.
 // Failing allocations on command replaces the global operator new for this

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The dbtrace command on stores with known content.
 #include "osprofiler_samples.hpp"
 #include "test_support.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Span timestamps come from the TSC where the kernel trusts it; they must
 // agree with the system clock, which other services' timestamps come from.
 #include <gtest/gtest.h>

@@ -1,4 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-thread id stack follows OSProfiler: [base_id, parent_id or base_id, ...].
+#include <algorithm>
 #include <thread>
 
 #include "dbtrace/signing.hpp"
@@ -134,6 +136,30 @@ TEST_F(context_test, untrusted_contexts_start_a_new_trace_and_are_counted) {
     EXPECT_NE(t.base_id(), "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05");
   }
   EXPECT_EQ(stats().rejected_contexts, 3u);  // a request without headers is not a rejection
+}
+
+// A wrong hmac_keys would split every trace silently: said once, without a secret.
+TEST_F(context_test, a_signature_matching_no_key_is_said_once_without_secrets) {
+  opts_.hmac_keys = {"MY_KEY"};
+  start();
+  const auto wrong_key = sign_context("6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05",
+                                      "6f0c1b5e-9a43-4c2a-8f3e-2b7d9e4a1c05", "OTHER");
+  const headers h{{"X-Trace-Info", wrong_key.info}, {"X-Trace-HMAC", wrong_key.hmac}};
+  std::string said;
+  {
+    testing::capture_stderr capture;
+    for (int i = 0; i < 3; ++i) {
+      trace t{h};
+      EXPECT_EQ(t.status(), context_status::bad_signature);
+    }
+    said = capture.text();
+  }
+  EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
+  EXPECT_NE(said.find("matches none of hmac_keys"), std::string::npos) << said;
+  for (const std::string& secret : {std::string("MY_KEY"), std::string("OTHER"), wrong_key.hmac,
+                                    wrong_key.info, std::string("6f0c1b5e")})
+    EXPECT_EQ(said.find(secret), std::string::npos) << secret;
+  EXPECT_EQ(stats().rejected_contexts, 3u);
 }
 
 TEST_F(context_test, a_captured_context_continues_on_another_thread) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The hot path allocates nothing for a statement it has seen before: counted
 // by replacing the global operator new for this test binary.
 #include "dbtrace/sql.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // file:// store: one OSProfiler event per line, in OSProfiler's key order.
 #include "dbtrace/sql.hpp"
 #include "test_support.hpp"

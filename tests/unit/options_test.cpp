@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // [profiler] config files and DBTRACE_* overrides; errors name file, line and key.
 #include <cstdlib>
 
@@ -103,7 +104,8 @@ TEST(options, defaults_are_those_of_the_design) {
 
 TEST(options, errors_name_file_line_and_key) {
   EXPECT_EQ(error_of("[profiler]\nenabled = true\nenabeld = true\n"),
-            testing::temp_dir().string() + "/bad.conf:3: enabeld: unknown key");
+            testing::temp_dir().string() +
+                "/bad.conf:3: enabeld: unknown key (did you mean enabled?)");
   EXPECT_NE(error_of("[profiler]\n\nenabled = maybe\n")
                 .find("bad.conf:3: enabled: expected true or false, got 'maybe'"),
             std::string::npos);
@@ -150,7 +152,7 @@ TEST(options, errors_name_file_line_and_key) {
     EXPECT_EQ(wrong_key.find("s3cret"), std::string::npos) << wrong_key;
   }
   EXPECT_NE(error_of("[profiler]\nhmac_keys = ,\n").find(":2: hmac_keys:"), std::string::npos);
-  EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: not a `key = value`"),
+  EXPECT_NE(error_of("[profiler\nenabled = true\n").find("bad.conf:1: a [profiler] header without its ']'"),
             std::string::npos);
   try {
     load_options("/nonexistent/app.conf");
@@ -197,10 +199,106 @@ TEST(options, what_inih_or_oslo_config_would_misread_is_refused) {
   EXPECT_EQ(error_of("[profiler]\n; a comment line is fine\nenabled = true\n# so is this\n"),
             "no error");
   EXPECT_EQ(error_of("[other]\nx = 1 ; not ours\n[profiler]\nenabled = true\n"), "no error");
-  // Debian's inih reads 200 bytes a line and would split a longer one.
-  const std::string long_line = "connection_string = postgresql://u:p@db/" + std::string(200, 'x');
-  EXPECT_NE(error_of("[profiler]\n" + long_line + "\n").find("bad.conf:2: the line is 240 bytes"),
+  EXPECT_NE(error_of("[profiler]\nenabled = true\n\n  indented\n")
+                .find("bad.conf:4: an indented line that continues no key"),
             std::string::npos);
+  EXPECT_NE(error_of("[profiler]\nenabled\n").find("bad.conf:2: not a `key = value` line"),
+            std::string::npos);
+}
+
+// Debian's inih reads 200 bytes a line; oslo.config any length, and it joins
+// indented lines onto the value above them.
+TEST(options, lines_of_any_length_and_continuation_lines_are_read_whole) {
+  const std::string long_store = "redis://:" + std::string(300, 'k') + "@cache.internal:6379/0";
+  const auto path = write_file("long.conf", "[DEFAULT]\ntransport_url = rabbit://" +
+                                                std::string(300, 'u') +
+                                                "\nnot a key line, nor judged\n[profiler]\n"
+                                                "connection_string = " + long_store +
+                                                "\nhmac_keys = first-key,\n    second-key,\n"
+                                                "\tthird-key\n\nproject = orders\n");
+  const options o = load_options(path);
+  EXPECT_EQ(o.connection_string, long_store);
+  EXPECT_EQ(o.hmac_keys, (std::vector<std::string>{"first-key", "second-key", "third-key"}));
+  EXPECT_EQ(o.project, "orders");
+  // Lines are still named by the file's own numbers past a continuation.
+  EXPECT_NE(error_of("[profiler]\nhmac_keys = a,\n  b\nsample_rate = 2\n").find("bad.conf:4: "),
+            std::string::npos);
+}
+
+TEST(options, a_near_miss_section_or_key_gets_did_you_mean) {
+  EXPECT_EQ(error_of("[DEFAULT]\ndebug = true\n[profilers]\nenabled = true\n"),
+            testing::temp_dir().string() +
+                "/bad.conf:3: [profilers]: not a section dbtrace reads (did you mean "
+                "[profiler]?); without [profiler] tracing stays off");
+  EXPECT_NE(error_of("[profiler]\nhmac_key = k\n").find("unknown key (did you mean hmac_keys?)"),
+            std::string::npos);
+  // No [profiler] and nothing like it: an OpenStack file without profiling, tracing off.
+  EXPECT_EQ(error_of("[DEFAULT]\ndebug = true\n[database]\nconnection = x\n"), "no error");
+  EXPECT_FALSE(load_options(write_file("none.conf", "[DEFAULT]\ndebug = true\n")).enabled);
+  // The one with [profiler] present is not second-guessed.
+  EXPECT_EQ(error_of("[profiler]\nenabled = true\n[profilers]\nx = 1\n"), "no error");
+}
+
+// An OpenStack service's files as it really has them: a real-sized main file
+// (long URLs, sections dbtrace never reads), an override file and a directory
+// of snippets, read in oslo.config's order by both.
+TEST(options, several_files_and_a_directory_read_as_oslo_config_reads_them) {
+  DBTRACE_REQUIRE_PYTHON_PEER();
+  const auto dir = testing::temp_dir() / "nova.conf.d";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string main_file = "[DEFAULT]\ndebug = True\ntransport_url = rabbit://openstack:" +
+                          std::string(250, 'r') + "@rabbit1:5672,openstack:" +
+                          std::string(40, 's') + "@rabbit2:5672/\n";
+  for (int i = 0; i < 40; ++i)
+    main_file += "[section_" + std::to_string(i) + "]\nopt_" + std::to_string(i) + " = " +
+                 std::string(220, 'v') + "\n    continued\n";
+  main_file += "[database]\nconnection = mysql+pymysql://nova:secret@db/nova?charset=utf8\n"
+               "[profiler]\nenabled = True\ntrace_sqlalchemy = True\n"
+               "hmac_keys = key-one,\n    key-two\n"
+               "connection_string = redis://:" + std::string(230, 'p') + "@127.0.0.1:6379/0\n"
+               "project = from-main\nservice = from-main\n";
+  const auto main_path = write_file("nova.conf", main_file);
+  const auto override_path = write_file("override.conf", "[profiler]\nproject = from-override\n");
+  std::ofstream(dir / "20-late.conf") << "[profiler]\nservice = from-20\n";
+  std::ofstream(dir / "10-early.conf") << "[profiler]\nservice = from-10\nproject = from-10\n";
+  std::ofstream(dir / "ignored.txt") << "[profiler]\nservice = not-a-conf-file\n";
+  const options o = load_options({main_path, override_path}, dir.string());
+  const auto py = testing::run_python(R"(
+import json, sys
+from oslo_config import cfg
+from osprofiler import opts, _utils
+conf = cfg.ConfigOpts()
+opts.set_defaults(conf)
+conf.register_opts([cfg.StrOpt("project"), cfg.StrOpt("service")], group="profiler")
+conf(["--config-file", sys.argv[1], "--config-file", sys.argv[2], "--config-dir", sys.argv[3]])
+p = conf.profiler
+print(json.dumps({"enabled": p.enabled, "trace_sqlalchemy": p.trace_sqlalchemy,
+                  "hmac_keys": _utils.split(p.hmac_keys), "connection_string": p.connection_string,
+                  "project": p.project, "service": p.service}))
+)",
+                                      {main_path, override_path, dir.string()});
+  ASSERT_EQ(py.status, 0) << py.out;
+  const auto j = nlohmann::json::parse(py.out);
+  EXPECT_EQ(j["enabled"], o.enabled);
+  EXPECT_EQ(j["trace_sqlalchemy"], o.trace_sql);
+  EXPECT_EQ(j["hmac_keys"].get<std::vector<std::string>>(), o.hmac_keys);
+  EXPECT_EQ(j["connection_string"], o.connection_string);
+  EXPECT_EQ(j["project"], o.project);
+  EXPECT_EQ(j["service"], o.service);
+  // And what both read is what the files say, in that order.
+  EXPECT_TRUE(o.enabled);
+  EXPECT_EQ(o.hmac_keys, (std::vector<std::string>{"key-one", "key-two"}));
+  EXPECT_EQ(o.project, "from-10");
+  EXPECT_EQ(o.service, "from-20");
+  // A bad file among them is named.
+  std::ofstream(dir / "30-bad.conf") << "[profiler]\nsample_rate = 2\n";
+  try {
+    load_options({main_path}, dir.string());
+    ADD_FAILURE() << "a bad file in the directory must be an error";
+  } catch (const config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("30-bad.conf:2: sample_rate"), std::string::npos);
+  }
 }
 
 TEST(options, a_relative_store_path_in_a_file_is_next_to_the_file) {
@@ -505,8 +603,16 @@ TEST(connection_uri, is_read_one_way_and_a_bad_port_is_refused) {
     EXPECT_EQ(said.find("s3cret"), std::string::npos) << said;
   }
   EXPECT_NE(error_of("[profiler]\nconnection_string = redis://cache:abc\n")
-                .find(":2: connection_string: the port in 'redis://cache:abc' is not a number"),
+                .find(":2: connection_string: the port in the redis:// URI is not a number"),
             std::string::npos);
+  // The '@host' forgotten: the "port" is the password, and is never quoted
+  // (nor is a password= inside it, which redaction cannot see there).
+  for (const char* forgot : {"postgresql://app:s3cret/shop", "postgresql://u:pp\316password=s3cret"}) {
+    SCOPED_TRACE(forgot);
+    const auto said = connection_uri_problem(forgot);
+    EXPECT_EQ(said.find("s3cret"), std::string::npos) << said;
+    EXPECT_NE(said.find("write user:password@host"), std::string::npos) << said;
+  }
   // What a store is handed is refused by its writer too (registered or built in).
   EXPECT_THROW(make_writer({"redis://cache:abc", "host", "p", "s", false}), config_error);
   EXPECT_THROW(make_writer({"redis://cache/zero", "host", "p", "s", false}), config_error);

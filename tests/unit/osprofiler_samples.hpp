@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The trace behind shared/osprofiler/report_example.json (written by the real
 // OSProfiler) as stored events, newest first as OSProfiler's Redis store reads them.
 #pragma once

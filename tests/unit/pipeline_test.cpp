@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cold path: a full queue drops and counts without blocking; failing,
 // refusing and hanging drivers never reach the application, and flush and
 // shutdown keep their word.

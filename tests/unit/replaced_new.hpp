@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The global operator new replaced, for a test binary of its own (include it
 // in exactly one file): it counts this thread's allocations while asked, and
 // can make one of them throw std::bad_alloc.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The report equals what `osprofiler trace show --json` printed for the same events.
 #include "dbtrace/report.hpp"
 

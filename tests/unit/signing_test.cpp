@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // X-Trace-Info / X-Trace-HMAC: OSProfiler's reference vectors and the real
 // Python OSProfiler as the peer, both directions.
 #include <fstream>

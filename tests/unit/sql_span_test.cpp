@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One sql_span per execution becomes a db-start/db-stop pair with OSProfiler's
 // keys and the OTel database attributes.
 #include "dbtrace/sql.hpp"

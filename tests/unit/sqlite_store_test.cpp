@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded store: one row per span, read back by dbtrace, by hand with
 // sqlite3, and by the Python OSProfiler's own SQL driver through the `data`
 // view; OSProfiler's own layout read, never written.
@@ -106,13 +107,18 @@ TEST_F(sqlite_store_test, keeps_one_row_per_span_and_each_text_once_in_wal_mode)
   ASSERT_TRUE(flush());
   EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "2");
   EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0), "6");
-  // No index entry per span: one range of span rows per trace and batch.
+  // No index entry per span: one range of span rows per trace and batch. The
+  // exporter may take a request's first statements before it ends (seen under
+  // load), so a trace may have a range per batch: together they hold its
+  // spans, each once.
   EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans'")
                 .at(0)
                 .at(0),
             "0");
-  EXPECT_EQ(query("SELECT trace, first_span, last_span FROM trace_spans"),
-            (std::vector<std::vector<std::string>>{{"1", "1", "3"}, {"2", "4", "6"}}));
+  EXPECT_EQ(query("SELECT trace, min(first_span), max(last_span), sum(last_span - first_span + 1)"
+                  " FROM trace_spans GROUP BY trace ORDER BY trace"),
+            (std::vector<std::vector<std::string>>{{"1", "1", "3", "3"}, {"2", "4", "6", "3"}}));
+  EXPECT_LE(std::stoi(query("SELECT count(*) FROM trace_spans").at(0).at(0)), 6);
   EXPECT_EQ(query("SELECT count(*) FROM traces").at(0).at(0), "2");
   EXPECT_EQ(query("SELECT count(*) FROM statements").at(0).at(0), "2");
   EXPECT_EQ(query("SELECT count(*) FROM errors").at(0).at(0), "1");
@@ -311,7 +317,8 @@ TEST_F(sqlite_store_test, a_trace_written_in_several_batches_among_others_reads_
     { sql_span second({}, intern_statement("SELECT 2")); }
   }
   ASSERT_TRUE(flush());
-  EXPECT_EQ(query("SELECT count(*) FROM trace_spans WHERE trace = 1").at(0).at(0), "2");
+  // At least two batches (a third if the exporter took `second` before the request ended).
+  EXPECT_GE(std::stoi(query("SELECT count(*) FROM trace_spans WHERE trace = 1").at(0).at(0)), 2);
 
   auto store = make_reader(opts_.connection_string);
   const auto events = store->read_trace(a);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How statement texts are recorded: sanitized, truncated on UTF-8 boundaries, classified.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the unit tests: a recorder on a fresh memory store, the
 // Python OSProfiler peer, temporary files, running the CLI.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `dbtrace trace show` in every format, and `trace list`, on stores with
 // known content: the trace make_trace records, and OSProfiler's example trace.
 #include <map>

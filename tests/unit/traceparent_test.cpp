@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // W3C traceparent: the spec's parsing rules, the id mapping, and continuing a
 // trace from it (OSProfiler's signed headers win when both are valid).
 #include "dbtrace/traceparent.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trace context: the per-thread stack of OSProfiler ids, traces, spans and propagation.
 // Thread safety: every object here belongs to the thread that created it; a
 // dbtrace::context value may be copied to another thread and attached there.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace — every SQL statement of a C++ data layer as a span of the request's trace.
 // Start here: load options, init, open traces and spans; shims record SQL.
 // Thread safety: init/shutdown from one thread while no statement is traced;

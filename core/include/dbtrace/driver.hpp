@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The store interface: writers take batches of finished spans from the
 // exporter; readers give stored traces back to the CLI. Each store's library
 // (drivers/<name>) turns span views into its own wire format and registers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exceptions dbtrace throws. Only setup and read-back calls throw: recording never does.
 #pragma once
 

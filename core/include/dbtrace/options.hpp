@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace::options — what a `[profiler]` config section (or DBTRACE_* variables) can set.
 // Thread safety: plain values; load_options may be called from any thread.
 #pragma once
@@ -75,11 +76,20 @@ struct options {
   std::string otlp_client_key;
 };
 
-// Reads the `[profiler]` section of an INI file, then applies DBTRACE_<KEY>
-// environment overrides. Other sections are ignored, so an OpenStack service's
-// config file works as is. Throws dbtrace::config_error naming the file, line
-// and key of the first bad entry (unknown key, bad value, unreadable file).
+// Reads the `[profiler]` section of an INI file as oslo.config reads it (lines
+// of any length, indented continuation lines joined with newlines, comments on
+// lines of their own), then applies DBTRACE_<KEY> environment overrides. Other
+// sections are never judged, so an OpenStack service's config file works as
+// is. Throws dbtrace::config_error naming the file, line and key of the first
+// bad entry (unknown key, with the nearest known one; bad value; unreadable
+// file; a near-miss section such as [profilers] where [profiler] is missing).
 options load_options(const std::string& path);
+
+// Several files, as oslo.config's `--config-file a --config-file b
+// --config-dir d` reads them: the files in order, then d's *.conf files in
+// name order, a key in a later file overriding an earlier one.
+options load_options(const std::vector<std::string>& config_files,
+                     const std::string& config_dir = {});
 
 // Applies DBTRACE_<KEY> environment overrides to `base`. Throws config_error
 // naming the variable when a value is bad.

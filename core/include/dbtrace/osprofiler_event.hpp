@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OSProfiler's event format, shared by every store that keeps events (JSON
 // lines, Redis, PostgreSQL, memory) and by the readers: span views become
 // `<name>-start` / `<name>-stop` events here, and nowhere else.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stored traces read back: spans assembled from their events, OSProfiler's
 // report, and the renderings the CLI prints (tree, DOT, Chrome trace events,
 // an OTLP file, the viewer's data). Thread safety: pure functions.

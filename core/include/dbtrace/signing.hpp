@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OSProfiler's signed context: X-Trace-Info = base64url(JSON), X-Trace-HMAC = hex HMAC-SHA1
 // of that base64 text. Byte-compatible with osprofiler._utils.signed_pack / signed_unpack.
 // Thread safety: pure functions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The statement record API the shims (SOCI, libpqxx) use: one sql_span per execution.
 // Thread safety: sql_span belongs to the thread that made it; intern_* may be
 // called from any thread, and what they return stays valid for the process.

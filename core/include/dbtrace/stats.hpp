@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-statement statistics across the traces of a store (`dbtrace stats`).
 // Thread safety: none needed; a stats_table is filled by one thread.
 #pragma once

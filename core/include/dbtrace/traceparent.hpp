@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // W3C Trace Context `traceparent` (https://www.w3.org/TR/trace-context/) and
 // its mapping to OSProfiler ids, as OSProfiler's own OTLP driver maps them:
 // trace-id = the 128 bits of base_id; parent-id = the low 64 bits of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What connection strings say: the target a span records (never the
 // password), and the redacted form that messages print.
 #include <cctype>
@@ -45,8 +46,10 @@ void read_uri(const std::string& cs, connection_uri& uri, std::string& problem) 
   }
   uri.scheme = cs.substr(0, start - 3);
   std::string_view rest = std::string_view(cs).substr(start);
+  bool has_userinfo = false;
   if (rest.empty() || rest.front() != '/') {
     if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+      has_userinfo = true;
       const auto userinfo = rest.substr(0, at);
       const auto colon = userinfo.find(':');
       uri.user = std::string(userinfo.substr(0, colon));
@@ -71,8 +74,13 @@ void read_uri(const std::string& cs, connection_uri& uri, std::string& problem) 
     uri.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
+  // The port's text is never quoted: in `postgresql://user:secret/db` (the
+  // '@host' forgotten) the "port" is the password, and the "host" the user.
   if (port.data() && !(uri.port = port_number(port)))
-    problem = "the port in '" + redact_connection_string(cs) + "' is not a number from 1 to 65535";
+    problem = "the port in the " + uri.scheme + ":// URI is not a number from 1 to 65535" +
+              (has_userinfo ? ""
+                            : " (without an '@', user:password reads as host:port;"
+                              " write user:password@host)");
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto pair = query.substr(0, amp);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Options from an INI `[profiler]` section (inih) and DBTRACE_* environment variables.
 #include <ini.h>
 
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -77,6 +79,12 @@ std::string shown(const std::string& value) {
   if (plain) return "'" + value + "'";
   return "a value of " + std::to_string(value.size()) +
          " bytes (not shown: it may hold a secret)";
+}
+
+std::string did_you_mean(const std::string& key) {
+  const std::string best =
+      detail::closest_word(key, {std::begin(known_keys), std::end(known_keys)});
+  return best.empty() ? "" : " (did you mean " + best + "?)";
 }
 
 [[noreturn]] void bad(const std::string& where, const std::string& key, const std::string& what) {
@@ -185,16 +193,10 @@ void set_option(options& o, const std::string& raw_key, const std::string& value
   else if (key == "otlp_client_key")
     o.otlp_client_key = trim(value);
   else if (osprofiler_only_keys.count(key) == 0)
-    bad(where, raw_key, "unknown key");
+    bad(where, raw_key, "unknown key" + did_you_mean(key));
 }
 
 namespace {
-
-std::string did_you_mean(const std::string& key) {
-  const std::string best =
-      detail::closest_word(key, {std::begin(known_keys), std::end(known_keys)});
-  return best.empty() ? "" : " (did you mean " + best + "?)";
-}
 
 bool is_known_key(const std::string& key) {
   return std::find(std::begin(known_keys), std::end(known_keys), key) != std::end(known_keys);
@@ -224,62 +226,131 @@ options apply_environment(options base) {
 
 namespace {
 
-// What the reader and the handler share while inih reads a file: the line
-// inih is on, where each key was set, and the first error.
+// inih is handed this as the value of a line it could not be given whole (a
+// long line, or one with continuation lines); the handler takes the value
+// from file_state::whole_value instead.
+constexpr const char* whole_value_marker = "\x1f";
+
+// What the reader and the handler share while inih reads one file: the line
+// inih is on, the sections seen, where each key was set, and the first error.
 struct file_state {
   std::string path;
   std::ifstream in;
-  int line = 0;
+  options& o;
+  int line = 0;                       // the first line of what inih was last given
+  int lines_read = 0;
+  std::optional<std::string> ahead;   // a line read to look for continuation lines
   bool in_profiler = false;
-  options o;
+  bool saw_profiler = false;
+  std::vector<std::pair<std::string, int>> sections;  // other sections and their lines
+  std::string whole_value;
   std::map<std::string, int> set_at;  // key -> line
   std::string error;
   int error_line = 0;
+
+  file_state(std::string p, options& into) : path(std::move(p)), in(path), o(into) {}
 
   void fail(int at, const std::string& what) {
     if (!error.empty()) return;
     error = path + ":" + std::to_string(at) + ": " + what;
     error_line = at;
   }
+
+  bool next(std::string& text) {
+    if (ahead) {
+      text = std::move(*ahead);
+      ahead.reset();
+      return true;
+    }
+    if (!std::getline(in, text)) return false;
+    ++lines_read;
+    return true;
+  }
 };
 
-// Feeds inih one line at a time, counting lines, and refuses what inih
-// would misread silently: a line longer than its buffer (it would split it)
-// and, in [profiler], an inline comment (oslo.config keeps it in the value).
-char* read_line(char* buffer, int size, void* stream) {
-  auto* st = static_cast<file_state*>(stream);
-  std::string text;
-  if (!std::getline(st->in, text)) return nullptr;
-  ++st->line;
-  const std::string t = trim(text);
-  if (!t.empty() && t[0] == '[')
-    st->in_profiler = lower(t.substr(0, t.find(']') + 1)) == "[profiler]";
-  if (text.size() + 2 > static_cast<std::size_t>(size)) {
-    st->fail(st->line, "the line is " + std::to_string(text.size()) +
-                           " bytes; lines are limited to " + std::to_string(size - 2) + " (inih)");
-    text.clear();
-  } else if (st->in_profiler && !t.empty() && t[0] != ';' && t[0] != '#' &&
-             (text.find(" ;") != std::string::npos || text.find("\t;") != std::string::npos)) {
-    st->fail(st->line,
-             "an inline comment (' ;'): oslo.config reads it as part of the value, so Python "
-             "services would disagree; put the comment on a line of its own");
-    text.clear();
-  }
+bool starts_blank(const std::string& text) {
+  return !text.empty() && (text[0] == ' ' || text[0] == '\t');
+}
+
+// Hands inih one line: `text` and a newline, or empty if it does not fit.
+char* give(char* buffer, int size, std::string text) {
   text += '\n';
+  if (text.size() + 1 > static_cast<std::size_t>(size)) text = "\n";
   std::memcpy(buffer, text.c_str(), text.size() + 1);
   return buffer;
 }
 
+// Feeds inih the file as oslo.config reads it. Lines outside [profiler] are
+// someone else's and are never judged (inih sees blank lines). In
+// [profiler], a value of any length and one continued on indented lines
+// (joined with newlines, as oslo.config joins them) reach the handler whole;
+// an inline comment is refused (oslo.config keeps it in the value, inih
+// would drop it).
+char* read_line(char* buffer, int size, void* stream) {
+  auto* st = static_cast<file_state*>(stream);
+  std::string text;
+  if (!st->next(text)) return nullptr;
+  st->line = st->lines_read;
+  const std::string t = trim(text);
+  if (!t.empty() && t[0] == '[' && !starts_blank(text)) {
+    const std::string name = lower(trim(t.substr(1, t.find(']') - 1)));
+    st->in_profiler = name == "profiler" && t.back() == ']';
+    if (name == "profiler" && !st->in_profiler) {
+      st->fail(st->line, "a [profiler] header without its ']'");
+      return give(buffer, size, "");
+    }
+    if (st->in_profiler) {
+      st->saw_profiler = true;
+      return give(buffer, size, "[profiler]");
+    }
+    st->sections.emplace_back(name, st->line);
+    return give(buffer, size, "[other]");
+  }
+  if (!st->in_profiler || t.empty() || t[0] == ';' || t[0] == '#') return give(buffer, size, "");
+  if (starts_blank(text)) {
+    st->fail(st->line, "an indented line that continues no key (oslo.config refuses it)");
+    return give(buffer, size, "");
+  }
+  if (text.find(" ;") != std::string::npos || text.find("\t;") != std::string::npos) {
+    st->fail(st->line,
+             "an inline comment (' ;'): oslo.config reads it as part of the value, so Python "
+             "services would disagree; put the comment on a line of its own");
+    return give(buffer, size, "");
+  }
+  const auto split = t.find_first_of("=:");
+  if (split == std::string::npos) {
+    st->fail(st->line, "not a `key = value` line");
+    return give(buffer, size, "");
+  }
+  std::string continued;
+  for (std::string next; st->next(next);) {
+    if (!starts_blank(next) || trim(next).empty()) {
+      st->ahead = std::move(next);
+      break;
+    }
+    continued += "\n" + trim(next);
+  }
+  if (continued.empty() && t.size() + 2 <= static_cast<std::size_t>(size))
+    return give(buffer, size, t);
+  if (split + 8 > static_cast<std::size_t>(size)) {
+    st->fail(st->line, "a key of " + std::to_string(split) + " bytes (no key is that long)");
+    return give(buffer, size, "");
+  }
+  st->whole_value = trim(t.substr(split + 1)) + continued;
+  return give(buffer, size, t.substr(0, split) + "=" + whole_value_marker);
+}
+
 int on_key(void* user, const char* section, const char* name, const char* value) {
   auto* st = static_cast<file_state*>(user);
-  if (lower(section) != "profiler") return 1;
+  if (std::strcmp(section, "profiler") != 0) return 1;
   const std::string key = lower(trim(name));
   if (const auto [it, added] = st->set_at.emplace(key, st->line); !added) {
     st->fail(st->line, key + ": set again (first on line " + std::to_string(it->second) + ")");
     return 1;
   }
   try {
-    set_option(st->o, name, value, st->path + ":" + std::to_string(st->line));
+    set_option(st->o, name, std::strcmp(value, whole_value_marker) == 0 ? st->whole_value : value,
+               st->path + ":" + std::to_string(st->line));
   } catch (const config_error& e) {
     if (st->error.empty()) {
       st->error = e.what();
@@ -306,12 +377,9 @@ void resolve_relative_files(options& o, const std::string& path) {
     if (!file->empty() && (*file)[0] != '/') *file = (dir / *file).lexically_normal().string();
 }
 
-}  // namespace
-
-options load_options(const std::string& path) {
-  file_state st;
-  st.path = path;
-  st.in.open(path);
+// Reads one file's [profiler] section onto `o` (keys it sets override).
+void read_file(const std::string& path, options& o) {
+  file_state st(path, o);
   if (!st.in) throw config_error(path + ": cannot open the file");
   const int rc = ini_parse_stream(read_line, &st, on_key, &st);
   if (rc > 0 && (st.error.empty() || rc < st.error_line))
@@ -319,9 +387,38 @@ options load_options(const std::string& path) {
                        ": not a `key = value` line or `[section]` header");
   if (rc == -2) throw config_error(path + ": out of memory while reading");
   if (!st.error.empty()) throw config_error(st.error);
-  if (st.set_at.count("connection_string")) resolve_relative_store(st.o, path);
-  resolve_relative_files(st.o, path);
-  return apply_environment(std::move(st.o));
+  // A near miss would leave tracing off without a word.
+  if (!st.saw_profiler)
+    for (const auto& [name, line] : st.sections)
+      if (name != "default" && !detail::closest_word(name, {"profiler"}, 2).empty())
+        throw config_error(path + ":" + std::to_string(line) + ": [" + name +
+                           "]: not a section dbtrace reads (did you mean [profiler]?); without "
+                           "[profiler] tracing stays off");
+  if (st.set_at.count("connection_string")) resolve_relative_store(o, path);
+  resolve_relative_files(o, path);
+}
+
+}  // namespace
+
+options load_options(const std::string& path) {
+  return load_options(std::vector<std::string>{path});
+}
+
+options load_options(const std::vector<std::string>& config_files, const std::string& config_dir) {
+  std::vector<std::string> paths = config_files;
+  if (!config_dir.empty()) {
+    std::error_code ec;
+    std::vector<std::string> in_dir;
+    for (const auto& entry : std::filesystem::directory_iterator(config_dir, ec))
+      if (entry.path().extension() == ".conf" && !entry.is_directory())
+        in_dir.push_back(entry.path().string());
+    if (ec) throw config_error(config_dir + ": cannot read the directory (" + ec.message() + ")");
+    std::sort(in_dir.begin(), in_dir.end());
+    paths.insert(paths.end(), in_dir.begin(), in_dir.end());
+  }
+  options o;
+  for (const auto& path : paths) read_file(path, o);
+  return apply_environment(std::move(o));
 }
 
 }  // namespace dbtrace

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Statement text preparation; runs at intern time, off the per-execution path.
 #include "statement_text.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a statement's text is prepared for recording: sanitized, truncated,
 // escaped and classified, once per distinct statement.
 #pragma once

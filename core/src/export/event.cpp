@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event text shared by the pipeline and the drivers: OSProfiler's event JSON,
 // its timestamp format and Python's json.dumps spacing.
 #include <cstdio>

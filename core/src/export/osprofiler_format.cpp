@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Span views to OSProfiler events: the one formatter behind every store that
 // keeps events. Runs on the exporter thread (and in readers), never on the
 // application's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The exporter thread: drain, view, write, retry, count.
 #include "pipeline.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cold path: a bounded lock-free queue of records, one exporter thread
 // that turns them into span views in batches and hands them to the writer,
 // retrying with backoff, and the counters that account for every event.

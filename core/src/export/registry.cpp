@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Connection string -> store. Stores register their schemes; the built-in ones
 // are listed by the build (builtin_stores.cpp, generated from the drivers built).
 #include <map>

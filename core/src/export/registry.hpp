@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The registry of stores (registry.cpp), as the rest of core sees it.
 #pragma once
 

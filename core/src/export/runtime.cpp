@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // init / flush / shutdown / stats: the process-wide recorder.
 #include <pthread.h>
 #include <unistd.h>

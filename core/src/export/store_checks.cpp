@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks a store can make before its first write, and what makes a retried
 // write safe.
 #include <unistd.h>

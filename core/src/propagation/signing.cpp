@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // X-Trace-Info / X-Trace-HMAC with OpenSSL, matching osprofiler._utils.signed_pack/unpack.
 #include "dbtrace/signing.hpp"
 

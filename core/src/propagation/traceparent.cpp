@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // W3C traceparent <-> OSProfiler ids.
 #include "dbtrace/traceparent.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading stored events, whose payloads are whatever a store (or another
 // program) wrote: every lookup tolerates a missing key or a wrong type.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The renderings of an assembled trace that `dbtrace trace show` prints.
 #include <algorithm>
 #include <cctype>

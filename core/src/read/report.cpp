@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OSProfiler's report (drivers/base.py: _append_results, _parse_results,
 // _build_tree) rebuilt from stored events, and a text tree of the same nodes.
 #include "dbtrace/report.hpp"

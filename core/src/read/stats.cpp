@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-statement statistics from stored events: each span's start and stop
 // paired by its id (in either order: Redis lists are newest first), filtered,
 // grouped and summed up.

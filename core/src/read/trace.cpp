@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stored events linked into spans: what every rendering of a trace reads.
 #include <algorithm>
 #include <map>

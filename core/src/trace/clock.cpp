@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TSC calibration for wall_ns(). The rate (nanoseconds per tick) is measured
 // against CLOCK_MONOTONIC_RAW, which NTP neither steps nor slews; each anchor
 // pins the TSC to the system (wall) clock, so steps of that are followed at

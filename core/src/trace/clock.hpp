@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The wall clock spans read: the CPU's invariant TSC scaled to wall-clock
 // nanoseconds where the kernel itself trusts the TSC (a third of the cost of
 // clock_gettime), clock_gettime elsewhere. Re-anchored to the system clock

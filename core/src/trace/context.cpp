@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 // Traces, spans and propagation on top of the per-thread OSProfiler id stack.
 #include "dbtrace/context.hpp"
 
 #include <strings.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <exception>
 #include <random>
 #include <typeinfo>
@@ -69,6 +72,18 @@ bool sampled() {
   return static_cast<double>(detail::random_u64() >> 11) * 0x1.0p-53 < rate;
 }
 
+// A wrong hmac_keys splits every trace in two with no other sign: said once
+// per process (no key, header or id in it; the rest are counted).
+void say_bad_signature_once() noexcept {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true, std::memory_order_relaxed)) return;
+  std::fputs(
+      "dbtrace: an incoming X-Trace-HMAC matches none of hmac_keys (the caller signs with "
+      "another key, or the header was changed): its request starts a new trace; said once, "
+      "each one counted in stats().rejected_contexts\n",
+      stderr);
+}
+
 }  // namespace
 
 context current_context() {
@@ -116,6 +131,7 @@ trace::trace(const headers& incoming) : status_(context_status::disabled) {
     why = v.status;
   }
   if (why != context_status::no_context) detail::count_rejected_context();
+  if (why == context_status::bad_signature) say_bad_signature_once();
   if (const auto tp = incoming.find("traceparent"); tp != incoming.end()) {
     if (const auto w3c = parse_traceparent(tp->second)) {
       status_ = w3c->sampled ? context_status::continued : context_status::not_sampled;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UUID4s from a per-thread xoshiro256** generator seeded once from the OS.
 #include "ids.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UUID4 generation and text form for OSProfiler ids.
 #pragma once
 

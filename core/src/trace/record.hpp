@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the hot path hands to the exporter thread: one fixed-size, trivially
 // copyable record per span (or generic span phase). Anything variable-length
 // lives in `extra`, which the record owns (the exporter, or whoever drops the

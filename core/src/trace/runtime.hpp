@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Process-wide recorder state shared by the hot-path sources (context.cpp,
 // sql.cpp) and init/shutdown (runtime.cpp). Private to core.
 #pragma once

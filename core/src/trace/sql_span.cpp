@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SQL spans: one record per execution. The per-execution path reads the
 // clock, copies the trace context and pushes one record. Its functions are
 // [[gnu::hot]], as are the shims' and the queue push's: GCC places them side

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Interning: a per-thread cache in front of a process-wide table, so a
 // statement seen before costs one hash lookup and no lock or allocation.
 #include "statements.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The process's statement and target tables: each distinct SQL text and
 // connection target is prepared once (truncated, sanitized, classified,
 // escaped) and then shared by every span that names it.

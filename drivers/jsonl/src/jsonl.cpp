@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // file:// — appends OSProfiler events as JSON lines; reads them back for the CLI.
 #include "dbtrace/drivers/jsonl.hpp"
 

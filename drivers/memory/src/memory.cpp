@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // memory:// — an in-process store, with failure injection for tests.
 #include "dbtrace/drivers/memory.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // otlp:// — span views as OTLP spans with the database semantic conventions,
 // sent as OTLP/HTTP (protobuf by default, or JSON) with libcurl.
 #include "dbtrace/drivers/otlp.hpp"

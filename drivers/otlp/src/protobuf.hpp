@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The protobuf wire format, as much of it as OTLP/HTTP needs: varints,
 // fixed 64-bit values and length-delimited fields (strings, bytes, nested
 // messages, packed repeated numbers). Field numbers are OTLP's own, written

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OTLP request bodies. What a span carries is decided once (encode_span);
 // each encoding writes it as text or bytes straight from the view, without
 // building objects per span (that alone cost ~10 µs a span).

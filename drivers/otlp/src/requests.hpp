@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // OTLP/HTTP request bodies, in either of its encodings: the spans of a batch
 // (ExportTraceServiceRequest) and the db.client.operation.duration histogram
 // (ExportMetricsServiceRequest).

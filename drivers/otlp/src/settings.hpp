@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where and how the OTLP exporter sends: the store's URL and the otlp_* keys
 // of [profiler], overridden by OpenTelemetry's standard OTEL_EXPORTER_OTLP_*
 // variables (a signal's own variable wins over the general one), as the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // postgresql:// — OSProfiler's SQL store on PostgreSQL, through libpq.
 #include "dbtrace/drivers/postgres.hpp"
 

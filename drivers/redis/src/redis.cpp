@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // redis:// — OSProfiler's Redis layout, through hiredis.
 #include "dbtrace/drivers/redis.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded store's layout (version 2): one row per span with integer,
 // time-ordered keys, and the texts a span names (statement, target, error,
 // where it was recorded) in tables of their own, stored once. A trace's spans

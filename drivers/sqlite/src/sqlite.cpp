@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sqlite:// — the embedded store (schema.hpp): one row per span, batched in
 // one transaction with one prepared insert per table; reads its own layout and
 // OSProfiler's `data` table alike.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The libpqxx shim's out-of-line parts: connection bookkeeping and error fields.
 #include "dbtrace/pqxx.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The forwarding SOCI backend: session, statement and use-type wrappers around
 // the real backend's objects. Private to the shim.
 #pragma once

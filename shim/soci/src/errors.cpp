@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Error fields from SOCI's exceptions; backend-specific ones when that backend is linked.
 #include "errors.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Turning the exception a SOCI backend threw into span error fields.
 #pragma once
 

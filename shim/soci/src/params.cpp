@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rendering SOCI's bound values (record_params): one exchange type each.
 #include "params.hpp"
 

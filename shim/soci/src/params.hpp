@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bound values as SOCI holds them, rendered for record_params. Private to the shim.
 #pragma once
 

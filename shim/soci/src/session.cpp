@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The traced session backend: BEGIN/COMMIT/ROLLBACK as spans, statements
 // made traced, everything else forwarded.
 #include "backend.hpp"

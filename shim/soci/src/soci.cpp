@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SOCI shim's entry points: a traced backend factory around any SOCI
 // backend, and the session type that uses it.
 #include "dbtrace/soci.hpp"

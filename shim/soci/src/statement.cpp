@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The traced statement backend: one span per execution (a fetch loop is part
 // of it), rows counted as SOCI counts them, bound values recorded when asked.
 // The per-execution functions are [[gnu::hot]]: placed beside core's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Use-type wrappers: they see the values the application binds (for
 // record_params) and forward everything to the real backend's objects.
 // Private to the shim.

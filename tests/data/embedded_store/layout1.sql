@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- An embedded store in layout 1 (dbtrace before the trace_spans table), written by
 -- scripts/demo.sh and dumped with sqlite3 .dump: 3 traces, 27 spans, errors, span info.
 PRAGMA foreign_keys=OFF;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // "Did you mean …?" for a mistyped key, section or command.
 #pragma once
 

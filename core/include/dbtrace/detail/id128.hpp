@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A 128-bit OSProfiler id (a UUID) as two words: cheap to copy through the queue.
 #pragma once
 

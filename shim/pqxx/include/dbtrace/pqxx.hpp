@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace::pqxx — libpqxx connections and transactions whose every call that
 // runs SQL is a db span of the active trace.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace::pqxx::stream_from / stream_to — libpqxx COPY streams as one db span
 // each, from construction to complete(), with their rows. Included by
 // dbtrace/pqxx.hpp. Thread safety: as libpqxx's (one thread at a time).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dbtrace::soci — SOCI sessions whose every statement is a db span of the active trace.
 //
 //   dbtrace::soci::session sql(soci::sqlite3, "db=app.db");            // is-a soci::session

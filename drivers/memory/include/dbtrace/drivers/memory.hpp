@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // memory://name — keeps OSProfiler events in this process, for tests and examples.
 // Thread safety: all functions may be called from any thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // otlp://host:port — OTLP/HTTP JSON to <endpoint>/v1/traces (OTEL_EXPORTER_OTLP_ENDPOINT
 // overrides), spans with the stable database semantic conventions, kind CLIENT
 // for SQL; the resource's service.name is the service option (OTEL_SERVICE_NAME

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // postgresql://user:password@host:port/db — OSProfiler's `data` table in
 // PostgreSQL (created if missing, same columns and indexes), written with COPY
 // in batches on the exporter's own connection; reconnects after an outage.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // redis://[:password@]host[:port][/db] — OSProfiler's Redis store: each event
 // LPUSHed onto osprofiler_opt:<base_id>, pipelined per batch; with
 // filter_error_trace, traces with an error indexed under osprofiler_error:<base_id>.

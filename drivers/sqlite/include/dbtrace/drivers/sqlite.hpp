@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sqlite:///rel.db, sqlite:////abs.db — the embedded default store: one row
 // per span in a compact, versioned layout (PRAGMA user_version), WAL, one
 // transaction per batch, a trace's spans found by range (trace_spans), not by
