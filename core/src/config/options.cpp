@@ -282,8 +282,9 @@ char* give(char* buffer, int size, std::string text) {
 
 // Feeds inih the file as oslo.config reads it. Lines outside [profiler] are
 // someone else's and are never judged (inih sees blank lines). In
-// [profiler], a value of any length and one continued on indented lines
-// (joined with newlines, as oslo.config joins them) reach the handler whole;
+// [profiler], a value of any length, one continued on indented lines
+// (joined with newlines, as oslo.config joins them) and one in quotes (taken
+// off, as oslo.config takes them off) reach the handler as oslo.config reads them;
 // an inline comment is refused (oslo.config keeps it in the value, inih
 // would drop it).
 char* read_line(char* buffer, int size, void* stream) {
@@ -330,13 +331,18 @@ char* read_line(char* buffer, int size, void* stream) {
     }
     continued += "\n" + trim(next);
   }
-  if (continued.empty() && t.size() + 2 <= static_cast<std::size_t>(size))
+  // oslo.config takes a value's surrounding quotes off ("SECRET" is SECRET).
+  std::string value = trim(t.substr(split + 1));
+  const bool quoted = !value.empty() && (value[0] == '"' || value[0] == '\'') &&
+                      value.back() == value[0];
+  if (quoted) value = value.size() > 1 ? value.substr(1, value.size() - 2) : "";
+  if (continued.empty() && !quoted && t.size() + 2 <= static_cast<std::size_t>(size))
     return give(buffer, size, t);
   if (split + 8 > static_cast<std::size_t>(size)) {
     st->fail(st->line, "a key of " + std::to_string(split) + " bytes (no key is that long)");
     return give(buffer, size, "");
   }
-  st->whole_value = trim(t.substr(split + 1)) + continued;
+  st->whole_value = value + continued;
   return give(buffer, size, t.substr(0, split) + "=" + whole_value_marker);
 }
 
