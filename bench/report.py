@@ -25,6 +25,14 @@ BUDGETS = {
                                                 lambda ns, _: ns <= 2e9),
     "stats_of_a_million_spans/4/iterations:3": ("dbtrace stats, embedded store of 1M spans, by span name", "<= 2 s",
                                                 lambda ns, _: ns <= 2e9),
+    "exit_with_store/embedded_store_alive/iterations:3": (
+        "a 27-statement program: init, work, flush, shutdown; embedded store (reference)", "", None),
+    "exit_with_store/redis_refusing/iterations:3": (
+        "the same, Redis store refusing connections (default timeouts)", "<= 2 s", lambda ns, _: ns <= 2e9),
+    "exit_with_store/postgres_refusing/iterations:3": (
+        "the same, PostgreSQL store refusing connections", "<= 2 s", lambda ns, _: ns <= 2e9),
+    "exit_with_store/otlp_refusing/iterations:3": (
+        "the same, OTLP collector refusing connections", "<= 2 s", lambda ns, _: ns <= 2e9),
     "html_page_of_50k_spans/iterations:3": ("trace show --html: assemble and write a 50,000-span page", "", None),
 }
 

@@ -9,7 +9,7 @@ build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
   -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx \
-  bench_whole_cost bench_viewer bench_stats >/dev/null
+  bench_whole_cost bench_viewer bench_stats bench_dead_store >/dev/null
 out=$(mktemp -d)
 chmod 755 "$out"
 root=$PWD
@@ -47,6 +47,9 @@ DBTRACE_BENCH_VIEWER_OUT="$out/viewer.html" "$build/bench/bench_viewer" --benchm
 # dbtrace stats over an embedded store of a million spans (recorded first, in $out).
 DBTRACE_BENCH_STATS_DB="$out/stats.db" "$build/bench/bench_stats" --benchmark_format=json \
   --benchmark_out="$out/stats.json" >/dev/null 2>&1
+# A short program's exit when its store refuses connections.
+"$build/bench/bench_dead_store" --benchmark_format=json --benchmark_out="$out/dead_store.json" \
+  >/dev/null 2>&1
 python3 bench/report.py "$out"/*.json
 echo "HTML viewer, 50,000 spans, first render and actions in chromium (ms):"
 /usr/bin/python3 bench/viewer_render.py "$out/viewer.html"

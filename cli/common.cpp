@@ -18,11 +18,13 @@
 
 namespace dbtrace::cli {
 
-std::string store_location(const std::string& flag, const std::string& config_file) {
+std::string store_location(const std::string& flag, const std::vector<std::string>& config_files,
+                           const std::string& config_dir) {
   if (!flag.empty()) return flag;
   for (const char* var : {"DBTRACE_CONNECTION_STRING", "OSPROFILER_CONNECTION_STRING"})
     if (const char* v = std::getenv(var); v && *v) return v;
-  if (!config_file.empty()) return dbtrace::load_options(config_file).connection_string;
+  if (!config_files.empty() || !config_dir.empty())
+    return dbtrace::load_options(config_files, config_dir).connection_string;
   return dbtrace::options{}.connection_string;
 }
 

@@ -17,8 +17,10 @@ struct usage_error : std::runtime_error {
 };
 
 // --connection-string, else DBTRACE_CONNECTION_STRING, else OSPROFILER_CONNECTION_STRING,
-// else the connection_string of --config, else the embedded default.
-std::string store_location(const std::string& flag, const std::string& config_file);
+// else the connection_string of the --config files and --config-dir (oslo.config's
+// order), else the embedded default.
+std::string store_location(const std::string& flag, const std::vector<std::string>& config_files,
+                           const std::string& config_dir);
 
 // Writes to standard output, or to `out_file`; 1 (with a message) when it cannot.
 int write_output(const std::string& text, const std::string& out_file);

@@ -31,13 +31,21 @@ int run(int argc, char** argv) {
   CLI::App app{"dbtrace: show the SQL statements of traced requests"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dbtrace " DBTRACE_VERSION);
-  std::string connection_string, config_file;
+  std::string connection_string, config_dir;
+  std::vector<std::string> config_files;
   app.add_option("--connection-string", connection_string,
                  "Store to read (default: $DBTRACE_CONNECTION_STRING, "
                  "$OSPROFILER_CONNECTION_STRING, sqlite:///dbtrace.db)");
-  app.add_option("--config", config_file,
-                 "Take the store from this config file's [profiler] section")
-      ->check(CLI::ExistingFile);
+  // oslo.config's names and order: the files as given, then the directory's
+  // *.conf files by name, a later one overriding an earlier one.
+  const auto config_options = [&](CLI::App* on) {
+    on->add_option("--config,--config-file", config_files,
+                   "Take the store from this config file's [profiler] section (repeatable)")
+        ->check(CLI::ExistingFile);
+    on->add_option("--config-dir", config_dir, "And from this directory's *.conf files")
+        ->check(CLI::ExistingDirectory);
+  };
+  config_options(&app);
 
   auto* trace_cmd = app.add_subcommand("trace", "Stored traces");
   trace_cmd->require_subcommand(1);
@@ -121,8 +129,7 @@ int run(int argc, char** argv) {
 
   for (auto* sub : {list_cmd, show_cmd, stats_cmd}) {
     sub->add_option("--connection-string", connection_string, "Store to read");
-    sub->add_option("--config", config_file, "Take the store from this config file")
-        ->check(CLI::ExistingFile);
+    config_options(sub);
   }
 
   try {
@@ -177,7 +184,7 @@ int run(int argc, char** argv) {
       const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
       events = dbtrace::events_from_report(dbtrace::parse_report_text(text));
     } else {
-      const std::string cs = cli::store_location(connection_string, config_file);
+      const std::string cs = cli::store_location(connection_string, config_files, config_dir);
       where = dbtrace::redact_connection_string(cs);
       auto store = dbtrace::make_reader(cs);
       if (list_cmd->parsed()) return cli::list_traces(*store, lo);

@@ -4,10 +4,12 @@
 # the embedded SQLite store, then show one of its traces with the dbtrace command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/progress.sh
 scripts/deps.sh build
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_TESTS=OFF \
   -DDBTRACE_BUILD_BENCH=OFF -DDBTRACE_BUILD_EXAMPLES=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
-cmake --build build/demo -j"$(nproc)" >/dev/null
+with_progress "building dbtrace and the example (a few minutes the first time)" \
+  build/demo/build.log cmake --build build/demo -j"$(nproc)"
 
 work=build/demo/run
 rm -rf "$work" && mkdir -p "$work"

@@ -47,7 +47,9 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "  apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
-echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-  { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+. "$(dirname "$0")/progress.sh"
+install_missing() {
+  apt-get install -y -q "${missing[@]}" || { apt-get update -q && apt-get install -y -q "${missing[@]}"; }
+}
+with_progress "deps.sh: installing ${missing[*]}" "$(mktemp /tmp/dbtrace-apt.XXXXXX.log)" install_missing

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+. scripts/progress.sh
 minutes=2 rate=5000 threads=4
 for arg in "$@"; do
   case "$arg" in
@@ -26,7 +27,8 @@ scripts/deps.sh test
 build=build/soak
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBTRACE_BUILD_BENCH=ON \
   -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target soak >/dev/null
+with_progress "building the soak program (a few minutes the first time)" "$build/build.log" \
+  cmake --build "$build" -j"$(nproc)" --target soak
 
 work=$(mktemp -d /tmp/dbtrace-soak.XXXXXX)
 chmod 755 "$work"

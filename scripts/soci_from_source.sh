@@ -8,6 +8,7 @@
 # a later call prints the prefix at once. Backends: sqlite3, postgresql, mysql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/progress.sh
 version=${1:?usage: $0 VERSION}
 base=$PWD/build/deps/soci-$version
 prefix=$base/install
@@ -22,18 +23,18 @@ done
 
 rm -rf "$base"
 mkdir -p "$base"
-echo "soci_from_source: building SOCI $version from $tarball (a few minutes)" >&2
 tar -xzf "$tarball" -C "$base"
 src=$base/soci-$version
-log=$base/build.log
-{
+build_soci() {
   cmake -S "$src" -B "$base/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_INSTALL_LIBDIR=lib -DSOCI_TESTS=OFF -DSOCI_LTO=OFF -DWITH_BOOST=OFF \
     -DSOCI_SQLITE3=ON -DSOCI_POSTGRESQL=ON -DSOCI_MYSQL=ON -DSOCI_EMPTY=OFF -DSOCI_ODBC=OFF \
     -DSOCI_FIREBIRD=OFF -DSOCI_ORACLE=OFF -DSOCI_DB2=OFF
   cmake --build "$base/build" -j"$(nproc)"
   cmake --install "$base/build"
-} >"$log" 2>&1 || { tail -n 30 "$log" >&2; echo "soci_from_source: build failed (see $log)" >&2; exit 1; }
+}
+with_progress "soci_from_source: building SOCI $version from $tarball (a few minutes)" \
+  "$base/build.log" build_soci
 touch "$prefix/.installed"
 echo "soci_from_source: SOCI $version installed in $prefix" >&2
 echo "$prefix"

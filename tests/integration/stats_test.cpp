@@ -26,7 +26,7 @@ class tee_writer final : public writer {
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     for (auto& w : to_) {
       auto r = w->write(batch, error);
-      for (int attempt = 0; r == write_result::retry && attempt < 50; ++attempt) {
+      for (int attempt = 0; (r == write_result::retry || r == write_result::unreachable) && attempt < 50; ++attempt) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         r = w->write(batch, error);
       }

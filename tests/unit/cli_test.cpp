@@ -139,6 +139,43 @@ TEST(cli, the_store_is_found_in_one_documented_order) {
   EXPECT_EQ(first_id("", "--config " + config), "dddddddd\n");
 }
 
+// The files an OpenStack service is started with: `--config-file` as often
+// as given, then `--config-dir`'s *.conf files by name, the last one to set
+// connection_string winning, as oslo.config reads them.
+TEST(cli, several_config_files_and_a_config_dir_are_read_in_oslo_configs_order) {
+  const std::string a = "aaaaaaaa-0000-4000-8000-000000000000",
+                    b = "bbbbbbbb-0000-4000-8000-000000000000",
+                    c = "cccccccc-0000-4000-8000-000000000000";
+  const auto store_line = [&](const std::string& name, const std::string& base) {
+    return "[profiler]\nconnection_string = file://" + store_with(name, base) + "\n";
+  };
+  const auto base_conf = testing::write_file("service.conf", store_line("cf-a.jsonl", a));
+  const auto override_conf = testing::write_file("override.conf", store_line("cf-b.jsonl", b));
+  const auto dir = testing::temp_dir() / "service.conf.d";
+  std::filesystem::create_directories(dir);
+  testing::write_file("service.conf.d/10-store.conf", store_line("cf-c.jsonl", c));
+  testing::write_file("service.conf.d/20-other.conf", "[profiler]\nenabled = true\n");
+  testing::write_file("service.conf.d/99-ignored.txt", store_line("cf-a2.jsonl", a));
+  const auto first_id = [&](const std::string& args) {
+    return testing::run("env -u DBTRACE_CONNECTION_STRING -u OSPROFILER_CONNECTION_STRING " + cli +
+                        " " + args + " | cut -c1-8")
+        .out;
+  };
+  EXPECT_EQ(first_id("trace list --config-file " + base_conf), "aaaaaaaa\n");
+  EXPECT_EQ(first_id("trace list --config-file " + base_conf + " --config " + override_conf),
+            "bbbbbbbb\n");
+  EXPECT_EQ(first_id("trace list --config-file " + override_conf + " --config-file " + base_conf),
+            "aaaaaaaa\n");
+  EXPECT_EQ(first_id("--config-dir " + dir.string() + " trace list --config-file " + base_conf +
+                     " --config-file " + override_conf),
+            "cccccccc\n");
+  EXPECT_EQ(first_id("trace list --config-dir " + dir.string()), "cccccccc\n");
+  const auto missing =
+      testing::run(cli + " trace list --config-dir " + dir.string() + "/none 2>&1");
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.out.find("/none"), std::string::npos) << missing.out;
+}
+
 // Copies of the example trace under the given ids, each a minute after the last.
 std::string traces_store(const std::vector<std::string>& bases) {
   std::string lines;

@@ -328,6 +328,61 @@ TEST_F(pipeline_test, flush_gives_up_at_its_timeout_while_the_backend_is_down) {
   EXPECT_EQ(stats().exported, 6u);
 }
 
+// A store refused at connect: flush() says so at the first refusal rather
+// than at its timeout, and keeps what is queued for when the store is back.
+TEST_F(pipeline_test, flush_returns_false_at_an_unreachable_stores_first_refusal_and_keeps_the_spans) {
+  control_->failure = write_result::unreachable;
+  control_->fail_next = 1000000;
+  start();
+  {
+    trace t;
+    run_statements(3);
+  }
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_FALSE(flush(std::chrono::seconds(60)));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(10));  // not 60
+  EXPECT_EQ(stats().dropped, 0u);
+  control_->fail_next = 0;  // the store is back: the spans were kept
+  EXPECT_TRUE(flush(std::chrono::seconds(60)));
+  EXPECT_EQ(stats().exported, 6u);
+}
+
+TEST_F(pipeline_test, shutdown_drops_and_counts_for_an_unreachable_store_instead_of_waiting) {
+  control_->failure = write_result::unreachable;
+  control_->fail_next = 1000000;
+  opts_.queue_size = 1 << 14;
+  start();
+  {
+    trace t;
+    run_statements(5000);  // several batches: the first refusal settles them all
+  }
+  testing::capture_stderr capture;
+  const auto begin = std::chrono::steady_clock::now();
+  shutdown(std::chrono::seconds(60));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(10));  // not 60
+  const auto s = stats();
+  EXPECT_EQ(s.recorded, 10000u);
+  EXPECT_EQ(s.dropped, 10000u);
+  EXPECT_EQ(s.exported, 0u);
+  EXPECT_NE(capture.text().find(" unreachable; 10000 unwritten events dropped (counted in "
+                                "dbtrace::stats())"),
+            std::string::npos)
+      << capture.text();
+}
+
+// A transient failure (busy, timed out) is still waited for until the deadline.
+TEST_F(pipeline_test, shutdown_retries_a_busy_store_until_it_answers) {
+  control_->fail_next = 5;  // retry, the default failure
+  start();
+  {
+    trace t;
+    run_statements(10);
+  }
+  shutdown(std::chrono::seconds(60));
+  EXPECT_EQ(stats().exported, 20u);
+  EXPECT_EQ(stats().dropped, 0u);
+}
+
 TEST_F(pipeline_test, shutdown_keeps_its_deadline_when_the_driver_hangs) {
   control_->hold = true;
   start();
@@ -462,6 +517,37 @@ TEST(dead_store, is_reported_at_init_and_drops_without_waiting) {
     EXPECT_EQ(s.dropped, 88u);
     EXPECT_EQ(s.exported, 0u);
     EXPECT_LT(took, std::chrono::seconds(5));  // generous: it takes milliseconds
+  }
+}
+
+// A short-lived program whose store is a server that is not running exits
+// when its work is done, everything counted (it took 35 s with the defaults).
+TEST(dead_store, a_server_refusing_connections_costs_a_short_program_no_wait_at_exit) {
+  for (const std::string cs : {"redis://127.0.0.1:1/0", "postgresql://app:secret@127.0.0.1:1/app",
+                               "otlp://127.0.0.1:1"}) {
+    SCOPED_TRACE(cs);
+    options o;
+    o.enabled = true;
+    o.connection_string = cs;  // flush_timeout and shutdown_timeout: the defaults, 30 s and 5 s
+    testing::capture_stderr capture;
+    const auto began = std::chrono::steady_clock::now();
+    init(o);
+    {
+      trace t;
+      for (int i = 0; i < 27; ++i) sql_span s({}, "SELECT 1");
+    }
+    EXPECT_FALSE(flush());
+    shutdown();
+    const auto took = std::chrono::steady_clock::now() - began;
+    const auto said = capture.text();
+    const auto s = stats();
+    EXPECT_EQ(s.recorded, 54u);
+    EXPECT_EQ(s.dropped, 54u);
+    EXPECT_EQ(s.exported, 0u);
+    EXPECT_LT(took, std::chrono::seconds(4)) << said;  // the defaults' 35 s, and a margin
+    EXPECT_NE(said.find("cannot write to "), std::string::npos) << said;
+    EXPECT_NE(said.find(" unreachable; 54 unwritten events dropped"), std::string::npos) << said;
+    EXPECT_EQ(said.find("secret"), std::string::npos) << said;
   }
 }
 

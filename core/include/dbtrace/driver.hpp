@@ -89,7 +89,12 @@ struct span_view {
 // How a write went, and what the exporter does next.
 enum class write_result {
   ok,        // written: count as exported
-  retry,     // transient (backend down, busy): back off, then send the same batch again
+  retry,     // transient (busy, timed out, connection lost): back off, then send the same batch again
+  // The store could not be reached (its connect was refused or failed):
+  // retried like `retry`, but flush() returns false and shutdown() drops
+  // what is unwritten (counted) rather than wait for the store to come back,
+  // so a short-lived program with a dead store exits when its work is done.
+  unreachable,
   rejected,  // permanent for this batch (bad data, refused): drop it and count as dropped
   partly,    // written, except some spans the store refused for good (refused_events())
 };

@@ -42,7 +42,10 @@ struct pipeline::shared {
   std::condition_variable wake;     // the exporter waits here
   std::condition_variable settled;  // flush() waits here
   bool stopping = false;
-  bool flush_wanted = false;
+  int flush_waiters = 0;            // flush() calls waiting now
+  std::uint64_t flush_calls = 0;    // flush() calls so far: each cuts an unreachable store's backoff
+  std::uint64_t unreachable = 0;    // write attempts that found the store unreachable
+  bool gave_up = false;  // shutdown found the store unreachable: the rest is dropped (exporter's)
   std::chrono::steady_clock::time_point deadline{};
   bool store_failing = false;             // between a failed write and the next good one
   bool failure_said = false;              // this outage's "cannot write" line was printed
@@ -62,13 +65,20 @@ struct pipeline::shared {
     return stopping && std::chrono::steady_clock::now() >= deadline;
   }
 
-  // Sleeps for `d` unless shutdown's deadline passes first.
-  void backoff(std::chrono::milliseconds d) {
+  // Sleeps for `d` unless shutdown's deadline passes first. After an
+  // unreachable store a flush() cuts the sleep short (it gets a fresh
+  // attempt's answer), and shutdown() ends it: false, give up.
+  bool backoff(std::chrono::milliseconds d, bool store_unreachable) {
     std::unique_lock<std::mutex> lock(mutex);
+    const auto calls = flush_calls;
     auto until = std::chrono::steady_clock::now() + d;
     if (stopping) until = std::min(until, deadline);
-    wake.wait_until(lock, until,
-                    [&] { return stopping && std::chrono::steady_clock::now() >= deadline; });
+    wake.wait_until(lock, until, [&] {
+      if (stopping && (store_unreachable || std::chrono::steady_clock::now() >= deadline))
+        return true;
+      return store_unreachable && flush_calls != calls;
+    });
+    return !(store_unreachable && stopping);
   }
 
   void report(const std::string& message) {
@@ -109,14 +119,25 @@ struct pipeline::shared {
       if (!store_failing && (failure_said_at == std::chrono::steady_clock::time_point{} ||
                              now - failure_said_at >= failure_report_interval)) {
         report("cannot write to " + store_name + ": " + error +
-               (r == write_result::retry ? " (retrying" : " (dropped") +
+               (r == write_result::rejected ? " (dropped" : " (retrying") +
                "; failures are said at most once a minute, all are counted in dbtrace::stats())");
         failure_said = true;
         failure_said_at = now;
       }
       store_failing = true;
-      if (r == write_result::rejected || attempt >= max_attempts || past_deadline()) return 0;
-      backoff(wait);
+      const bool unreachable_now = r == write_result::unreachable;
+      if (unreachable_now) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++unreachable;
+        settled.notify_all();  // a flush() waiting returns false
+        if (stopping) gave_up = true;
+      }
+      if (gave_up || r == write_result::rejected || attempt >= max_attempts || past_deadline())
+        return 0;
+      if (!backoff(wait, unreachable_now)) {
+        gave_up = true;
+        return 0;
+      }
       wait = std::min(wait * 2, max_backoff);
     }
   }
@@ -337,10 +358,10 @@ void pipeline::run(std::shared_ptr<shared> s) {
     // Writers are durable per write, so what is settled can be published now:
     // flush() returns under a steady load too.
     s->publish();
-    if (s->past_deadline()) break;
+    if (s->gave_up || s->past_deadline()) break;
     if (small_batch) {
       std::unique_lock<std::mutex> lock(s->mutex);
-      if (!s->stopping && !s->flush_wanted) s->wake.wait_for(lock, gather_wait);
+      if (!s->stopping && s->flush_waiters == 0) s->wake.wait_for(lock, gather_wait);
     }
   }
   if (dirty) s->flush_writer();
@@ -353,16 +374,21 @@ void pipeline::run(std::shared_ptr<shared> s) {
 bool pipeline::flush(std::chrono::milliseconds timeout) noexcept {
   const auto target = stats_.enqueued_records();
   std::unique_lock<std::mutex> lock(shared_->mutex);
-  shared_->flush_wanted = true;  // no gathering pauses until it is done
+  ++shared_->flush_waiters;  // no gathering pauses until it is done
+  ++shared_->flush_calls;
+  const auto unreachable_before = shared_->unreachable;
   shared_->wake.notify_all();
-  const bool done = shared_->settled.wait_for(
-      lock, timeout, [&] { return shared_->flushed.load(std::memory_order_acquire) >= target; });
-  shared_->flush_wanted = false;
-  return done;
+  const bool done = shared_->settled.wait_for(lock, timeout, [&] {
+    return shared_->flushed.load(std::memory_order_acquire) >= target ||
+           shared_->unreachable != unreachable_before;
+  });
+  --shared_->flush_waiters;
+  return done && shared_->flushed.load(std::memory_order_acquire) >= target;
 }
 
 void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   if (!thread_.joinable()) return;
+  const std::uint64_t dropped_before = stats_.dropped.load();
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->stopping = true;
@@ -392,6 +418,10 @@ void pipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   }
   // Whatever the exporter did not take is lost: count it.
   stats_.dropped.fetch_add(discard(queue_), std::memory_order_relaxed);
+  if (done && shared_->gave_up)
+    shared_->report("shutdown: " + shared_->store_name + " unreachable; " +
+                    std::to_string(stats_.dropped.load() - dropped_before) +
+                    " unwritten events dropped (counted in dbtrace::stats())");
   if (done) {
     // The writer goes with its pipeline: connections and files close now, not
     // at exit (a stopped pipeline object is kept, a few hundred bytes).

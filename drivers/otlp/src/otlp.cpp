@@ -89,7 +89,7 @@ class otlp_writer final : public writer {
       if (!spans_.empty()) result = post(signal::traces, spans_.finish(), error);
       // The batch is settled (sent or refused for good): its statements
       // count. A retry brings the same views again, so they wait until then.
-      if (result != write_result::retry) {
+      if (result != write_result::retry && result != write_result::unreachable) {
         for (const auto& v : batch)
           if (v.is_sql() && v.phase != span_phase::started) histogram_.add(v);
         if (std::chrono::steady_clock::now() - last_metrics_ >= settings_.metric_interval)
@@ -165,7 +165,9 @@ class otlp_writer final : public writer {
     const CURLcode rc = curl_easy_perform(curl_);
     if (rc != CURLE_OK) {
       error = s.url + ": " + curl_easy_strerror(rc);
-      return write_result::retry;
+      const bool unreachable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                               rc == CURLE_COULDNT_RESOLVE_PROXY;
+      return unreachable ? write_result::unreachable : write_result::retry;
     }
     long status = 0;
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);

@@ -247,7 +247,7 @@ class postgres_writer final : public writer {
 
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      if (!connected(error)) return write_result::retry;
+      if (const auto c = connect(error); c != write_result::ok) return c;
       std::size_t used = 0;
       for (const auto& v : batch) format_.add(v, events_, used);
       buffer_.clear();
@@ -315,15 +315,17 @@ class postgres_writer final : public writer {
     conn_ = nullptr;
   }
 
-  bool connected(std::string& error) {
-    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return true;
+  // ok once connected with the table in place; unreachable when the server
+  // refused or did not answer the connect; retry when the table could not be made.
+  write_result connect(std::string& error) {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return write_result::ok;
     if (conn_) PQfinish(conn_);
     conn_ = PQconnectdb(uri_.c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       error = trim(PQerrorMessage(conn_));
       PQfinish(conn_);
       conn_ = nullptr;
-      return false;
+      return write_result::unreachable;
     }
     PQsetNoticeProcessor(conn_, ignore_notice, nullptr);
     timed_request request(conn_);
@@ -335,9 +337,9 @@ class postgres_writer final : public writer {
     if (!created || request.broken()) {
       error = trim("creating the data table: " + problem(request));
       close();
-      return false;
+      return write_result::retry;
     }
-    return true;
+    return write_result::ok;
   }
 
   std::string problem(const timed_request& request) const {

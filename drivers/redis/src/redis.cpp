@@ -116,7 +116,7 @@ class redis_writer final : public writer {
 
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      if (!ctx_ && !(ctx_ = server_.connect(error))) return write_result::retry;
+      if (!ctx_ && !(ctx_ = server_.connect(error))) return write_result::unreachable;
       std::size_t used = 0;
       for (const auto& v : batch) format_.add(v, events_, used);
       // One LPUSH per trace with all of its events in order (the list ends up
