@@ -19,7 +19,11 @@ test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql red
   # SOCI 4.1 built from source (scripts/soci_from_source.sh) uses the system fmt.
   libfmt-dev
   # The OTLP TLS test makes its certificates.
-  openssl)
+  openssl
+  # The manual (docs/) is built as a site, strictly, by a test.
+  mkdocs
+  # bench/instructions.sh counts instructions with callgrind.
+  valgrind)
 
 # The fuzzers: clang and its libFuzzer runtime.
 fuzz_packages=(clang libclang-rt-14-dev)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The README's install commands, run as written on a clean copy of the source
 # (into a scratch prefix instead of /usr/local), then the README's consumer
-# example built against the result and run. Then as on a machine without
+# example built against the result and run, and every program of the README
+# and the manual (docs/) built against it. Then as on a machine without
 # libsoci-dev: configure says the SOCI shim is off and why, a required SOCI
 # fails naming the package, and find_package(dbtrace COMPONENTS soci) names
 # the missing component and the option that builds it.
@@ -42,6 +43,40 @@ cmake --build "$work/app/build" > /dev/null
 answer=$(cd "$work/app" && ./build/app 2> "$work/app/stderr")
 [ "$answer" = 42 ] || { echo "the example printed '$answer'"; exit 1; }
 grep -q "app.conf: cannot open the file; tracing stays off" "$work/app/stderr"
+
+echo "== every program in the README and the manual"
+# A fenced cpp block with a main() is a program: each is built against the
+# installed package (the libpqxx ones need a server to run, so none is run).
+mkdir "$work/programs"
+python3 - "$source_dir" "$work/programs" <<'PY'
+import glob, os, re, sys
+source, out = sys.argv[1], sys.argv[2]
+count = 0
+for page in [os.path.join(source, "README.md")] + sorted(glob.glob(os.path.join(source, "docs", "*.md"))):
+    for block in re.findall(r"```cpp\n(.*?)```", open(page).read(), re.S):
+        if "int main(" in block:
+            count += 1
+            name = os.path.basename(page)[:-3].replace("-", "_").lower() + "_" + str(count)
+            open(os.path.join(out, name + ".cpp"), "w").write(block)
+if count < 3:
+    sys.exit(f"only {count} programs found in README.md and docs/")
+PY
+cat > "$work/programs/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.18)
+project(documented_programs CXX)
+set(CMAKE_CXX_STANDARD 17)
+find_package(dbtrace CONFIG REQUIRED COMPONENTS core soci pqxx)
+file(GLOB programs ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+foreach(program IN LISTS programs)
+  get_filename_component(name ${program} NAME_WE)
+  add_executable(${name} ${program})
+  target_link_libraries(${name} PRIVATE dbtrace::soci dbtrace::pqxx)
+endforeach()
+CMAKE
+cmake -S "$work/programs" -B "$work/programs/build" -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null
+cmake --build "$work/programs/build" -j"$(nproc)" > "$work/programs/build.log" 2>&1 ||
+  { tail -40 "$work/programs/build.log"; echo "a documented program does not compile"; exit 1; }
+echo "$(ls "$work/programs"/*.cpp | wc -l) documented programs built: $(cd "$work/programs" && ls *.cpp | tr '\n' ' ')"
 
 echo "== as without libsoci-dev"
 if cmake -S "$work/src" -B "$work/required" -DCMAKE_DISABLE_FIND_PACKAGE_SOCI=ON \

@@ -355,10 +355,9 @@ TEST(options, try_init_from_file_reports_once_and_leaves_tracing_off) {
   shutdown();
 }
 
-// The README's [profiler] block, as a user copies it.
-// Every `[profiler]` example of the README.
+// Every `[profiler]` example of the README and the manual, as a user copies it.
 std::vector<std::string> readme_config_blocks() {
-  const auto readme = testing::read_file(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
+  const auto readme = testing::user_documentation();
   std::vector<std::string> blocks;
   for (auto start = readme.find("```ini\n[profiler]"); start != std::string::npos;
        start = readme.find("```ini\n[profiler]", start + 1)) {
@@ -401,7 +400,14 @@ print(json.dumps({n: getattr(p, n) for n in ["enabled", "trace_sqlalchemy", "hma
     std::string keys;
     for (const auto& k : o.hmac_keys) keys += (keys.empty() ? "" : ",") + k;
     EXPECT_EQ(j["hmac_keys"], keys);
-    EXPECT_EQ(j["connection_string"], o.connection_string);
+    // A relative sqlite:/// path is dbtrace's to take from the file's directory.
+    std::string theirs = j["connection_string"];
+    const std::string sqlite = "sqlite:///";
+    if (theirs.rfind(sqlite, 0) == 0 && theirs.size() > sqlite.size() && theirs[sqlite.size()] != '/')
+      theirs = sqlite + (std::filesystem::path(path).parent_path() / theirs.substr(sqlite.size()))
+                            .lexically_normal()
+                            .string();
+    EXPECT_EQ(theirs, o.connection_string);
     // The keys OSProfiler does not know, wherever the block sets them.
     const auto same = [&](const char* key, const std::string& ours) {
       if (!j[key].is_null()) {

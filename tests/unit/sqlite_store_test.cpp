@@ -510,8 +510,8 @@ TEST_F(sqlite_store_test, the_readmes_sqlite3_queries_answer_which_statement_is_
   record_request();
   record_request();
   ASSERT_TRUE(flush());
-  // Every `sqlite3 traces.db "…"` line the README shows, run as shown.
-  std::ifstream readme(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
+  // Every `sqlite3 traces.db "…"` line the README and the manual show, run as shown.
+  std::istringstream readme(testing::user_documentation());
   std::string line;
   int ran = 0;
   const std::string prefix = "sqlite3 traces.db \"";

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -88,6 +89,17 @@ inline std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// What a user reads: README.md, then the manual's pages (docs/*.md) by name.
+inline std::string user_documentation() {
+  std::vector<std::string> pages;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(DBTRACE_SOURCE_DIR) + "/docs"))
+    if (entry.path().extension() == ".md") pages.push_back(entry.path().string());
+  std::sort(pages.begin(), pages.end());
+  std::string text = read_file(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
+  for (const auto& page : pages) text += "\n" + read_file(page);
+  return text;
 }
 
 // A free TCP port on 127.0.0.1 for a server a test starts itself.
