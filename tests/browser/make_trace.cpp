@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/sql.hpp"
 

@@ -120,7 +120,7 @@ TEST(allocation_failure, a_bound_value_or_error_that_cannot_be_kept_is_counted_a
     const auto statement = intern_statement("SELECT * FROM orders WHERE id = ?");
     for (int i = 0; i < 3; ++i) {
       sql_span s({}, statement);
-      nlohmann::json value = i;
+      dbtrace::value value = i;
       testing::fail_in = 0;  // the next allocation throws: the span's first extra
       s.param(std::move(value));
       testing::fail_in = 0;

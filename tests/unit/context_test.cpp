@@ -40,6 +40,43 @@ TEST_F(context_test, first_span_hangs_under_base_id_and_nested_spans_chain) {
   EXPECT_TRUE(ev[3]["info"].contains("host"));
 }
 
+// A span's info written as a JSON literal is stored as that JSON, whatever it holds.
+TEST_F(context_test, a_spans_info_is_recorded_as_the_json_it_is_written_as) {
+  start();
+  value deep = "bottom";
+  for (int i = 0; i < 100; ++i) deep = {{"in", deep}};
+  {
+    trace t;
+    span s{"wsgi",
+           {{"request", {{"method", "POST"}, {"path", std::string("/users/") + "7"}}},
+            {"attempt", 2},
+            {"big", std::uint64_t{18446744073709551615u}},
+            {"ratio", 0.5},
+            {"cached", false},
+            {"none", nullptr},
+            {"tags", value::array({"a", 1, value::array({true})})},
+            {"deep", deep}}};
+    span plain{"rpc", 42};  // not an object: kept under "value"
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 4u);
+  const auto& info = ev[0]["info"];
+  EXPECT_EQ(info["request"], (nlohmann::json{{"method", "POST"}, {"path", "/users/7"}}));
+  EXPECT_EQ(info["attempt"], 2);
+  EXPECT_EQ(info["big"], 18446744073709551615u);
+  EXPECT_EQ(info["ratio"], 0.5);
+  EXPECT_EQ(info["cached"], false);
+  EXPECT_TRUE(info["none"].is_null());
+  EXPECT_EQ(info["tags"], nlohmann::json::parse(R"(["a", 1, [true]])"));
+  // 100 levels deep: cut at 64 with a note, not recursed into without end.
+  auto level = info["deep"];
+  int depth = 0;
+  while (level.is_object()) level = level["in"], ++depth;
+  EXPECT_LT(depth, 70);
+  EXPECT_NE(level.get<std::string>().find("nested deeper than 64 levels"), std::string::npos);
+  EXPECT_EQ(ev[1]["info"]["value"], 42);
+}
+
 TEST_F(context_test, nothing_is_recorded_outside_a_trace_or_when_disabled) {
   start();
   { span s{"orphan"}; }

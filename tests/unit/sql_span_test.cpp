@@ -189,7 +189,7 @@ TEST_F(sql_span_test, a_long_bound_value_is_cut_to_max_param_length_and_marked) 
     trace t;
     sql_span s({}, "INSERT INTO files VALUES (?, ?)");
     s.param(big);
-    s.param(nlohmann::json::array({"short", big}));  // a bulk row
+    s.param(value::array({"short", big}));  // a bulk row
   }
   const auto params = events()[0]["info"]["db"]["params"];
   const std::string cut = std::string(100, 'x') + "... [dbtrace: truncated, 1048576 bytes]";

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "dbtrace/value.hpp"
 
 namespace dbtrace {
 
@@ -86,7 +86,9 @@ class attach {
 // when destroyed. Inert outside an active trace. Never throws.
 class span {
  public:
-  explicit span(std::string name, nlohmann::json info = nlohmann::json::object()) noexcept;
+  // `info`: an object of the span's details ({{"function", "load_user"}}); any
+  // other value is recorded as {"value": info}.
+  explicit span(std::string name, value info = value::object()) noexcept;
   ~span();
   span(const span&) = delete;
   span& operator=(const span&) = delete;

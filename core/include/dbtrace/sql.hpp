@@ -10,7 +10,7 @@
 #include <string_view>
 #include <typeinfo>
 
-#include <nlohmann/json.hpp>
+#include "dbtrace/value.hpp"
 
 #include "dbtrace/detail/id128.hpp"
 
@@ -157,8 +157,9 @@ class sql_span {
   bool wants_params() const noexcept {
     return on_ && detail::g_record_params.load(std::memory_order_relaxed);
   }
-  // Appends one bound value (string, number, bool, or null for a NULL indicator).
-  void param(nlohmann::json value) noexcept;
+  // Appends one bound value (string, number, bool, or null for a NULL indicator;
+  // an array or object for a row of a bulk execution).
+  void param(value bound) noexcept;
   // The statement failed: etype is the exception's type, message its text;
   // sqlstate (db.response.status_code) and category (e.g. SOCI's) when known.
   void error(std::string_view etype, std::string_view message, std::string_view sqlstate = {},

@@ -15,6 +15,7 @@
 #include "dbtrace/traceparent.hpp"
 #include "ids.hpp"
 #include "runtime.hpp"
+#include "value_json.hpp"
 
 namespace dbtrace {
 
@@ -232,7 +233,7 @@ struct span::state {
   std::string etype, message;
 };
 
-span::span(std::string name, nlohmann::json info) noexcept {
+span::span(std::string name, value given_info) noexcept {
   auto& t = detail::this_thread();
   if (!t.active || !detail::g_enabled.load(std::memory_order_relaxed)) return;
   try {
@@ -242,6 +243,7 @@ span::span(std::string name, nlohmann::json info) noexcept {
     s->trace_id = detail::new_span_id(t.base_id);
     s->parent_id = t.stack.back();
     s->exceptions_at_start = std::uncaught_exceptions();
+    nlohmann::json info = detail::to_json(given_info);
     s->info = info.is_object() ? std::move(info) : nlohmann::json{{"value", std::move(info)}};
     s->start_ns = detail::wall_ns();
     auto* extra = new detail::record_extra;

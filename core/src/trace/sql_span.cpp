@@ -18,6 +18,7 @@
 #include "ids.hpp"
 #include "record.hpp"
 #include "runtime.hpp"
+#include "value_json.hpp"
 #include "statements.hpp"
 
 namespace dbtrace {
@@ -210,9 +211,10 @@ void cap_param(nlohmann::json& value, std::size_t limit, int depth = 0) {
 
 }  // namespace
 
-void sql_span::param(nlohmann::json value) noexcept {
+void sql_span::param(dbtrace::value bound) noexcept {
   if (!wants_params()) return;
   try {
+    nlohmann::json value = detail::to_json(bound);
     cap_param(value, detail::current().max_param_length);
     if (!extra_) extra_ = new detail::record_extra;
     if (!extra_->params.is_array()) extra_->params = nlohmann::json::array();

@@ -18,7 +18,7 @@ std::string format_tm(const std::tm& t) {
 }  // namespace
 
 // One value of SOCI's exchange type `type` at `data` (element `i` of a vector).
-nlohmann::json render(const bound_value& v, std::size_t i) {
+dbtrace::value render(const bound_value& v, std::size_t i) {
   if (v.indicators && v.indicators[v.vector ? i : 0] == ::soci::i_null) return nullptr;
   auto one = [&](auto* p) -> decltype(auto) {
     using T = std::remove_pointer_t<decltype(p)>;

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "dbtrace/value.hpp"
 
 namespace dbtrace::soci::detail {
 
@@ -23,7 +23,7 @@ struct bound_value {
 };
 
 // One value of `v` (element `i` of a vector), null for a NULL indicator.
-nlohmann::json render(const bound_value& v, std::size_t i);
+dbtrace::value render(const bound_value& v, std::size_t i);
 
 // How many elements a bound vector holds (0 for types not rendered).
 std::size_t vector_size(const bound_value& v);

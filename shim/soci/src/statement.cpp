@@ -140,21 +140,21 @@ void traced_statement_backend::record_params() {
         bulk = true;
       }
     for (std::size_t r = 0; r < rows; ++r) {
-      nlohmann::json row = named ? nlohmann::json::object() : nlohmann::json::array();
+      dbtrace::value row = named ? dbtrace::value::object() : dbtrace::value::array();
       for (std::size_t i = 0; i < bound_.size(); ++i) {
         const auto& b = *bound_[i];
-        nlohmann::json value = b.data ? render(b, b.vector ? r : 0) : nlohmann::json("<unbound>");
+        dbtrace::value value = b.data ? render(b, b.vector ? r : 0) : dbtrace::value("<unbound>");
         if (named)
-          row[b.name.empty() ? std::to_string(i + 1) : b.name] = std::move(value);
+          row.set(b.name.empty() ? std::to_string(i + 1) : b.name, std::move(value));
         else
           row.push_back(std::move(value));
       }
       if (bulk) {
         span_->param(std::move(row));  // executemany shape: one list/dict per row
       } else if (named) {
-        for (auto& [k, v] : row.items()) span_->param(nlohmann::json{{k, v}});
+        for (const auto& [k, v] : row.members()) span_->param({{k, v}});
       } else {
-        for (auto& v : row) span_->param(std::move(v));
+        for (const auto& v : row.elements()) span_->param(v);
       }
     }
   } catch (...) {

@@ -46,7 +46,7 @@ inline std::int64_t rows_of(const ::pqxx::row&) noexcept {
 }
 // A bound value as the span records it.
 template <class T>
-nlohmann::json param_value(const T& v) {
+dbtrace::value param_value(const T& v) {
   if constexpr (std::is_same_v<T, std::nullptr_t>) {
     return nullptr;
   } else if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T>) {
@@ -58,15 +58,15 @@ nlohmann::json param_value(const T& v) {
   }
 }
 template <class T>
-nlohmann::json param_value(const std::optional<T>& v) {
-  return v ? param_value(*v) : nlohmann::json(nullptr);
+dbtrace::value param_value(const std::optional<T>& v) {
+  return v ? param_value(*v) : dbtrace::value(nullptr);
 }
 template <class T>
-nlohmann::json param_value(T* v) {
+dbtrace::value param_value(T* v) {
   if constexpr (std::is_same_v<std::remove_cv_t<T>, char>)
-    return v ? nlohmann::json(std::string(v)) : nullptr;
+    return v ? dbtrace::value(std::string(v)) : dbtrace::value(nullptr);
   else
-    return v ? param_value(*v) : nlohmann::json(nullptr);
+    return v ? param_value(*v) : dbtrace::value(nullptr);
 }
 
 // An argument's values as the span records them: one parameter, or each of
