@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the benchmarks (Release) and prints what tracing costs next to the
-# budgets of the design. Usage: bench/run.sh [build-dir]
+# budgets of the design: first in instructions (bench/instructions.sh,
+# callgrind: deterministic), then in time. Usage: bench/run.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -10,6 +11,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBT
   -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target bench_hot_path bench_exporter bench_soci bench_pqxx \
   bench_whole_cost bench_viewer bench_stats bench_dead_store >/dev/null
+bench/instructions.sh "$build"
+echo
 out=$(mktemp -d)
 chmod 755 "$out"
 root=$PWD

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# What a statement costs, counted in instructions (callgrind), per store: the
+# application thread's added instructions and the whole process's (exporter
+# and flushes included), per statement, next to the budgets. Deterministic
+# where timings on a shared VM swing by tens of percent; timing
+# (bench/run.sh) is the second figure.
+#
+# Each store's workload (bench/instructions.cpp: a SOCI prepared SELECT by id
+# on in-memory SQLite, traces of 20) runs twice, with N1 and N2 statements;
+# (count(N2) - count(N1)) / (N2 - N1) is the cost of one statement with set-up
+# and tear-down cancelled out, and the raw run's is subtracted from the
+# traced one's.
+#
+#   bench/instructions.sh [build-dir]          Redis, PostgreSQL and an OTLP receiver started on loopback
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+. scripts/progress.sh
+scripts/deps.sh test
+command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+build=${1:-build/bench}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
+  -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
+with_progress "instructions.sh: building bench_instructions (Release)" "$build/instructions-build.log" \
+  cmake --build "$build" -j"$(nproc)" --target bench_instructions
+program=$build/bench/bench_instructions
+
+out=$(mktemp -d /tmp/dbtrace-instructions.XXXXXX)
+chmod 755 "$out"
+receiver_pid=
+trap '"$root/scripts/pg_server.sh" stop "$out/pg" >/dev/null 2>&1 || true
+  "$root/scripts/redis_server.sh" stop "$out/redis" >/dev/null 2>&1 || true
+  [ -z "$receiver_pid" ] || kill "$receiver_pid" 2>/dev/null || true' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+redis_port=$(free_port)
+scripts/redis_server.sh start "$out/redis" "$redis_port" >/dev/null
+pg_port=$(free_port)
+scripts/pg_server.sh start "$out/pg" "$pg_port" >/dev/null
+otlp_port=$(free_port)
+python3 tests/otlp/receiver.py - "$otlp_port" 200 >/dev/null 2>&1 &
+receiver_pid=$!
+
+n1=20000
+n2=60000
+# Instructions of one run: "<application thread> <whole process>".
+count() {
+  local store=$1 n=$2 dir
+  dir=$(mktemp -d "$out/run.XXXXXX")
+  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg" \
+    "$program" "$store" "$n" >"$dir/program.log" 2>"$dir/valgrind.log" ||
+    { cat "$dir/program.log" "$dir/valgrind.log" >&2; echo "instructions.sh: $store failed" >&2; exit 1; }
+  # One file per thread (cg-01 is the main thread), each with its "totals:" line.
+  awk '/^totals:/ { if (FILENAME ~ /-01$/) app = $2; all += $2 } END { print app, all }' "$dir"/cg-*
+}
+
+echo "Instructions per statement (callgrind; N = $n1 and $n2 statements, the difference)"
+printf '%-28s %14s %14s %14s %14s\n' store "app thread" "app added" "whole process" "whole added"
+read -r raw_app1 raw_all1 < <(count raw $n1)
+read -r raw_app2 raw_all2 < <(count raw $n2)
+raw_app=$(( (raw_app2 - raw_app1) / (n2 - n1) ))
+raw_all=$(( (raw_all2 - raw_all1) / (n2 - n1) ))
+printf '%-28s %14s %14s %14s %14s\n' "raw SOCI (no tracing)" "$raw_app" "" "$raw_all" ""
+for entry in "embedded sqlite:///$out/traces.db 1500" "jsonl file://$out/traces.jsonl 2000" \
+  "redis redis://127.0.0.1:$redis_port/0 2000" \
+  "postgres postgresql://app:app-secret@127.0.0.1:$pg_port/app 2000" \
+  "otlp otlp://127.0.0.1:$otlp_port -"; do
+  read -r name store budget <<<"$entry"
+  read -r app1 all1 < <(count "$store" $n1)
+  read -r app2 all2 < <(count "$store" $n2)
+  app=$(( (app2 - app1) / (n2 - n1) ))
+  all=$(( (all2 - all1) / (n2 - n1) ))
+  app_added=$((app - raw_app))
+  all_added=$((all - raw_all))
+  verdict="app <= 200: $([ $app_added -le 200 ] && echo within || echo OVER)"
+  [ "$budget" = - ] || verdict+=", whole <= $budget: $([ $all_added -le "$budget" ] && echo within || echo OVER)"
+  printf '%-28s %14s %+14d %14s %+14d   %s\n' "$name" "$app" "$app_added" "$all" "$all_added" "$verdict"
+done
+echo "(budgets from issue 26: application thread <= 200 added; whole process <= 1,500 on the embedded store, <= 2,000 on JSON lines, Redis and PostgreSQL)"
