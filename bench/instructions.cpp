@@ -19,23 +19,12 @@
 
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/soci.hpp"
+#include "users_db.hpp"
 
 namespace {
 
 constexpr int statements_per_trace = 20;
 constexpr int flush_every = 20000;
-
-std::unique_ptr<soci::session> open(bool traced) {
-  std::unique_ptr<soci::session> sql =
-      traced ? std::make_unique<dbtrace::soci::session>(soci::sqlite3, ":memory:")
-             : std::make_unique<soci::session>(soci::sqlite3, ":memory:");
-  *sql << "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)";
-  soci::transaction tr(*sql);
-  for (int i = 1; i <= 1000; ++i)
-    *sql << "INSERT INTO users (id, name) VALUES (:id, 'user')", soci::use(i);
-  tr.commit();
-  return sql;
-}
 
 }  // namespace
 
@@ -57,7 +46,7 @@ int main(int argc, char** argv) {
   } else {
     idle = std::thread([] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); });
   }
-  const auto sql = open(traced);
+  const auto sql = users_db(traced);
   int id = 1;
   std::string name;
   soci::statement st =

@@ -16,6 +16,7 @@
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/soci.hpp"
+#include "users_db.hpp"
 #include "null_writer.hpp"
 
 namespace {
@@ -31,19 +32,6 @@ void start_tracing(bool enabled) {
   dbtrace::options o;
   o.enabled = enabled;
   dbtrace::init(o, std::make_unique<null_writer>());
-}
-
-// An in-memory database of 1,000 users, through dbtrace's session or SOCI's.
-std::unique_ptr<soci::session> users_db(bool through_dbtrace) {
-  std::unique_ptr<soci::session> sql =
-      through_dbtrace ? std::make_unique<dbtrace::soci::session>(soci::sqlite3, ":memory:")
-                      : std::make_unique<soci::session>(soci::sqlite3, ":memory:");
-  *sql << "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)";
-  soci::transaction tr(*sql);
-  for (int i = 1; i <= 1000; ++i)
-    *sql << "INSERT INTO users (id, name) VALUES (:id, 'user')", soci::use(i);
-  tr.commit();
-  return sql;
 }
 
 std::unique_ptr<soci::session> open(mode m) {

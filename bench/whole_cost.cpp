@@ -28,6 +28,7 @@
 
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/soci.hpp"
+#include "users_db.hpp"
 
 namespace {
 
@@ -40,18 +41,6 @@ std::int64_t cpu_ns(clockid_t clock) {
   timespec ts{};
   clock_gettime(clock, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-std::unique_ptr<soci::session> open(bool traced) {
-  std::unique_ptr<soci::session> sql =
-      traced ? std::make_unique<dbtrace::soci::session>(soci::sqlite3, ":memory:")
-             : std::make_unique<soci::session>(soci::sqlite3, ":memory:");
-  *sql << "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)";
-  soci::transaction tr(*sql);
-  for (int i = 1; i <= 1000; ++i)
-    *sql << "INSERT INTO users (id, name) VALUES (:id, 'user')", soci::use(i);
-  tr.commit();
-  return sql;
 }
 
 // Runs `n` statements in traces of 20; with `rate` > 0, paced to that many
@@ -128,13 +117,13 @@ void whole_cost(benchmark::State& state, std::string store) {
   for (auto _ : state) {
     for (int r = 0; r < rounds; ++r) {
       dbtrace::shutdown();
-      const auto raw_session = open(false);
+      const auto raw_session = users_db(false);
       const cost raw = measure(*raw_session, cost_statements, false);
 
       // The default queue, and a wait for the exporter every 20,000 statements:
       // the cost of everything, nothing dropped.
       dbtrace::init(options_for(store, dbtrace::options{}.queue_size));
-      const auto traced_session = open(true);
+      const auto traced_session = users_db(true);
       const cost traced = measure(*traced_session, cost_statements, true);
       dropped += static_cast<double>(dbtrace::stats().dropped);
       dbtrace::shutdown();
@@ -149,7 +138,7 @@ void whole_cost(benchmark::State& state, std::string store) {
     for (double rate : {100e3, 200e3, 300e3, 500e3, 750e3, 1000e3}) {
       if (!ladder) break;
       dbtrace::init(options_for(store, dbtrace::options{}.queue_size));
-      const auto session = open(true);
+      const auto session = users_db(true);
       run(*session, static_cast<int>(rate * ladder_seconds), rate);
       dbtrace::flush(std::chrono::minutes(1));
       const bool kept_up = dbtrace::stats().dropped == 0;
