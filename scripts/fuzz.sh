@@ -8,7 +8,9 @@
 #
 #   scripts/fuzz.sh                 every harness, 1,000,000 executions each
 #                                   (stored_events 300,000: each of its runs
-#                                   renders a trace and costs ~6 of the others)
+#                                   renders a trace and costs ~6 of the others;
+#                                   config 500,000: a run reads a whole file,
+#                                   1M took 330-510 s, the longest of CI)
 #   scripts/fuzz.sh --runs=N [name] fewer or more, one harness or several
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +61,13 @@ fuzz_one() {
   # -entropic=0: the default scheduler's bookkeeping took a third of the time
   # with nlohmann's many instantiations.
   local n=$runs
-  [ -n "$n" ] || { [ "$name" = stored_events ] && n=300000 || n=1000000; }
+  if [ -z "$n" ]; then
+    case "$name" in
+      stored_events) n=300000 ;;
+      config) n=500000 ;;
+      *) n=1000000 ;;
+    esac
+  fi
   if ! "$build/tests/fuzz/fuzz_$name" -runs="$n" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
       -entropic=0 -print_final_stats=1 -artifact_prefix="$build/artifacts/$name-" "$work" "$seeds" \
       >"$build/$name.log" 2>&1; then
