@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # FindSOCI — Debian's libsoci-dev ships no CMake package, so find it here.
 # Defines SOCI::core and, for each backend found, SOCI::<backend>
-# (sqlite3, postgresql, mysql, odbc, firebird); SOCI_FOUND.
+# (sqlite3, postgresql, mysql, odbc, firebird); SOCI_FOUND. The targets are
+# global, so a project that adds dbtrace as a subdirectory links them too.
 find_path(SOCI_INCLUDE_DIR soci/soci.h)
 find_library(SOCI_CORE_LIBRARY NAMES soci_core)
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(SOCI REQUIRED_VARS SOCI_CORE_LIBRARY SOCI_INCLUDE_DIR)
 if(SOCI_FOUND AND NOT TARGET SOCI::core)
-  add_library(SOCI::core UNKNOWN IMPORTED)
+  add_library(SOCI::core UNKNOWN IMPORTED GLOBAL)
   set_target_properties(SOCI::core PROPERTIES IMPORTED_LOCATION ${SOCI_CORE_LIBRARY}
     INTERFACE_INCLUDE_DIRECTORIES ${SOCI_INCLUDE_DIR})
   # The backends of this SOCI, beside its core (never another installed version's).
@@ -15,7 +16,7 @@ if(SOCI_FOUND AND NOT TARGET SOCI::core)
   foreach(backend sqlite3 postgresql mysql odbc firebird)
     find_library(SOCI_${backend}_LIBRARY NAMES soci_${backend} PATHS ${_soci_lib_dir} NO_DEFAULT_PATH)
     if(SOCI_${backend}_LIBRARY)
-      add_library(SOCI::${backend} UNKNOWN IMPORTED)
+      add_library(SOCI::${backend} UNKNOWN IMPORTED GLOBAL)
       set_target_properties(SOCI::${backend} PROPERTIES IMPORTED_LOCATION ${SOCI_${backend}_LIBRARY}
         INTERFACE_LINK_LIBRARIES SOCI::core)
     endif()

@@ -30,7 +30,7 @@ done
 scripts/deps.sh fuzz
 build=build/fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DDBTRACE_BUILD_FUZZERS=ON -DDBTRACE_BUILD_CLI=OFF -DDBTRACE_WERROR=ON \
+  -DDBTRACE_BUILD_FUZZERS=ON -DDBTRACE_BUILD_CLI=OFF -DDBTRACE_WERROR=ON -DBUILD_SHARED_LIBS=OFF \
   -DDBTRACE_WITH_SOCI=OFF -DDBTRACE_WITH_PQXX=OFF -DDBTRACE_WITH_REDIS=OFF -DDBTRACE_WITH_OTLP=OFF \
   "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   >/dev/null

@@ -100,7 +100,8 @@ export DBTRACE_TEST_SOCI_VERSION=$(soci_version_of /usr/include)  # Debian's
 (cd "$build" && ctest --output-on-failure -j2 --timeout 600 "${exclude[@]}")
 
 # SOCI 4.1, which Debian does not ship: the shim built against it (its build
-# checks that every backend virtual is forwarded) and its tests run on it.
+# checks that every backend virtual is forwarded) and its tests run on it,
+# with static libraries (-DBUILD_SHARED_LIBS=OFF), the other way dbtrace builds.
 if [ -z "$sanitize" ]; then
   soci_version=4.1.4
   soci_prefix=$(scripts/soci_from_source.sh "$soci_version")
@@ -108,7 +109,7 @@ if [ -z "$sanitize" ]; then
   echo "test.sh: the SOCI shim against SOCI $soci_version ($soci_build)"
   cmake -S . -B "$soci_build" -DCMAKE_PREFIX_PATH="$soci_prefix" -DDBTRACE_BUILD_TESTS=ON \
     -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=OFF -DDBTRACE_WITH_REDIS=OFF \
-    -DDBTRACE_WITH_OTLP=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    -DDBTRACE_WITH_OTLP=OFF -DBUILD_SHARED_LIBS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$soci_build" -j"$(nproc)" --target soci_tests
   DBTRACE_TEST_SOCI_VERSION=$(soci_version_of "$soci_prefix/include") \
     "$soci_build/tests/soci_tests" --gtest_brief=1

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// Records one span into a JSON-lines store and checks it arrived.
+// Records one span into a store (a JSON-lines file, or the connection string
+// given) and checks it was exported.
 #include <dbtrace/dbtrace.hpp>
 #include <dbtrace/sql.hpp>
 
 #include <cstdio>
+#include <string>
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   dbtrace::options o;
   o.enabled = true;
-  o.connection_string = std::string("file://") + argv[1];
+  const std::string where = argv[1];
+  o.connection_string = where.find("://") == std::string::npos ? "file://" + where : where;
   dbtrace::init(o);
   {
     dbtrace::trace t;

@@ -6,7 +6,8 @@
 # and the manual (docs/) built against it. Then as on a machine without
 # libsoci-dev: configure says the SOCI shim is off and why, a required SOCI
 # fails naming the package, and find_package(dbtrace COMPONENTS soci) names
-# the missing component and the option that builds it.
+# the missing component and the option that builds it; that build is static
+# and a consumer of its core links no dbtrace shared library.
 set -euo pipefail
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -84,14 +85,22 @@ if cmake -S "$work/src" -B "$work/required" -DCMAKE_DISABLE_FIND_PACKAGE_SOCI=ON
   echo "DBTRACE_WITH_SOCI=ON without SOCI configured"; exit 1
 fi
 grep -q "DBTRACE_WITH_SOCI=ON, but SOCI (libsoci-dev) was not found" "$work/required.log"
+# Static libraries this time (-DBUILD_SHARED_LIBS=OFF), consumed as well.
 cmake -S "$work/src" -B "$work/nosoci" -DCMAKE_BUILD_TYPE=Release -DCMAKE_DISABLE_FIND_PACKAGE_SOCI=ON \
-  -DDBTRACE_BUILD_CLI=OFF > "$work/nosoci.log"
+  -DDBTRACE_BUILD_CLI=OFF -DBUILD_SHARED_LIBS=OFF > "$work/nosoci.log"
 grep -- "soci shim off (SOCI (libsoci-dev) not found)" "$work/nosoci.log"
 cmake --build "$work/nosoci" -j"$(nproc)" > /dev/null
 cmake --install "$work/nosoci" --prefix "$work/prefix-nosoci" > /dev/null
 if cmake -S "$work/app" -B "$work/app/build-nosoci" -DCMAKE_PREFIX_PATH="$work/prefix-nosoci" \
   > "$work/app/nosoci.log" 2>&1; then
   echo "find_package(dbtrace COMPONENTS soci) succeeded without the SOCI shim"; exit 1
+fi
+cmake -S "$source_dir/tests/consumer" -B "$work/static-consumer" -DCMAKE_PREFIX_PATH="$work/prefix-nosoci" \
+  > /dev/null
+cmake --build "$work/static-consumer" > /dev/null
+"$work/static-consumer/consumer" "$work/static.jsonl"
+if ldd "$work/static-consumer/consumer" | grep -q libdbtrace; then
+  echo "the static build's consumer loads a dbtrace shared library" >&2; exit 1
 fi
 # CMake wraps the message: compare it as one line.
 tr -s ' \n' ' ' < "$work/app/nosoci.log" |

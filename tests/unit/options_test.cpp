@@ -3,6 +3,8 @@
 #include <cstdlib>
 
 #include "test_support.hpp"
+#include "dbtrace/detail/library.hpp"
+#include "export/registry.hpp"
 
 namespace dbtrace {
 namespace {
@@ -566,6 +568,32 @@ TEST(options, a_registered_stores_scheme_is_accepted_from_a_config_file) {
         << said;
     for (const char* served : {"sqlite://", "file://", "memory://", "mystore://"})
       EXPECT_NE(said.find(served), std::string::npos) << served << " in " << said;
+  }
+}
+
+// With shared libraries the PostgreSQL, Redis and OTLP stores are libraries
+// of their own, loaded by scheme: the schemes the core lists for each before
+// loading it are the ones it serves, and they are offered when a scheme is unknown.
+TEST(options, a_store_in_a_library_of_its_own_serves_the_schemes_the_core_lists_for_it) {
+  const auto loadable = detail::loadable_stores();
+  if (loadable.empty()) GTEST_SKIP() << "static libraries: every store is linked into the core";
+  std::string said;
+  try {
+    store_params unknown;
+    unknown.connection_string = "nosuch://x";
+    make_writer(unknown);
+  } catch (const config_error& e) {
+    said = e.what();
+  }
+  for (const auto& store : loadable) {
+    std::string error;
+    auto* entry = reinterpret_cast<void (*)(store_kind&)>(
+        detail::library_symbol(store.file, "dbtrace_store_" + store.name, error));
+    ASSERT_NE(entry, nullptr) << store.file << ": " << error;
+    store_kind kind;
+    entry(kind);
+    EXPECT_EQ(kind.schemes, store.schemes) << store.name;
+    EXPECT_NE(said.find(store.schemes.front()), std::string::npos) << store.name << " in " << said;
   }
 }
 

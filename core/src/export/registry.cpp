@@ -1,29 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 // Connection string -> store. Stores register their schemes; the built-in ones
-// are listed by the build (builtin_stores.cpp, generated from the drivers built).
+// are listed by the build (builtin_stores.cpp, generated from the drivers
+// built), and so are those in libraries of their own, loaded when first named.
 #include <map>
 #include <mutex>
 
+#include "dbtrace/detail/library.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/error.hpp"
 #include "registry.hpp"
 
 namespace dbtrace {
-namespace detail {
-std::vector<store_kind> builtin_stores();  // builtin_stores.cpp
-}  // namespace detail
-
 namespace {
 
 struct registry {
   std::mutex mutex;
   std::vector<store_kind> kinds;
+  std::vector<detail::loadable_store> not_loaded;
 };
 
 registry& stores() {
   static auto* r = [] {
     auto* r = new registry;  // never destroyed: the exporter may outlive statics
     r->kinds = detail::builtin_stores();
+    r->not_loaded = detail::loadable_stores();
     return r;
   }();
   return *r;
@@ -35,17 +35,20 @@ bool starts_with(const std::string& s, const std::string& prefix) {
 
 // "unknown scheme" with what this process does serve: the registry is the
 // one list of schemes, so a store the application registered is named too.
-std::string unknown_scheme_message(const std::string& cs, const std::vector<store_kind>& kinds) {
+std::string unknown_scheme_message(const std::string& cs, const registry& r) {
   const auto end = cs.find("://");
   if (end == std::string::npos)
     return "connection_string: no scheme (expected a store such as sqlite:///traces.db or "
            "redis://host)";
   std::string served;
-  for (const auto& kind : kinds)
-    for (const auto& scheme : kind.schemes)
+  const auto add = [&served](const std::vector<std::string>& schemes) {
+    for (const auto& scheme : schemes)
       if (scheme.size() > 3 && scheme.compare(scheme.size() - 3, 3, "://") == 0 &&
           (", " + served + ",").find(" " + scheme + ",") == std::string::npos)
         served += (served.empty() ? "" : ", ") + scheme;
+  };
+  for (const auto& kind : r.kinds) add(kind.schemes);
+  for (const auto& store : r.not_loaded) add(store.schemes);
   const std::string scheme = cs.substr(0, end);
   std::string message = "connection_string: unknown scheme '" + scheme + "://' (this dbtrace serves " +
                         served + "; others are not built in, see the DBTRACE_WITH_* CMake options)";
@@ -57,14 +60,43 @@ std::string unknown_scheme_message(const std::string& cs, const std::vector<stor
   return message;
 }
 
+bool serves(const std::vector<std::string>& schemes, const std::string& cs) {
+  for (const auto& scheme : schemes)
+    if (starts_with(cs, scheme)) return true;
+  return false;
+}
+
+// Loads a store's library and registers what it serves. The caller holds the lock.
+store_kind load(registry& r, std::vector<detail::loadable_store>::iterator store,
+                const std::string& cs) {
+  const std::string redacted = redact_connection_string(cs);
+  std::string error;
+  using entry_point = void (*)(store_kind&);
+  auto* entry = reinterpret_cast<entry_point>(
+      detail::library_symbol(store->file, "dbtrace_store_" + store->name, error));
+  if (!entry)
+    throw config_error("connection_string " + redacted + ": the " + store->name +
+                       " store's library could not be loaded: " + error + " (dbtrace installs " +
+                       store->file + " beside libdbtrace_core; it needs its client library too)");
+  store_kind kind;
+  entry(kind);
+  if (!serves(kind.schemes, cs))
+    throw config_error("connection_string " + redacted + ": " + store->file +
+                       " does not serve this scheme (a library of another dbtrace version?)");
+  r.not_loaded.erase(store);
+  r.kinds.insert(r.kinds.begin(), kind);  // as a built-in: a registered store still wins
+  return kind;
+}
+
 store_kind find(const std::string& cs) {
   auto& r = stores();
   std::lock_guard<std::mutex> lock(r.mutex);
   // The latest registration wins, so an application can replace a built-in store.
   for (auto it = r.kinds.rbegin(); it != r.kinds.rend(); ++it)
-    for (const auto& scheme : it->schemes)
-      if (starts_with(cs, scheme)) return *it;
-  throw config_error(unknown_scheme_message(cs, r.kinds));
+    if (serves(it->schemes, cs)) return *it;
+  for (auto it = r.not_loaded.begin(); it != r.not_loaded.end(); ++it)
+    if (serves(it->schemes, cs)) return load(r, it, cs);
+  throw config_error(unknown_scheme_message(cs, r));
 }
 
 }  // namespace

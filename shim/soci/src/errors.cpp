@@ -4,20 +4,14 @@
 
 #include <soci/error.h>
 #include <soci/version.h>
-// SOCI 4.1's errors say their SQLSTATE and backend code themselves; before
-// that, each backend's error type is asked.
-#if SOCI_VERSION < 400100
-#ifdef DBTRACE_SOCI_HAVE_POSTGRESQL
-#include <soci/postgresql/soci-postgresql.h>
-#endif
-#ifdef DBTRACE_SOCI_HAVE_SQLITE3
-#include <soci/sqlite3/soci-sqlite3.h>
-#endif
-#ifdef DBTRACE_SOCI_HAVE_MYSQL
-#include <soci/mysql/soci-mysql.h>
-#endif
-#endif
 
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string_view>
+
+#include "dbtrace/detail/library.hpp"
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -48,6 +42,45 @@ const char* category_name(::soci::soci_error::error_category c) {
   return "unknown";
 }
 
+#if SOCI_VERSION < 400100
+// SOCI 4.0: each backend's exception type has the code (backend_errors.cpp).
+using status_code_fn = bool (*)(const ::soci::soci_error&, std::string&);
+constexpr std::array<std::string_view, 3> backends = {"postgresql", "sqlite3", "mysql"};
+std::array<std::atomic<status_code_fn>, backends.size()> status_codes{};
+
+#ifdef DBTRACE_SOCI_ERROR_LIBRARIES
+// Shared libraries: one per backend built (DBTRACE_SOCI_ERROR_LIBRARIES, a
+// " name " list), loaded when the first session of that backend opens.
+std::mutex loading;
+std::array<bool, backends.size()> tried{};
+#else
+extern "C" {
+#ifdef DBTRACE_SOCI_BACKEND_POSTGRESQL
+bool dbtrace_soci_status_code_postgresql(const ::soci::soci_error&, std::string&);
+#endif
+#ifdef DBTRACE_SOCI_BACKEND_SQLITE3
+bool dbtrace_soci_status_code_sqlite3(const ::soci::soci_error&, std::string&);
+#endif
+#ifdef DBTRACE_SOCI_BACKEND_MYSQL
+bool dbtrace_soci_status_code_mysql(const ::soci::soci_error&, std::string&);
+#endif
+}
+// Static libraries: linked in.
+[[maybe_unused]] const bool linked_in = [] {
+#ifdef DBTRACE_SOCI_BACKEND_POSTGRESQL
+  status_codes[0] = dbtrace_soci_status_code_postgresql;
+#endif
+#ifdef DBTRACE_SOCI_BACKEND_SQLITE3
+  status_codes[1] = dbtrace_soci_status_code_sqlite3;
+#endif
+#ifdef DBTRACE_SOCI_BACKEND_MYSQL
+  status_codes[2] = dbtrace_soci_status_code_mysql;
+#endif
+  return true;
+}();
+#endif
+#endif
+
 // db.response.status_code: the SQLSTATE where the backend has one
 // (PostgreSQL), else its error code (SQLite's result code, MySQL's error number).
 std::string status_code(const ::soci::soci_error& e) {
@@ -56,23 +89,38 @@ std::string status_code(const ::soci::soci_error& e) {
   if (const int code = e.get_backend_error_code(); code != 0) return std::to_string(code);
   return {};
 #else
-#ifdef DBTRACE_SOCI_HAVE_POSTGRESQL
-  if (auto* pg = dynamic_cast<const ::soci::postgresql_soci_error*>(&e)) return pg->sqlstate();
-#endif
-#ifdef DBTRACE_SOCI_HAVE_SQLITE3
-  if (auto* lite = dynamic_cast<const ::soci::sqlite3_soci_error*>(&e))
-    return std::to_string(lite->result());
-#endif
-#ifdef DBTRACE_SOCI_HAVE_MYSQL
-  if (auto* my = dynamic_cast<const ::soci::mysql_soci_error*>(&e))
-    return std::to_string(my->err_num_);
-#endif
-  (void)e;
+  std::string code;
+  for (const auto& fn : status_codes)
+    if (const auto f = fn.load(std::memory_order_acquire); f && f(e, code)) return code;
   return {};
 #endif
 }
 
 }  // namespace
+
+void backend_opened(const std::string& backend) noexcept {
+#if SOCI_VERSION < 400100 && defined(DBTRACE_SOCI_ERROR_LIBRARIES)
+  std::size_t i = 0;
+  while (i < backends.size() && backends[i] != backend) ++i;
+  if (i == backends.size()) return;
+  std::lock_guard<std::mutex> lock(loading);
+  if (tried[i]) return;
+  tried[i] = true;
+  if (std::string_view(DBTRACE_SOCI_ERROR_LIBRARIES).find(" " + backend + " ") == std::string_view::npos)
+    return;  // built without that backend's headers: no codes to read
+  std::string error;
+  const auto fn = reinterpret_cast<status_code_fn>(dbtrace::detail::library_symbol(
+      "libdbtrace_soci_" + backend + ".so." DBTRACE_SOVERSION,
+      "dbtrace_soci_status_code_" + backend, error));
+  if (fn)
+    status_codes[i].store(fn, std::memory_order_release);
+  else
+    std::fprintf(stderr, "dbtrace: SOCI %s errors will be recorded without their error code: %s\n",
+                 backend.c_str(), error.c_str());
+#else
+  (void)backend;
+#endif
+}
 
 void record_current_exception(sql_span& span) noexcept {
   try {

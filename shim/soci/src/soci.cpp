@@ -37,8 +37,9 @@ class traced_factory final : public ::soci::backend_factory {
     std::unique_ptr<sd::session_backend> session(inner_.make_session(params));
     target_ref target;
     try {
-      target = intern_target(describe_connection(system_name(session->get_backend_name()),
-                                                 params.get_connect_string()));
+      const std::string backend = session->get_backend_name();
+      backend_opened(backend);
+      target = intern_target(describe_connection(system_name(backend), params.get_connect_string()));
     } catch (...) {
       dbtrace::detail::count_lost_detail("a connection's target");
     }
