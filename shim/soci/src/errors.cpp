@@ -8,14 +8,14 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
-#include <mutex>
-#include <string_view>
-
-#include "dbtrace/detail/library.hpp"
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <typeinfo>
+
+#include "dbtrace/detail/library.hpp"
 
 namespace dbtrace::soci::detail {
 namespace {
@@ -98,7 +98,7 @@ std::string status_code(const ::soci::soci_error& e) {
 
 }  // namespace
 
-void backend_opened(const std::string& backend) noexcept {
+void backend_opened(const std::string& backend) noexcept try {
 #if SOCI_VERSION < 400100 && defined(DBTRACE_SOCI_ERROR_LIBRARIES)
   std::size_t i = 0;
   while (i < backends.size() && backends[i] != backend) ++i;
@@ -120,6 +120,8 @@ void backend_opened(const std::string& backend) noexcept {
 #else
   (void)backend;
 #endif
+} catch (...) {
+  dbtrace::detail::count_lost_detail("a SOCI backend's error codes");
 }
 
 void record_current_exception(sql_span& span) noexcept {
