@@ -4,6 +4,7 @@
 // view; OSProfiler's own layout read, never written.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -12,6 +13,9 @@
 #include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
 #include "dbtrace/sql.hpp"
+#include "dbtrace/stats.hpp"
+#include "sqlite/src/blocks.hpp"
+#include "sqlite/src/schema.hpp"
 #include "test_support.hpp"
 
 namespace dbtrace {
@@ -20,9 +24,9 @@ namespace {
 class sqlite_store_test : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (testing::temp_dir() /
-             (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ".db"))
-                .string();
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');  // a parameterized test's "name/0"
+    path_ = (testing::temp_dir() / (name + ".db")).string();
     std::filesystem::remove(path_);
     opts_.enabled = true;
     opts_.connection_string = "sqlite:///" + path_;  // absolute: four slashes
@@ -100,14 +104,15 @@ TEST_F(sqlite_store_test, writes_spans_and_reads_traces_back) {
   EXPECT_TRUE(store->read_trace("00000000-0000-4000-8000-000000000000").empty());
 }
 
-TEST_F(sqlite_store_test, keeps_one_row_per_span_and_each_text_once_in_wal_mode) {
+TEST_F(sqlite_store_test, keeps_spans_in_blocks_and_each_text_once_in_wal_mode) {
   init(opts_);
   record_request();
   record_request();
   ASSERT_TRUE(flush());
-  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "2");
-  EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0), "6");
-  // No index entry per span: one range of span rows per trace and batch. The
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "3");
+  EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0), "6");  // the view, a row per span
+  EXPECT_EQ(query("SELECT sum(span_count) FROM span_blocks").at(0).at(0), "6");
+  // No index entry per span: one range of span ids per trace and batch. The
   // exporter may take a request's first statements before it ends (seen under
   // load), so a trace may have a range per batch: together they hold its
   // spans, each once.
@@ -288,7 +293,7 @@ TEST_F(sqlite_store_test, a_newer_layout_is_refused_with_a_clear_message) {
     FAIL() << "read a file of an unknown layout";
   } catch (const store_error& e) {
     EXPECT_EQ(std::string(e.what()),
-              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 2");
+              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 3");
   }
 }
 
@@ -327,18 +332,195 @@ TEST_F(sqlite_store_test, a_trace_written_in_several_batches_among_others_reads_
   EXPECT_EQ(names, (std::vector<std::string>{"db-start", "db-stop", "db-start", "db-stop",
                                              "wsgi-start", "wsgi-stop"}));
   EXPECT_EQ(store->read_trace(b).size(), 6u);
-  // One trace is read by its ranges: a search of the span rows, never a scan of them.
-  const auto plan =
-      query("EXPLAIN QUERY PLAN SELECT * FROM data WHERE base_id = 'x' AND span BETWEEN 1 AND 2");
+  // One trace is read by its ranges: a search of the blocks, never a scan of
+  // them (json_each's scan is of one block's spans).
+  const auto plan = query(
+      "EXPLAIN QUERY PLAN SELECT * FROM data WHERE base_id = 'x' AND span BETWEEN 300 AND 301 "
+      "AND block BETWEEN 45 AND 301");
   ASSERT_FALSE(plan.empty());
-  for (const auto& step : plan)
-    EXPECT_EQ(step.back().find("SCAN"), std::string::npos) << step.back();
+  for (const auto& step : plan) {
+    if (step.back().find("VIRTUAL TABLE") == std::string::npos) {
+      EXPECT_EQ(step.back().find("SCAN"), std::string::npos) << step.back();
+    }
+  }
 }
 
-// Makes the store a layout 1 file (tests/data/embedded_store/layout1.sql, as
-// dbtrace wrote it before trace_spans), then runs `sql` on it.
-void write_layout_1_file(const std::string& path, const std::string& sql = "") {
-  std::ifstream in(std::string(DBTRACE_TEST_DATA) + "/embedded_store/layout1.sql");
+TEST_F(sqlite_store_test, a_large_batch_is_a_few_blocks_of_consecutive_span_ids) {
+  init(opts_);
+  std::string base_id;
+  {
+    trace t;
+    base_id = t.base_id();
+    const auto statement = intern_statement("SELECT 1");
+    for (int i = 0; i < 600; ++i) sql_span s({}, statement);
+  }
+  ASSERT_TRUE(flush());
+  const auto blocks = query("SELECT id, span_count FROM span_blocks ORDER BY id");
+  ASSERT_FALSE(blocks.empty());
+  EXPECT_LT(blocks.size(), 300u);  // the exporter takes many spans a batch
+  std::int64_t next = 1;
+  for (const auto& b : blocks) {
+    EXPECT_EQ(std::stoll(b.at(0)), next);
+    EXPECT_LE(std::stoll(b.at(1)), 256);
+    next += std::stoll(b.at(1));
+  }
+  EXPECT_EQ(next, 601);
+  EXPECT_EQ(query("SELECT count(*), min(id), max(id), count(DISTINCT span_id) FROM spans"),
+            (std::vector<std::vector<std::string>>{{"600", "1", "600", "600"}}));
+  EXPECT_EQ(make_reader(opts_.connection_string)->read_trace(base_id).size(), 1200u);
+}
+
+// The block format is written in C++ and read both in C++ (dbtrace's
+// summaries) and in SQL (the views): every field, at its edges, the same in all three.
+TEST(span_block, every_field_reads_back_alike_in_cpp_and_through_the_spans_view) {
+  using drivers::sqlite_blocks::block_span;
+  // trace, span id, parent id, start, duration, source; the rest as set below
+  auto span = [](std::int64_t trace, std::int64_t id, std::int64_t parent, std::int64_t start_ns,
+                 std::int64_t duration_ns, std::int64_t source) {
+    block_span s;
+    s.trace = trace;
+    s.span_id = id;
+    s.parent_id = parent;
+    s.start_ns = start_ns;
+    s.duration_ns = duration_ns;
+    s.source = source;
+    return s;
+  };
+  std::vector<block_span> spans(4);
+  spans[0] = span(7, INT64_MIN, INT64_MAX, 1795660451859209252, 93154, 1);
+  spans[0].statement = 3;
+  spans[0].target = 1;
+  spans[0].rows = 0;
+  spans[1] = span(7, -1, 0, 1795660451859209252 - 5000, 0, 2);  // started before the block's first
+  spans[1].name = "quo\"te\\ \n \xc3\xbc\x01";
+  spans[1].info = R"({"k":"v\"]}","n":{"a":[1,{"b":"["}]}})";
+  spans[1].span_hi = -99;
+  spans[1].parent_hi = 100;
+  spans[2] = span(8, 99, 100, 1795660451859209252 + 1, 1, 1);
+  spans[2].statement = 4;
+  spans[2].params = R"([1,"a]b",null,{"x":"}"}])";
+  spans[2].batch = 10;
+  spans[2].error = 2;
+  spans[3] = span(9, 42, 43, 1795660451859209252, 5, 1);
+  spans[3].name = "bad \xff utf-8";  // written as U+FFFD
+
+  drivers::sqlite_blocks::block_writer w;
+  w.clear();
+  for (const auto& s : spans) w.add(s);
+  const std::string text(w.close());
+  const std::int64_t start_ns = w.start_ns();
+  EXPECT_EQ(start_ns, spans[0].start_ns);
+
+  auto fields = [](const block_span& s) {
+    auto o = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : "NULL"; };
+    auto t = [](std::string_view v, const char* none) {
+      return v.empty() ? std::string(none) : std::string(v);
+    };
+    return std::vector<std::string>{std::to_string(s.trace),
+                                    std::to_string(s.span_id),
+                                    o(s.span_hi),
+                                    std::to_string(s.parent_id),
+                                    o(s.parent_hi),
+                                    t(s.name, "db"),
+                                    std::to_string(s.start_ns),
+                                    std::to_string(s.duration_ns),
+                                    o(s.statement),
+                                    o(s.target),
+                                    std::to_string(s.source),
+                                    o(s.rows),
+                                    o(s.batch),
+                                    o(s.error),
+                                    t(s.params, "NULL"),
+                                    t(s.info, "NULL")};
+  };
+  std::vector<std::vector<std::string>> expected;
+  for (auto s : spans) {
+    if (s.name == "bad \xff utf-8") s.name = "bad \xef\xbf\xbd utf-8";
+    expected.push_back(fields(s));
+  }
+
+  std::vector<std::vector<std::string>> read;
+  drivers::sqlite_blocks::block_reader r(text, start_ns);
+  block_span s;
+  while (r.next(s)) read.push_back(fields(s));
+  EXPECT_EQ(read, expected);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  const std::string ddl = std::string(drivers::sqlite_schema::tables) +
+                          drivers::sqlite_schema::span_blocks_table +
+                          drivers::sqlite_schema::trace_spans_table + drivers::sqlite_schema::views;
+  ASSERT_EQ(sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO span_blocks VALUES (5, 4, ?, ?)", -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_int64(st, 1, start_ns);
+  sqlite3_bind_text(st, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  std::vector<std::vector<std::string>> viewed;
+  sqlite3_exec(
+      db, "SELECT * FROM spans ORDER BY id",
+      [](void* out, int n, char** values, char**) {
+        auto& rows = *static_cast<std::vector<std::vector<std::string>>*>(out);
+        rows.emplace_back();
+        for (int i = 1; i < n - 1; ++i) rows.back().push_back(values[i] ? values[i] : "NULL");
+        EXPECT_EQ(std::string(values[0]), std::to_string(5 + rows.size() - 1));  // the ids
+        EXPECT_EQ(std::string(values[n - 1]), "5");                              // the block
+        return 0;
+      },
+      &viewed, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(viewed, expected);
+}
+
+TEST(span_block, text_that_is_not_a_block_is_refused_with_where) {
+  for (const char* text :
+       {"", "[", "[[1,2,3]]", "[[1,2,3,4,5,6,\"x\"]]", "[[1,2,3,4,5,6],", "{}",
+        "[[1,2,3,4,5,6,null,null,null,null,null,null,null,[1]]]",  // a name that is an array
+        "[[1,2,3,4,5,6,null,null,null,null,null,null,null,null,null,{\"a\":\"}]"}) {
+    try {
+      drivers::sqlite_blocks::block_reader r(text, 0);
+      drivers::sqlite_blocks::block_span s;
+      while (r.next(s)) {
+      }
+      ADD_FAILURE() << "read '" << text << "'";
+    } catch (const drivers::sqlite_blocks::damaged_block& e) {
+      EXPECT_NE(std::string(e.what()).find(" at byte "), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(sqlite_store_test, a_damaged_block_is_a_store_error_naming_its_row) {
+  init(opts_);
+  record_request();
+  ASSERT_TRUE(flush());
+  shutdown();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE span_blocks SET spans = '[[1,2,\"x\"' WHERE id = 1", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = make_reader(opts_.connection_string);
+  try {
+    store->stats({});
+    FAIL() << "read a damaged block";
+  } catch (const store_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(path_ + ": span_blocks row 1: a damaged span block (", 0),
+              0u)
+        << e.what();
+  }
+}
+
+// Makes the store a file of an older layout (tests/data/embedded_store/
+// layout<N>.sql, as dbtrace wrote it), then runs `sql` on it.
+void write_layout_file(const std::string& path, int layout, const std::string& sql = "") {
+  std::ifstream in(std::string(DBTRACE_TEST_DATA) + "/embedded_store/layout" +
+                   std::to_string(layout) + ".sql");
   const std::string script = std::string(std::istreambuf_iterator<char>(in), {}) + sql;
   ASSERT_GT(script.size(), 1000u);
   sqlite3* db = nullptr;
@@ -347,54 +529,87 @@ void write_layout_1_file(const std::string& path, const std::string& sql = "") {
   sqlite3_close(db);
 }
 
-TEST_F(sqlite_store_test, a_layout_1_file_is_read_as_it_is_and_migrated_when_written_to) {
-  write_layout_1_file(path_);
-  ASSERT_EQ(query("PRAGMA user_version").at(0).at(0), "1");
-  const std::vector<std::string> old_traces{"0f763014-4373-4178-9e40-75600a8d37c5",
-                                            "902eecca-0ec5-4fe9-8976-d6b2915c4572",
-                                            "12e3365c-6343-454a-9153-76ad8ef5caf6"};
+// What dbtrace shows of one trace: its events, its overview and its statistics.
+std::vector<std::string> shown(reader& store, const std::string& base_id) {
+  auto out = lines_of(store.read_trace(base_id));
+  for (const auto& o : store.overviews().value())
+    if (o.base_id == base_id)
+      out.push_back(nlohmann::json{o.started_us, o.finished_us, o.spans, o.sql, o.errors, o.project,
+                                   o.service}
+                        .dump());
+  for (const auto by : {stats_grouping::text, stats_grouping::summary, stats_grouping::name}) {
+    stats_query q;
+    q.by = by;
+    q.base_id = base_id;
+    auto groups = store.stats(q).value();
+    std::sort(groups.begin(), groups.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    for (const auto& g : groups)
+      out.push_back(
+          nlohmann::json{g.key, g.count, g.errors, g.rows, g.total_us, g.p50_us, g.p99_us, g.max_us}
+              .dump());
+  }
+  return out;
+}
+
+class older_layout_test : public sqlite_store_test, public ::testing::WithParamInterface<int> {};
+
+TEST_P(older_layout_test, is_read_as_it_is_and_migrated_to_blocks_when_written_to) {
+  const int layout = GetParam();
+  write_layout_file(path_, layout);
+  ASSERT_EQ(query("PRAGMA user_version").at(0).at(0), std::to_string(layout));
   std::map<std::string, std::vector<std::string>> before;
+  std::vector<std::string> old_traces;
   {
     auto store = make_reader(opts_.connection_string);
-    const auto listed = store->list_traces(false);
-    ASSERT_EQ(listed.size(), 3u);
-    EXPECT_EQ(store->list_traces(true).size(), 3u);  // each has a failed statement
-    for (std::size_t i = 0; i < listed.size(); ++i) EXPECT_EQ(listed[i].base_id, old_traces[i]);
+    for (const auto& t : store->list_traces(false)) old_traces.push_back(t.base_id);
+    ASSERT_EQ(old_traces.size(), layout == 1 ? 3u : 5u);
+    EXPECT_EQ(old_traces.at(0), "0f763014-4373-4178-9e40-75600a8d37c5");
+    EXPECT_EQ(store->list_traces(true).size(), 3u);  // the demo's traces each have a failure
     for (const auto& id : old_traces) {
-      before[id] = lines_of(store->read_trace(id));
-      EXPECT_EQ(before[id].size(), 18u);  // 9 spans
+      before[id] = shown(*store, id);
+      EXPECT_GE(before[id].size(), 18u + 1 + 3);  // 9 spans or more, overview, 3 groupings
     }
   }
+  const auto spans_before = query("SELECT * FROM spans ORDER BY id");
 
   init(opts_);
   const std::string fresh = record_request();
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, 6u);
-  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "2");
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "3");
+  EXPECT_EQ(query("SELECT type FROM sqlite_master WHERE name = 'spans'").at(0).at(0), "view");
   EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE name = 'spans_by_trace'").at(0).at(0),
             "0");
+  // Every old span as it was (its id, numbered from 1 as it was, included;
+  // the view has one column more, the block).
+  auto spans_after = query(
+      "SELECT * FROM spans WHERE id <= " + std::to_string(spans_before.size()) + " ORDER BY id");
+  for (auto& row : spans_after) row.pop_back();
+  EXPECT_EQ(spans_after, spans_before);
   // One range per old trace; the new trace's spans may come in more than one
   // batch (the exporter may take the first statements before the request ends).
-  EXPECT_EQ(query("SELECT count(DISTINCT trace) FROM trace_spans").at(0).at(0), "4");
   EXPECT_EQ(query("SELECT count(*) FROM trace_spans WHERE trace IN (SELECT id FROM traces WHERE "
                   "base_id <> '" +
                   fresh + "')")
                 .at(0)
                 .at(0),
-            "3");
+            std::to_string(old_traces.size()));
 
   auto store = make_reader(opts_.connection_string);
-  EXPECT_EQ(store->list_traces(false).size(), 4u);
-  for (const auto& id : old_traces) EXPECT_EQ(lines_of(store->read_trace(id)), before[id]) << id;
+  EXPECT_EQ(store->list_traces(false).size(), old_traces.size() + 1);
+  for (const auto& id : old_traces) EXPECT_EQ(shown(*store, id), before[id]) << id;
   EXPECT_EQ(store->read_trace(fresh).size(), 6u);
 }
+
+INSTANTIATE_TEST_SUITE_P(layouts, older_layout_test, ::testing::Values(1, 2));
 
 TEST_F(sqlite_store_test, one_traces_spans_from_two_writers_rows_are_read_once) {
   // Two processes wrote one trace (each has its own traces row) in
   // interleaved batches: after migration their ranges overlap.
-  write_layout_1_file(path_,
-                      "UPDATE traces SET base_id = (SELECT base_id FROM traces WHERE id = 1) "
-                      "WHERE id = 2; UPDATE spans SET trace = 2 WHERE id = 5;");
+  write_layout_file(path_, 1,
+                    "UPDATE traces SET base_id = (SELECT base_id FROM traces WHERE id = 1) "
+                    "WHERE id = 2; UPDATE spans SET trace = 2 WHERE id = 5;");
   std::string shared;
   std::vector<std::string> before;
   {

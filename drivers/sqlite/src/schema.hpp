@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// The embedded store's layout (version 2): one row per span with integer,
-// time-ordered keys, and the texts a span names (statement, target, error,
-// where it was recorded) in tables of their own, stored once. A trace's spans
-// are found through `trace_spans`, one row per trace and batch, rather than an
-// index entry per span. Views make it readable by hand and give OSProfiler's
-// SQL driver its `data` table.
+// The embedded store's layout (version 3): the spans of a batch in one row of
+// span_blocks (blocks.hpp), with integer, time-ordered ids, and the texts a
+// span names (statement, target, error, where it was recorded) in tables of
+// their own, stored once. A trace's spans are found through `trace_spans`,
+// one row per trace and batch, rather than an index entry per span. Views
+// make it readable by hand (`spans`, one row per span, as the table of
+// layouts 1 and 2 was) and give OSProfiler's SQL driver its `data` table.
 #pragma once
 
 namespace dbtrace::drivers::sqlite_schema {
 
 // PRAGMA user_version of a file in this layout. 0 with a `data` table is
 // OSProfiler's layout (Python OSProfiler, dbtrace before 0.2): read, never written.
-constexpr int layout_version = 2;
-// Layout 1 had an index on spans (trace) instead of trace_spans; it is read
-// as it is, and migrated (migrate_from_1) when a writer opens it.
+constexpr int layout_version = 3;
+// Layouts 1 (an index on spans (trace) instead of trace_spans) and 2 (a row
+// per span) are read as they are, and migrated when a writer opens them.
 constexpr int first_layout_version = 1;
+constexpr int rows_layout_version = 2;  // the last with a row per span
+// At most this many spans in a block, so a range of span ids lies in the
+// blocks from `first - max_block_spans + 1` on.
+constexpr int max_block_spans = 256;
 
 // Timestamps in OSProfiler's text form, from ns since the epoch.
 #define DBTRACE_SQL_TIMESTAMP(ns)                                               \
@@ -49,24 +54,15 @@ CREATE TABLE errors (             -- each distinct failure once
   id INTEGER PRIMARY KEY,
   etype TEXT NOT NULL, message TEXT NOT NULL, sqlstate TEXT NOT NULL, category TEXT NOT NULL,
   UNIQUE (etype, message, sqlstate, category));
-CREATE TABLE spans (              -- one row per span, appended in the order they finish
-  id INTEGER PRIMARY KEY,
-  trace INTEGER NOT NULL REFERENCES traces (id),
-  span_id INTEGER NOT NULL,       -- low 64 bits of the span's UUID (the OTel span-id)
-  span_hi INTEGER,                -- its high 64 bits when they are not the trace's
-  parent_id INTEGER NOT NULL,
-  parent_hi INTEGER,
-  name TEXT NOT NULL,             -- "db" for SQL statements
-  start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL,
-  statement INTEGER REFERENCES statements (id),  -- SQL spans only
-  target INTEGER REFERENCES targets (id),
-  source INTEGER NOT NULL REFERENCES sources (id),
-  rows INTEGER,                   -- db.response.returned_rows
-  batch INTEGER,                  -- db.operation.batch.size
-  error INTEGER REFERENCES errors (id),
-  params TEXT,                    -- JSON array, only with record_params
-  info TEXT);                     -- JSON object: a generic span's info
 CREATE INDEX traces_by_time ON traces (first_ns);
+)";
+
+inline const char* const span_blocks_table = R"(
+CREATE TABLE span_blocks (        -- the spans of a batch, up to max_block_spans a row
+  id INTEGER PRIMARY KEY,         -- the first span's id; the others' follow it
+  span_count INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL,      -- the first span's start; the others' are relative to it
+  spans TEXT NOT NULL);           -- JSON array of spans, each an array of fields (blocks.hpp)
 )";
 
 inline const char* const trace_spans_table = R"(
@@ -80,6 +76,25 @@ CREATE TABLE trace_spans (
 )";
 
 inline const char* const views = R"(
+-- One row per span, the table of layouts 1 and 2 (field positions: blocks.hpp).
+-- `block` is the span's row of span_blocks: `WHERE block BETWEEN` bounds a
+-- query to the blocks it needs.
+CREATE VIEW spans AS
+SELECT b.id + j.key AS id, j.value ->> 0 AS trace,
+       j.value ->> 1 AS span_id,          -- low 64 bits of the span's UUID (the OTel span-id)
+       j.value ->> 11 AS span_hi,         -- its high 64 bits when they are not the trace's
+       j.value ->> 2 AS parent_id, j.value ->> 12 AS parent_hi,
+       coalesce(j.value ->> 13, 'db') AS name,  -- "db" for SQL statements
+       b.start_ns + (j.value ->> 3) AS start_ns, j.value ->> 4 AS duration_ns,
+       j.value ->> 6 AS statement, j.value ->> 7 AS target, j.value ->> 5 AS source,
+       j.value ->> 8 AS rows,             -- db.response.returned_rows
+       j.value ->> 9 AS batch,            -- db.operation.batch.size
+       j.value ->> 10 AS error,
+       json_extract(j.value, '$[14]') AS params,  -- JSON array, only with record_params
+       json_extract(j.value, '$[15]') AS info,    -- JSON object: a generic span's info
+       b.id AS block
+FROM span_blocks b, json_each(b.spans) j;
+
 -- One row per span, readable: sqlite3 traces.db "SELECT * FROM span_details LIMIT 20"
 CREATE VIEW span_details AS
 SELECT t.base_id, s.id AS span, s.name,
@@ -107,9 +122,10 @@ GROUP BY s.statement;
 
 -- OSProfiler's `data` table, two events per span, for its SQL driver (Python
 -- API) and for readers of that layout. The data column is a JSON string
--- holding the event's JSON text, as OSProfiler double-encodes it. `span`, not
--- one of OSProfiler's columns, is the span's row: `WHERE span BETWEEN` a range
--- of trace_spans reads one trace without scanning every span.
+-- holding the event's JSON text, as OSProfiler double-encodes it. `span` and
+-- `block`, not OSProfiler's columns, are the span's id and block:
+-- `WHERE span BETWEEN` a range of trace_spans `AND block BETWEEN` that range
+-- widened by max_block_spans - 1 reads one trace without decoding every block.
 CREATE VIEW data AS
 SELECT s.id * 2 AS id,
        )" DBTRACE_SQL_TIMESTAMP("s.start_ns") R"( AS "timestamp",
@@ -126,7 +142,7 @@ SELECT s.id * 2 AS id,
              'db.operation.batch.size', s.batch)),
            'host', src.host)
          ELSE json_patch(coalesce(s.info, '{}'), json_object('host', src.host)) END) || '') AS data,
-       s.id AS span
+       s.id AS span, s.block
 FROM spans s
 JOIN traces t ON t.id = s.trace
 JOIN sources src ON src.id = s.source
@@ -151,22 +167,24 @@ SELECT s.id * 2 + 1,
          WHEN s.statement IS NOT NULL AND s.rows IS NOT NULL THEN
            json_object('db', json_object('db.response.returned_rows', s.rows), 'host', src.host)
          ELSE json_object('host', src.host) END) || ''),
-       s.id
+       s.id, s.block
 FROM spans s
 JOIN traces t ON t.id = s.trace
 JOIN sources src ON src.id = s.source
 LEFT JOIN errors e ON e.id = s.error;
 )";
 
-// Layout 1 to 2, after trace_spans_table and before the views, in the
-// writer's transaction: one range per trace from the old index (every span of
-// the trace lies within it), the index and the old views dropped.
-inline const char* const migrate_from_1 = R"(
-INSERT INTO trace_spans SELECT trace, min(id), max(id) FROM spans GROUP BY trace;
-DROP INDEX spans_by_trace;
+// Migration to this layout, in the writer's transaction (layout 1 gets
+// trace_spans_table first): migrate_views_out, the writer moving the rows of
+// `spans` into blocks (sqlite.cpp, which also rewrites trace_spans),
+// migrate_table_out (the table and layout 1's index), then the views.
+inline const char* const migrate_views_out = R"(
 DROP VIEW span_details;
 DROP VIEW statement_stats;
 DROP VIEW data;
+)";
+inline const char* const migrate_table_out = R"(
+DROP TABLE spans;
 )";
 
 #undef DBTRACE_SQL_TIMESTAMP

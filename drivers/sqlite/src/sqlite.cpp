@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// sqlite:// — the embedded store (schema.hpp): one row per span, batched in
-// one transaction with one prepared insert per table; reads its own layout and
-// OSProfiler's `data` table alike.
+// sqlite:// — the embedded store (schema.hpp): a batch in one transaction,
+// its spans in blocks (blocks.hpp); reads its own layouts and OSProfiler's
+// `data` table alike.
 #include "dbtrace/drivers/sqlite.hpp"
 
 #include <sqlite3.h>
@@ -12,10 +12,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "blocks.hpp"
 #include "dbtrace/error.hpp"
 #include "dbtrace/osprofiler_event.hpp"
 #include "schema.hpp"
@@ -24,6 +27,9 @@ namespace dbtrace::drivers {
 namespace {
 
 namespace schema = sqlite_schema;
+using sqlite_blocks::block_reader;
+using sqlite_blocks::block_span;
+using sqlite_blocks::block_writer;
 
 // How long a write waits for another process's write lock (SQLITE_BUSY).
 constexpr std::chrono::milliseconds busy_timeout{2000};
@@ -154,6 +160,9 @@ class prepared {
   sqlite3_stmt* st_ = nullptr;
 };
 
+constexpr const char* insert_block_sql =
+    "INSERT INTO span_blocks (id, span_count, start_ns, spans) VALUES (?, ?, ?, ?)";
+
 // Thrown inside a batch; write() turns it into a result.
 struct sqlite_failure {
   int rc;
@@ -192,7 +201,7 @@ class sqlite_writer final : public writer {
       for (const auto& v : batch)
         if (v.phase != span_phase::started) collect(v);  // a generic span is stored when it ends
       const std::int64_t last_before = largest_span_id();
-      insert_rows();
+      insert_blocks(last_before + 1);
       insert_trace_ranges(last_before);
       check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
       return write_result::ok;
@@ -343,56 +352,53 @@ class sqlite_writer final : public writer {
     r.name.clear();
     r.params.clear();
     r.info.clear();
-    if (!v.is_sql()) r.name = valid_utf8(v.name);
+    if (!v.is_sql()) r.name = v.name;  // escaped, invalid UTF-8 replaced, by the block
     if (v.params)
       r.params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (v.info) r.info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
-  // Binds `r` as the row starting at parameter `at` (columns_per_row of them),
-  // on a statement whose parameters start out NULL (start_unbound).
-  static void bind(prepared& s, int at, const row& r) {
+  block_span stored(const row& r) const {
     const span_view& v = *r.v;
-    auto integer_or_null = [&](int i, bool present, std::int64_t value) {
-      if (present) s.integer(at + i, value);
-    };
-    s.integer(at, r.trace);
-    s.integer(at + 1, as_int(v.id.lo));
-    integer_or_null(2, v.id.hi != v.base_id.hi, as_int(v.id.hi));
-    s.integer(at + 3, as_int(v.parent_id.lo));
-    integer_or_null(4, v.parent_id.hi != v.base_id.hi, as_int(v.parent_id.hi));
-    s.text(at + 5, v.is_sql() ? std::string_view("db") : std::string_view(r.name));
-    s.integer(at + 6, v.start_ns);
-    s.integer(at + 7, v.end_ns - v.start_ns);
-    integer_or_null(8, r.statement != 0, r.statement);
-    integer_or_null(9, r.target != 0, r.target);
-    s.integer(at + 10, 0);  // replaced by the source below (bound by the caller)
-    integer_or_null(11, v.is_sql() && v.rows >= 0, v.rows);
-    integer_or_null(12, v.batch > 0, v.batch);
-    integer_or_null(13, r.error != 0, r.error);
-    if (v.params) s.text(at + 14, r.params);
-    if (v.info) s.text(at + 15, r.info);
+    block_span s;
+    s.trace = r.trace;
+    s.span_id = as_int(v.id.lo);
+    s.parent_id = as_int(v.parent_id.lo);
+    s.start_ns = v.start_ns;
+    s.duration_ns = v.end_ns - v.start_ns;
+    s.source = source_;
+    if (r.statement) s.statement = r.statement;
+    if (r.target) s.target = r.target;
+    if (v.is_sql() && v.rows >= 0) s.rows = v.rows;
+    if (v.batch > 0) s.batch = v.batch;
+    if (r.error) s.error = r.error;
+    if (v.id.hi != v.base_id.hi) s.span_hi = as_int(v.id.hi);
+    if (v.parent_id.hi != v.base_id.hi) s.parent_hi = as_int(v.parent_id.hi);
+    s.name = r.name;
+    s.params = r.params;
+    s.info = r.info;
+    return s;
   }
 
-  // Inserts the collected rows: many per statement (less work per row for
-  // SQLite's VM), the rest one by one.
-  void insert_rows() {
-    std::size_t i = 0;
-    for (; i + rows_per_insert <= used_; i += rows_per_insert) {
-      insert_many_.start_unbound();
-      for (std::size_t k = 0; k < rows_per_insert; ++k) {
-        const int at = static_cast<int>(k) * columns_per_row + 1;
-        bind(insert_many_, at, rows_[i + k]);
-        insert_many_.integer(at + 10, source_);
-      }
-      check(sqlite3_step(insert_many_.get()));
+  // Inserts the collected rows as blocks, the first span's id `first`.
+  void insert_blocks(std::int64_t first) {
+    for (std::size_t i = 0; i < used_;) {
+      const std::size_t n = std::min<std::size_t>(schema::max_block_spans, used_ - i);
+      block_.clear();
+      for (std::size_t k = 0; k < n; ++k) block_.add(stored(rows_[i + k]));
+      insert_block(first, n);
+      first += static_cast<std::int64_t>(n);
+      i += n;
     }
-    for (; i < used_; ++i) {
-      insert_span_.start_unbound();
-      bind(insert_span_, 1, rows_[i]);
-      insert_span_.integer(11, source_);
-      check(sqlite3_step(insert_span_.get()));
-    }
+  }
+
+  void insert_block(std::int64_t first, std::size_t spans) {
+    insert_block_.start();
+    insert_block_.integer(1, first);
+    insert_block_.integer(2, static_cast<std::int64_t>(spans));
+    insert_block_.integer(3, block_.start_ns());
+    insert_block_.text(4, block_.close());
+    check(sqlite3_step(insert_block_.get()));
   }
 
   std::int64_t largest_span_id() {
@@ -400,14 +406,10 @@ class sqlite_writer final : public writer {
     return select_last_span_.first_integer();  // 0 when empty (NULL)
   }
 
-  // Says where this batch put each trace's spans (trace_spans). The rows went
-  // in in order, each with the id one past the largest (SQLite's rule for a
-  // rowid left to it), so row i's id is last_before + 1 + i; the check guards
-  // that rule.
+  // Says where this batch put each trace's spans (trace_spans): row i's id
+  // is last_before + 1 + i.
   void insert_trace_ranges(std::int64_t last_before) {
     if (used_ == 0) return;
-    if (sqlite3_last_insert_rowid(db_) != last_before + static_cast<std::int64_t>(used_))
-      throw sqlite_failure{SQLITE_INTERNAL};
     ranges_.clear();
     range_of_trace_.clear();
     for (std::size_t i = 0; i < used_; ++i) {
@@ -470,7 +472,7 @@ class sqlite_writer final : public writer {
     rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(rc, error);
     const int version = user_version(db_);
-    std::string ddl;  // what makes the file this layout (nothing when it is)
+    std::string ddl;  // what makes the file this layout, before its views
     if (version == 0) {
       if (has_table(db_, "data")) {
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -481,9 +483,13 @@ class sqlite_writer final : public writer {
                 "new file";
         return write_result::rejected;
       }
-      ddl = std::string(schema::tables) + schema::trace_spans_table;
-    } else if (version == schema::first_layout_version) {
-      ddl = std::string(schema::trace_spans_table) + schema::migrate_from_1;
+      ddl = std::string(schema::tables) + schema::span_blocks_table + schema::trace_spans_table;
+    } else if (version >= schema::first_layout_version && version <= schema::rows_layout_version) {
+      try {
+        migrate_rows_into_blocks(version);
+      } catch (const sqlite_failure& f) {
+        return fail(f.rc, error);
+      }
     } else if (version != schema::layout_version) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       close();
@@ -491,7 +497,7 @@ class sqlite_writer final : public writer {
               std::to_string(schema::layout_version) + "); point connection_string at a new file";
       return write_result::rejected;
     }
-    if (!ddl.empty()) {
+    if (version != schema::layout_version) {
       ddl += std::string(schema::views) +
              "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
       rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
@@ -513,6 +519,76 @@ class sqlite_writer final : public writer {
     return write_result::ok;
   }
 
+  // Layouts 1 and 2 (a row per span) to blocks, in the open transaction: the
+  // rows in id order, renumbered from 1 (a file whose rows were pruned has
+  // gaps), and one trace_spans range per trace; the views are made anew after.
+  void migrate_rows_into_blocks(int version) {
+    std::string ddl = version < schema::rows_layout_version ? schema::trace_spans_table : "";
+    ddl += std::string(schema::migrate_views_out) + schema::span_blocks_table;
+    check(sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr));
+    prepared rows, range;
+    check(
+        rows.prepare(db_,
+                     "SELECT trace, span_id, parent_id, start_ns, duration_ns, source, statement, "
+                     "target, rows, batch, error, span_hi, parent_hi, name, params, info "
+                     "FROM spans ORDER BY id"));
+    check(insert_block_.prepare(db_, insert_block_sql));
+    std::unordered_map<std::int64_t, std::pair<std::int64_t, std::int64_t>> ranges;
+    std::int64_t id = 0, first = 1;
+    block_.clear();
+    auto optional = [&](int i) -> std::optional<std::int64_t> {
+      if (sqlite3_column_type(rows.get(), i) == SQLITE_NULL) return std::nullopt;
+      return sqlite3_column_int64(rows.get(), i);
+    };
+    auto text = [&](int i) {
+      const auto* p = sqlite3_column_text(rows.get(), i);
+      return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                  static_cast<std::size_t>(sqlite3_column_bytes(rows.get(), i)))
+               : std::string_view();
+    };
+    int rc;
+    rows.start();
+    while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+      block_span s;
+      std::int64_t* const required[] = {&s.trace,    &s.span_id,     &s.parent_id,
+                                        &s.start_ns, &s.duration_ns, &s.source};
+      for (int i = 0; i < 6; ++i) *required[i] = sqlite3_column_int64(rows.get(), i);
+      s.statement = optional(6);
+      s.target = optional(7);
+      s.rows = optional(8);
+      s.batch = optional(9);
+      s.error = optional(10);
+      s.span_hi = optional(11);
+      s.parent_hi = optional(12);
+      if (!s.statement) s.name = text(13);
+      s.params = text(14);
+      s.info = text(15);
+      block_.add(s);
+      ++id;
+      const auto [it, fresh] = ranges.try_emplace(s.trace, id, id);
+      if (!fresh) it->second.second = id;
+      if (block_.spans() == schema::max_block_spans) {
+        insert_block(first, block_.spans());
+        first = id + 1;
+        block_.clear();
+      }
+    }
+    check(rc);
+    if (block_.spans()) insert_block(first, block_.spans());
+    check(sqlite3_exec(db_, "DELETE FROM trace_spans", nullptr, nullptr, nullptr));
+    check(range.prepare(db_,
+                        "INSERT INTO trace_spans (trace, first_span, last_span) VALUES (?, ?, ?)"));
+    for (const auto& [trace, span_ids] : ranges) {
+      range.start();
+      range.integer(1, trace);
+      range.integer(2, span_ids.first);
+      range.integer(3, span_ids.second);
+      check(sqlite3_step(range.get()));
+    }
+    rows.finalize();
+    check(sqlite3_exec(db_, schema::migrate_table_out, nullptr, nullptr, nullptr));
+  }
+
   // The path no longer names the file this connection has open (deleted, or
   // another file moved there). One stat per batch.
   bool file_was_replaced() const {
@@ -521,13 +597,6 @@ class sqlite_writer final : public writer {
   }
 
   void prepare_all() {
-    const std::string insert =
-        "INSERT INTO spans (trace, span_id, span_hi, parent_id, parent_hi, name, start_ns, "
-        "duration_ns, statement, target, source, rows, batch, error, params, info) VALUES ";
-    const std::string values = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    std::string many = insert + values;
-    for (std::size_t k = 1; k < rows_per_insert; ++k) many += ", " + values;
-    const std::string one = insert + values;
     std::string traces =
         "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)";
     const std::string one_trace = traces;
@@ -536,15 +605,16 @@ class sqlite_writer final : public writer {
     const std::string one_range = ranges;
     for (std::size_t k = 1; k < ranges_per_insert; ++k) ranges += ", (?, ?, ?)";
     const std::pair<prepared*, const char*> all[] = {
-        {&insert_span_, one.c_str()},
-        {&insert_many_, many.c_str()},
+        {&insert_block_, insert_block_sql},
         {&insert_trace_, one_trace.c_str()},
         {&insert_traces_, traces.c_str()},
         {&select_last_trace_, "SELECT max(id) FROM traces"},
         {&update_first_, "UPDATE traces SET first_ns = min(first_ns, ?) WHERE id = ?"},
         {&insert_range_, one_range.c_str()},
         {&insert_ranges_, ranges.c_str()},
-        {&select_last_span_, "SELECT max(id) FROM spans"},
+        {&select_last_span_,
+         "SELECT coalesce((SELECT id + span_count - 1 FROM span_blocks ORDER BY id DESC LIMIT 1), "
+         "0)"},
         {&insert_statement_,
          "INSERT INTO statements (text, operation, collection, summary) VALUES (?, ?, ?, ?) "
          "ON CONFLICT (text) DO NOTHING"},
@@ -604,8 +674,8 @@ class sqlite_writer final : public writer {
 
   void close() {
     for (auto* p :
-         {&insert_span_, &insert_many_, &insert_trace_, &insert_traces_, &select_last_trace_,
-          &update_first_, &insert_range_, &insert_ranges_, &select_last_span_, &insert_statement_,
+         {&insert_block_, &insert_trace_, &insert_traces_, &select_last_trace_, &update_first_,
+          &insert_range_, &insert_ranges_, &select_last_span_, &insert_statement_,
           &select_statement_, &insert_target_, &select_target_, &insert_error_, &select_error_})
       p->finalize();
     if (db_) sqlite3_close(db_);
@@ -617,15 +687,14 @@ class sqlite_writer final : public writer {
   dev_t file_dev_ = 0;  // the file db_ has open
   ino_t file_ino_ = 0;
   std::int64_t source_ = 0;
-  static constexpr std::size_t rows_per_insert = 128;
   static constexpr std::size_t ranges_per_insert = 32;
   static constexpr std::size_t traces_per_insert = 32;
-  static constexpr int columns_per_row = 16;
-  std::vector<row> rows_;  // the batch's rows, reused
+  std::vector<row> rows_;  // the batch's spans, reused
   std::size_t used_ = 0;
-  prepared insert_span_, insert_many_, insert_trace_, insert_traces_, select_last_trace_,
-      update_first_, insert_range_, insert_ranges_, select_last_span_, insert_statement_,
-      select_statement_, insert_target_, select_target_, insert_error_, select_error_;
+  block_writer block_;  // reused
+  prepared insert_block_, insert_trace_, insert_traces_, select_last_trace_, update_first_,
+      insert_range_, insert_ranges_, select_last_span_, insert_statement_, select_statement_,
+      insert_target_, select_target_, insert_error_, select_error_;
   // The batch's traces without a row yet (entries of traces_), and their
   // base_id texts while bound; reused.
   std::vector<std::pair<const detail::id128, std::pair<std::int64_t, std::int64_t>>*> new_traces_;
@@ -653,15 +722,26 @@ class sqlite_reader final : public reader {
     open();
     std::vector<trace_summary> out;
     if (ours()) {
-      query(errors_only
-                ? "SELECT base_id, min(first_ns) FROM traces WHERE id IN (SELECT trace "
-                  "FROM spans WHERE error IS NOT NULL) GROUP BY base_id ORDER BY 2, 1"
-                : "SELECT base_id, min(first_ns) FROM traces GROUP BY base_id ORDER BY 2, 1",
-            {}, [&](sqlite3_stmt* st) {
-              trace_summary t{column_text(st, 0), {}};
-              format_timestamp(sqlite3_column_int64(st, 1), t.timestamp);
-              out.push_back(std::move(t));
-            });
+      std::unordered_set<std::int64_t> failed;  // traces rows with a failed span
+      if (errors_only)
+        for_each_span([&](const block_span& s) {
+          if (s.error) failed.insert(s.trace);
+        });
+      std::unordered_map<std::string, std::int64_t> first_ns;  // by base_id
+      query("SELECT id, base_id, first_ns FROM traces", {}, [&](sqlite3_stmt* st) {
+        if (errors_only && !failed.count(sqlite3_column_int64(st, 0))) return;
+        const std::int64_t first = sqlite3_column_int64(st, 2);
+        const auto [it, fresh] = first_ns.try_emplace(column_text(st, 1), first);
+        if (!fresh) it->second = std::min(it->second, first);
+      });
+      std::vector<std::pair<std::int64_t, std::string>> order;
+      for (auto& [base_id, first] : first_ns) order.emplace_back(first, base_id);
+      std::sort(order.begin(), order.end());
+      for (auto& [first, base_id] : order) {
+        trace_summary t{std::move(base_id), {}};
+        format_timestamp(first, t.timestamp);
+        out.push_back(std::move(t));
+      }
       return out;
     }
     // OSProfiler's layout: events in the data table.
@@ -698,7 +778,7 @@ class sqlite_reader final : public reader {
     const char* const events =
         "SELECT name, base_id, trace_id, parent_id, \"timestamp\", project, service, host, data "
         "FROM data WHERE base_id = ?";
-    if (layout_ < schema::layout_version) {
+    if (layout_ < schema::rows_layout_version) {
       query((std::string(events) + " ORDER BY id").c_str(), base_id, add);
       return out;
     }
@@ -716,121 +796,185 @@ class sqlite_reader final : public reader {
           else
             ranges.emplace_back(first, last);
         });
-    const std::string in_range = std::string(events) + " AND span BETWEEN ? AND ? ORDER BY id";
-    for (const auto& [first, last] : ranges) query(in_range.c_str(), base_id, add, {first, last});
+    const bool blocks = layout_ > schema::rows_layout_version;
+    const std::string in_range = std::string(events) + " AND span BETWEEN ? AND ?" +
+                                 (blocks ? " AND block BETWEEN ? AND ?" : "") + " ORDER BY id";
+    for (const auto& [first, last] : ranges) {
+      if (blocks)
+        query(in_range.c_str(), base_id, add,
+              {first, last, first - schema::max_block_spans + 1, last});
+      else
+        query(in_range.c_str(), base_id, add, {first, last});
+    }
     return out;
   }
 
-  // dbtrace's layouts: one grouped query (reading every trace through `data` would
-  // scan the unindexed base_id once per trace).
+  // dbtrace's layouts: one pass over the spans (reading every trace through
+  // `data` would scan the unindexed base_id once per trace).
   std::optional<std::vector<trace_overview>> overviews() override {
     open();
     if (!ours()) return std::nullopt;
+    struct trace_row {
+      trace_overview o;
+      std::vector<std::int64_t> sources;
+    };
+    std::unordered_map<std::int64_t, trace_row> by_trace;  // by traces.id
+    for_each_span([&](const block_span& s) {
+      auto& [o, sources] = by_trace[s.trace];
+      // Times in µs, truncated as the events' timestamps are.
+      const std::int64_t started = s.start_ns / 1000,
+                         finished = (s.start_ns + s.duration_ns) / 1000;
+      if (!o.spans || started < o.started_us) o.started_us = started;
+      if (!o.spans || finished > o.finished_us) o.finished_us = finished;
+      ++o.spans;
+      o.sql += s.statement.has_value();
+      o.errors += s.error.has_value();
+      if (std::find(sources.begin(), sources.end(), s.source) == sources.end())
+        sources.push_back(s.source);
+    });
+    const auto where = sources();
+    std::map<std::string, trace_overview> by_base_id;  // a trace's rows of every writer, merged
+    query("SELECT id, base_id FROM traces", {}, [&](sqlite3_stmt* st) {
+      const auto it = by_trace.find(sqlite3_column_int64(st, 0));
+      if (it == by_trace.end()) return;
+      auto& [row, row_sources] = it->second;
+      const std::string base_id = column_text(st, 1);
+      const auto [at, fresh] = by_base_id.try_emplace(base_id, row);
+      trace_overview& o = at->second;
+      if (!fresh) {
+        o.started_us = std::min(o.started_us, row.started_us);
+        o.finished_us = std::max(o.finished_us, row.finished_us);
+        o.spans += row.spans;
+        o.sql += row.sql;
+        o.errors += row.errors;
+      }
+      o.base_id = base_id;
+      for (const std::int64_t source : row_sources) {  // the least of each, as SQL's min()
+        const auto src = where.find(source);
+        if (src == where.end()) continue;
+        if (o.project.empty() || src->second.project < o.project) o.project = src->second.project;
+        if (o.service.empty() || src->second.service < o.service) o.service = src->second.service;
+      }
+    });
     std::vector<trace_overview> out;
-    // Times in µs, truncated as the events' timestamps are.
-    query(
-        "SELECT t.base_id, min(s.start_ns / 1000), max((s.start_ns + s.duration_ns) / 1000), "
-        "count(*), count(s.statement), count(s.error), min(src.project), min(src.service) "
-        "FROM spans s JOIN traces t ON t.id = s.trace JOIN sources src ON src.id = s.source "
-        "GROUP BY t.base_id",
-        {}, [&](sqlite3_stmt* row) {
-          trace_overview o;
-          o.base_id = column_text(row, 0);
-          o.started_us = sqlite3_column_int64(row, 1);
-          o.finished_us = sqlite3_column_int64(row, 2);
-          o.spans = static_cast<std::size_t>(sqlite3_column_int64(row, 3));
-          o.sql = static_cast<std::size_t>(sqlite3_column_int64(row, 4));
-          o.errors = static_cast<std::size_t>(sqlite3_column_int64(row, 5));
-          o.project = column_text(row, 6);
-          o.service = column_text(row, 7);
-          out.push_back(std::move(o));
-        });
+    for (auto& [base_id, o] : by_base_id) out.push_back(std::move(o));
     return out;
   }
 
-  // dbtrace's layouts answer in SQL: SQLite selects, filters and sorts the spans by
-  // group and duration; one pass over the sorted rows ranks them (SQLite has
-  // no percentile function, and its window functions took 2.5 s for 1M spans).
+  // dbtrace's layouts: one pass over the spans, grouped by statement (or
+  // name), then sorted per group (SQLite has no percentile function, and
+  // decoding blocks in SQL costs a JSON parse per field).
   std::optional<std::vector<statement_stats>> stats(const stats_query& q) override {
     open();
     if (!ours()) return std::nullopt;  // OSProfiler's: scan the events
-    static const char* const keys[] = {"s.statement", "st.summary", "st.operation", "st.collection",
-                                       "s.name"};
-    std::string sql = "SELECT ";
-    sql += keys[static_cast<int>(q.by)];
-    // Durations in µs as the events' timestamps give them, so that every store agrees.
-    sql +=
-        " AS g, (s.start_ns + s.duration_ns) / 1000 - s.start_ns / 1000 AS d, "
-        "s.error IS NOT NULL, coalesce(s.rows, 0) FROM spans s ";
-    if (q.by != stats_grouping::text && q.by != stats_grouping::name)
-      sql += "JOIN statements st ON st.id = s.statement ";
-    struct condition {
-      const char* sql;
-      std::string text;
-      std::int64_t number;
+    std::unordered_set<std::int64_t> traces;
+    if (!q.base_id.empty()) {
+      query("SELECT id FROM traces WHERE base_id = ?", q.base_id,
+            [&](sqlite3_stmt* st) { traces.insert(sqlite3_column_int64(st, 0)); });
+      if (traces.empty()) return std::vector<statement_stats>{};
+    }
+    std::unordered_set<std::int64_t> allowed_sources;
+    for (const auto& [id, src] : sources())
+      if ((q.project.empty() || src.project == q.project) &&
+          (q.other_than_project.empty() || src.project != q.other_than_project) &&
+          (q.service.empty() || src.service == q.service))
+        allowed_sources.insert(id);
+    struct group {
+      std::vector<std::int64_t> durations;
+      std::int64_t errors = 0, rows = 0;
+      void add(const block_span& s) {
+        // In µs as the events' timestamps give them, so that every store agrees.
+        durations.push_back((s.start_ns + s.duration_ns) / 1000 - s.start_ns / 1000);
+        errors += s.error.has_value();
+        rows += s.rows.value_or(0);
+      }
     };
-    std::vector<condition> where;
-    if (q.by == stats_grouping::text) where.push_back({"s.statement IS NOT NULL", {}, 0});
-    if (!q.base_id.empty())
-      where.push_back({"s.trace IN (SELECT id FROM traces WHERE base_id = ?)", q.base_id, 0});
-    if (!q.project.empty())
-      where.push_back({"s.source IN (SELECT id FROM sources WHERE project = ?)", q.project, 0});
-    if (!q.other_than_project.empty())
-      where.push_back({"s.source NOT IN (SELECT id FROM sources WHERE project IS ?)",
-                       q.other_than_project, 0});
-    if (!q.service.empty())
-      where.push_back({"s.source IN (SELECT id FROM sources WHERE service = ?)", q.service, 0});
-    if (q.since_us) where.push_back({"s.start_ns >= ?", {}, *q.since_us * 1000});
-    if (q.until_us) where.push_back({"s.start_ns < ?", {}, *q.until_us * 1000});
-    for (std::size_t i = 0; i < where.size(); ++i)
-      sql += std::string(i ? " AND " : "WHERE ") + where[i].sql;
-    sql += " ORDER BY g, d";
-
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
-      throw store_error(path_ + ": " + sqlite3_errmsg(db_));
-    int bound = 0;
-    for (const auto& c : where) {
-      if (std::string_view(c.sql).find('?') == std::string_view::npos) continue;
-      if (c.text.empty())
-        sqlite3_bind_int64(st, ++bound, c.number);
-      else
-        sqlite3_bind_text(st, ++bound, c.text.data(), static_cast<int>(c.text.size()),
-                          SQLITE_STATIC);
+    const bool by_name = q.by == stats_grouping::name;
+    std::unordered_map<std::int64_t, group> by_statement;
+    std::unordered_map<std::string, group> groups;  // by key
+    for_each_span([&](const block_span& s) {
+      if (!allowed_sources.count(s.source)) return;
+      if (!traces.empty() && !traces.count(s.trace)) return;
+      if (q.since_us && s.start_ns < *q.since_us * 1000) return;
+      if (q.until_us && s.start_ns >= *q.until_us * 1000) return;
+      if (by_name)
+        groups[s.name.empty() ? std::string("db") : std::string(s.name)].add(s);
+      else if (s.statement)
+        by_statement[*s.statement].add(s);
+    });
+    if (!by_name) {  // statement ids to their keys; statements of one summary merged
+      static const char* const columns[] = {"text", "summary", "operation", "collection"};
+      const std::string sql =
+          std::string("SELECT id, ") + columns[static_cast<int>(q.by)] + " FROM statements";
+      query(sql.c_str(), {}, [&](sqlite3_stmt* st) {
+        const auto it = by_statement.find(sqlite3_column_int64(st, 0));
+        if (it == by_statement.end()) return;
+        auto& g = groups[column_text(st, 1)];
+        g.durations.insert(g.durations.end(), it->second.durations.begin(),
+                           it->second.durations.end());
+        g.errors += it->second.errors;
+        g.rows += it->second.rows;
+      });
     }
     std::vector<statement_stats> out;
-    std::string key;
-    std::vector<std::int64_t> durations;
-    std::int64_t errors = 0, rows = 0;
-    auto close_group = [&] {
-      if (!durations.empty()) out.push_back(summarize(key, durations, errors, rows));
-      durations.clear();
-      errors = rows = 0;
-    };
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      std::string g = column_text(st, 0);
-      if (g != key || durations.empty()) {
-        close_group();
-        key = std::move(g);
-      }
-      durations.push_back(sqlite3_column_int64(st, 1));
-      errors += sqlite3_column_int64(st, 2);
-      rows += sqlite3_column_int64(st, 3);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) throw store_error(path_ + ": " + sqlite3_errmsg(db_));
-    close_group();
-    if (q.by == stats_grouping::text) {  // statement ids to their texts
-      std::unordered_map<std::string, std::string> texts;
-      query("SELECT id, text FROM statements", {},
-            [&](sqlite3_stmt* row) { texts[column_text(row, 0)] = column_text(row, 1); });
-      for (auto& s : out) s.key = texts[s.key];
+    for (auto& [key, g] : groups) {
+      std::sort(g.durations.begin(), g.durations.end());
+      out.push_back(summarize(key, g.durations, g.errors, g.rows));
     }
     return out;
   }
 
  private:
+  // Calls f(span) for every span in id order: decoded from the blocks, or
+  // from the rows of layouts 1 and 2 (fields the summaries do not need unset).
+  template <class F>
+  void for_each_span(F&& f) {
+    if (layout_ > schema::rows_layout_version) {
+      query("SELECT id, start_ns, spans FROM span_blocks ORDER BY id", {}, [&](sqlite3_stmt* st) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 2));
+        try {
+          block_reader blocks(
+              {text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 2))},
+              sqlite3_column_int64(st, 1));
+          block_span s;
+          while (blocks.next(s)) f(s);
+        } catch (const sqlite_blocks::damaged_block& e) {
+          throw store_error(path_ + ": span_blocks row " +
+                            std::to_string(sqlite3_column_int64(st, 0)) + ": " + e.what());
+        }
+      });
+      return;
+    }
+    query(
+        "SELECT trace, source, start_ns, duration_ns, statement, error, rows, name FROM spans "
+        "ORDER BY id",
+        {}, [&](sqlite3_stmt* st) {
+          block_span s;
+          s.trace = sqlite3_column_int64(st, 0);
+          s.source = sqlite3_column_int64(st, 1);
+          s.start_ns = sqlite3_column_int64(st, 2);
+          s.duration_ns = sqlite3_column_int64(st, 3);
+          for (const auto& [column, field] :
+               {std::pair{4, &s.statement}, {5, &s.error}, {6, &s.rows}})
+            if (sqlite3_column_type(st, column) != SQLITE_NULL)
+              *field = sqlite3_column_int64(st, column);
+          const std::string name = column_text(st, 7);
+          if (!s.statement) s.name = name;
+          f(s);
+        });
+  }
+
+  struct source_names {
+    std::string project, service;
+  };
+  std::unordered_map<std::int64_t, source_names> sources() {
+    std::unordered_map<std::int64_t, source_names> out;
+    query("SELECT id, project, service FROM sources", {}, [&](sqlite3_stmt* st) {
+      out[sqlite3_column_int64(st, 0)] = {column_text(st, 1), column_text(st, 2)};
+    });
+    return out;
+  }
+
   void open() {
     if (db_) return;
     if (access(path_.c_str(), F_OK) != 0) throw store_error(path_ + ": no such trace store");
