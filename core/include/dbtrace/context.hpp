@@ -11,6 +11,9 @@
 #include "dbtrace/value.hpp"
 
 namespace dbtrace {
+namespace detail {
+struct id128;
+}
 
 // Header names compare case-insensitively, as HTTP does.
 struct header_name_less {
@@ -68,6 +71,9 @@ class trace {
   // Makes this thread run under the ids; false (and an inactive trace) when they are not UUIDs.
   bool activate(const std::string& base_id, const std::string& parent_id,
                 std::string tracestate = {});
+  // The same with the ids parsed, {base, parent} (a new trace's are never
+  // formatted and parsed back); null for an inactive trace.
+  void activate(const detail::id128* ids, const std::string& base_id, std::string tracestate);
   std::unique_ptr<saved_state> saved_;
   context_status status_;
 };

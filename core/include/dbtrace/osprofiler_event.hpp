@@ -56,6 +56,13 @@ constexpr std::size_t max_stored_json_depth = 128;
 // std::invalid_argument when it is not JSON or nests too deep.
 nlohmann::ordered_json parse_report_text(std::string_view text);
 
+// The text of the last second formatted (one gmtime per second of timestamps),
+// for format_timestamp.
+struct timestamp_cache {
+  std::int64_t second = -1;
+  char prefix[20] = {};
+};
+
 // Turns span views into OSProfiler events, reusing the buffers of `out`.
 class osprofiler_formatter {
  public:
@@ -66,14 +73,34 @@ class osprofiler_formatter {
   std::size_t add(const span_view& v, std::vector<event>& out, std::size_t& used);
 
  private:
+  // An id's text, formatted again only when the id changes: a trace's
+  // base_id and parent come span after span, a span's id in both its events.
+  class uuid_cache {
+   public:
+    void put(const detail::id128& id, std::string& out);
+
+   private:
+    detail::id128 id_{};
+    char text_[36] = {};
+    bool set_ = false;
+  };
   event& next(std::vector<event>& out, std::size_t& used);
   void fill(event& e, const span_view& v, std::string_view suffix, std::int64_t ns);
+  void sql_start_info(std::string& info, const span_view& v);
   std::string project_, service_, host_, host_json_;
   std::string name_;
+  uuid_cache base_id_, trace_id_, parent_id_;
+  timestamp_cache second_;
+  // The last db-start info without params or batch size: the same for every
+  // execution of one interned statement on one target.
+  std::uint64_t start_statement_ = 0, start_target_ = 0;
+  std::string start_info_;
 };
 
 // Naive UTC `%Y-%m-%dT%H:%M:%S.%f` (always 6 digits), as OSProfiler writes it.
 void format_timestamp(std::int64_t ns, std::string& out);
+// The same with the last second's text kept in `last`, not in a thread_local.
+void format_timestamp(std::int64_t ns, std::string& out, timestamp_cache& last);
 // The same from microseconds (what stores read back), for any year up to 9999.
 void format_timestamp_us(std::int64_t us, std::string& out);
 // Microseconds since the epoch of such a timestamp (fewer fraction digits

@@ -24,11 +24,22 @@ void append_event_json(std::string& out, const event& e) {
   out += e.timestamp;
   out += "\", \"info\": ";
   out += e.info_json;
-  out += ", \"project\": ";
-  append_json_string(out, e.project);
-  out += ", \"service\": ";
-  append_json_string(out, e.service);
-  out += '}';
+  // The same project and service event after event: their part rendered
+  // once (one thread_local: each costs a call to find it in a shared library).
+  struct rendered {
+    std::string project, service, tail;
+  };
+  thread_local rendered last;
+  if (last.tail.empty() || e.project != last.project || e.service != last.service) {
+    last.project = e.project;
+    last.service = e.service;
+    last.tail = ", \"project\": ";
+    append_json_string(last.tail, e.project);
+    last.tail += ", \"service\": ";
+    append_json_string(last.tail, e.service);
+    last.tail += '}';
+  }
+  out += last.tail;
 }
 
 std::string event_json(const event& e) {
@@ -84,27 +95,41 @@ void format_timestamp(std::int64_t ns, std::string& out) {
   format_timestamp_us(ns >= 0 ? ns / 1000 : (ns - 999) / 1000, out);
 }
 
-void format_timestamp_us(std::int64_t us, std::string& out) {
-  // One gmtime per second of timestamps; the exporter formats them in bursts.
-  thread_local std::int64_t cached_second = -1;
-  thread_local char prefix[20];
+namespace {
+
+void format_timestamp_us(std::int64_t us, std::string& out, timestamp_cache& cached) {
   const std::int64_t second = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-  if (second != cached_second) {
+  if (second != cached.second) {
     const std::time_t t = static_cast<std::time_t>(second);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    std::strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
-    cached_second = second;
+    std::strftime(cached.prefix, sizeof cached.prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached.second = second;
   }
   long micros = static_cast<long>(us - second * 1000000);
   char buf[27];
-  std::memcpy(buf, prefix, 19);
+  std::memcpy(buf, cached.prefix, 19);
   buf[19] = '.';
   for (int i = 25; i >= 20; --i) {
     buf[i] = static_cast<char>('0' + micros % 10);
     micros /= 10;
   }
-  out.assign(buf, 26);
+  if (out.size() == 26)
+    std::memcpy(out.data(), buf, 26);  // a reused event's: no call to assign
+  else
+    out.assign(buf, 26);
+}
+
+}  // namespace
+
+void format_timestamp(std::int64_t ns, std::string& out, timestamp_cache& last) {
+  format_timestamp_us(ns >= 0 ? ns / 1000 : (ns - 999) / 1000, out, last);
+}
+
+void format_timestamp_us(std::int64_t us, std::string& out) {
+  // The exporter formats timestamps in bursts: one gmtime per second of them.
+  thread_local timestamp_cache last;
+  format_timestamp_us(us, out, last);
 }
 
 void append_python_json(std::string& out, const nlohmann::json& j) {

@@ -3,6 +3,7 @@
 // keeps events. Runs on the exporter thread (and in readers), never on the
 // application's.
 #include <charconv>
+#include <cstring>
 
 #include "dbtrace/osprofiler_event.hpp"
 #include "trace/ids.hpp"
@@ -26,7 +27,7 @@ void append_error(std::string& info, const span_error& e) {
 
 // info of a db-start: OSProfiler's statement (and params), then the OTel
 // attributes known at start.
-void sql_start_info(std::string& info, const span_view& v, const std::string& host_json) {
+void render_sql_start_info(std::string& info, const span_view& v, const std::string& host_json) {
   info.assign("{\"db\": {\"statement\": ");
   info += v.statement->json_text;
   if (v.params && v.params->is_array()) {
@@ -105,6 +106,31 @@ osprofiler_formatter::osprofiler_formatter(std::string project, std::string serv
   append_json_string(host_json_, host_);
 }
 
+void osprofiler_formatter::uuid_cache::put(const detail::id128& id, std::string& out) {
+  if (!set_ || id.hi != id_.hi || id.lo != id_.lo) {
+    detail::format_uuid(id, text_);
+    id_ = id;
+    set_ = true;
+  }
+  if (out.size() == sizeof text_)
+    std::memcpy(out.data(), text_, sizeof text_);  // a reused event's: no call to assign
+  else
+    out.assign(text_, sizeof text_);
+}
+
+void osprofiler_formatter::sql_start_info(std::string& info, const span_view& v) {
+  const bool reusable =
+      !v.params && v.batch <= 0 && v.statement->key != 0 && (!v.target || v.target->key != 0);
+  if (!reusable) return render_sql_start_info(info, v, host_json_);
+  const std::uint64_t target = v.target ? v.target->key : 0;
+  if (start_info_.empty() || start_statement_ != v.statement->key || start_target_ != target) {
+    render_sql_start_info(start_info_, v, host_json_);
+    start_statement_ = v.statement->key;
+    start_target_ = target;
+  }
+  info = start_info_;
+}
+
 event& osprofiler_formatter::next(std::vector<event>& out, std::size_t& used) {
   if (used == out.size()) out.emplace_back();
   return out[used++];
@@ -117,13 +143,10 @@ void osprofiler_formatter::fill(event& e, const span_view& v, std::string_view s
   else
     e.name = valid_utf8(v.name);  // the application's text: it goes into columns as well
   e.name.append(suffix.data(), suffix.size());
-  e.base_id.resize(36);
-  detail::format_uuid(v.base_id, e.base_id.data());
-  e.trace_id.resize(36);
-  detail::format_uuid(v.id, e.trace_id.data());
-  e.parent_id.resize(36);
-  detail::format_uuid(v.parent_id, e.parent_id.data());
-  format_timestamp(ns, e.timestamp);
+  base_id_.put(v.base_id, e.base_id);
+  trace_id_.put(v.id, e.trace_id);
+  parent_id_.put(v.parent_id, e.parent_id);
+  format_timestamp(ns, e.timestamp, second_);
   e.project = project_;
   e.service = service_;
   e.host = host_;
@@ -138,7 +161,7 @@ std::size_t osprofiler_formatter::add(const span_view& v, std::vector<event>& ou
     event& e = next(out, used);
     fill(e, v, "-start", v.start_ns);
     if (v.is_sql())
-      sql_start_info(e.info_json, v, host_json_);
+      sql_start_info(e.info_json, v);
     else
       generic_start_info(e.info_json, v, host_json_);
   }

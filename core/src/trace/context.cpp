@@ -107,8 +107,9 @@ trace::trace() : status_(context_status::disabled) {
     return;
   }
   status_ = context_status::new_trace;
-  const std::string id = detail::to_string(detail::new_uuid4());
-  activate(id, id);
+  const auto id = detail::new_uuid4();
+  const detail::id128 ids[] = {id, id};
+  activate(ids, detail::to_string(id), {});
 }
 
 trace::trace(const headers& incoming) : status_(context_status::disabled) {
@@ -150,8 +151,9 @@ trace::trace(const headers& incoming) : status_(context_status::disabled) {
   const bool keep = sampled();
   status_ = keep ? why : context_status::not_sampled;
   if (keep) {
-    const std::string id = detail::to_string(detail::new_uuid4());
-    activate(id, id);
+    const auto id = detail::new_uuid4();
+    const detail::id128 ids[] = {id, id};
+    activate(ids, detail::to_string(id), {});
   } else {
     activate({}, {});
   }
@@ -173,26 +175,35 @@ trace::trace(const context& parent) : status_(context_status::disabled) {
 
 bool trace::activate(const std::string& base_id, const std::string& parent_id,
                      std::string tracestate) {
+  const auto base = detail::parse_uuid(base_id);
+  const auto parent = detail::parse_uuid(parent_id);
+  if (!base || !parent) {
+    activate(nullptr, {}, {});
+    return false;
+  }
+  const detail::id128 ids[] = {*base, *parent};
+  activate(ids, base_id, std::move(tracestate));
+  return true;
+}
+
+void trace::activate(const detail::id128* ids, const std::string& base_id, std::string tracestate) {
   auto& t = detail::this_thread();
   saved_ = std::make_unique<saved_state>();
   saved_->previous = std::move(t);
   t = detail::thread_context{};
   t.owner = saved_.get();
-  const auto base = detail::parse_uuid(base_id);
-  const auto parent = detail::parse_uuid(parent_id);
-  if (!base || !parent) {  // inactive: records nothing
+  if (!ids) {  // inactive: records nothing, and hides any outer trace
     detail::sync_hot(t);
-    return false;
+    return;
   }
   t.active = true;
-  t.base_id = *base;
+  t.base_id = ids[0];
   t.base_id_text = base_id;
-  t.stack = {*base, *parent};
+  t.stack = {ids[0], ids[1]};
   t.tracestate = std::move(tracestate);
   detail::sync_hot(t);
   saved_->active = true;
   saved_->base_id = base_id;
-  return true;
 }
 
 trace::~trace() {

@@ -22,12 +22,14 @@ constexpr int rows_layout_version = 2;  // the last with a row per span
 constexpr int max_block_spans = 256;
 
 // Timestamps in OSProfiler's text form, from ns since the epoch.
-#define DBTRACE_SQL_TIMESTAMP(ns)                                               \
-  "strftime('%Y-%m-%dT%H:%M:%S', (" ns ") / 1000000000, 'unixepoch') || "       \
+#define DBTRACE_SQL_TIMESTAMP(ns)      \
+  "strftime('%Y-%m-%dT%H:%M:%S', (" ns \
+  ") / 1000000000, 'unixepoch') || "   \
   "printf('.%06d', ((" ns ") / 1000) % 1000000)"
 // A UUID's text from its two 64-bit halves.
-#define DBTRACE_SQL_UUID(hi, lo)                                                          \
-  "printf('%08x-%04x-%04x-%04x-%012x', ((" hi ") >> 32) & 4294967295, ((" hi ") >> 16) & " \
+#define DBTRACE_SQL_UUID(hi, lo)                                             \
+  "printf('%08x-%04x-%04x-%04x-%012x', ((" hi ") >> 32) & 4294967295, ((" hi \
+  ") >> 16) & "                                                              \
   "65535, (" hi ") & 65535, ((" lo ") >> 48) & 65535, (" lo ") & 281474976710655)"
 
 inline const char* const tables = R"(
