@@ -532,7 +532,8 @@ void write_layout_file(const std::string& path, int layout, const std::string& s
 // What dbtrace shows of one trace: its events, its overview and its statistics.
 std::vector<std::string> shown(reader& store, const std::string& base_id) {
   auto out = lines_of(store.read_trace(base_id));
-  for (const auto& o : store.overviews().value())
+  const auto overviews = store.overviews().value();
+  for (const auto& o : overviews)
     if (o.base_id == base_id)
       out.push_back(nlohmann::json{o.started_us, o.finished_us, o.spans, o.sql, o.errors, o.project,
                                    o.service}

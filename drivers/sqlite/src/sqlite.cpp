@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -1029,16 +1030,18 @@ class sqlite_reader final : public reader {
   template <class F>
   void query(const char* sql, const std::string& arg, F&& row,
              std::initializer_list<std::int64_t> numbers = {}) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr) != SQLITE_OK)
       throw store_error(path_ + ": " + sqlite3_errmsg(db_) + " (not a dbtrace/OSProfiler store?)");
+    // Finalized however the rows end (`row` may throw): an unfinalized
+    // statement keeps sqlite3_close from closing the file.
+    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
     int bound = 0;
     if (!arg.empty())
-      sqlite3_bind_text(st, ++bound, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
-    for (const std::int64_t n : numbers) sqlite3_bind_int64(st, ++bound, n);
+      sqlite3_bind_text(raw, ++bound, arg.data(), static_cast<int>(arg.size()), SQLITE_STATIC);
+    for (const std::int64_t n : numbers) sqlite3_bind_int64(raw, ++bound, n);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
-    sqlite3_finalize(st);
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) row(raw);
     if (rc != SQLITE_DONE) throw store_error(path_ + ": " + sqlite3_errmsg(db_));
   }
 
