@@ -78,22 +78,28 @@ CREATE TABLE trace_spans (
 )";
 
 inline const char* const views = R"(
--- One row per span, the table of layouts 1 and 2 (field positions: blocks.hpp).
+-- One row per span, the table of layouts 1 and 2 (field positions: blocks.hpp;
+-- json_extract rather than ->>, which SQLite before 3.38 lacks).
 -- `block` is the span's row of span_blocks: `WHERE block BETWEEN` bounds a
 -- query to the blocks it needs.
 CREATE VIEW spans AS
-SELECT b.id + j.key AS id, j.value ->> 0 AS trace,
-       j.value ->> 1 AS span_id,          -- low 64 bits of the span's UUID (the OTel span-id)
-       j.value ->> 11 AS span_hi,         -- its high 64 bits when they are not the trace's
-       j.value ->> 2 AS parent_id, j.value ->> 12 AS parent_hi,
-       coalesce(j.value ->> 13, 'db') AS name,  -- "db" for SQL statements
-       b.start_ns + (j.value ->> 3) AS start_ns, j.value ->> 4 AS duration_ns,
-       j.value ->> 6 AS statement, j.value ->> 7 AS target, j.value ->> 5 AS source,
-       j.value ->> 8 AS rows,             -- db.response.returned_rows
-       j.value ->> 9 AS batch,            -- db.operation.batch.size
-       j.value ->> 10 AS error,
-       json_extract(j.value, '$[14]') AS params,  -- JSON array, only with record_params
-       json_extract(j.value, '$[15]') AS info,    -- JSON object: a generic span's info
+SELECT b.id + j.key AS id,
+       json_extract(j.value, '$[0]') AS trace,
+       json_extract(j.value, '$[1]') AS span_id,    -- low 64 bits of the span's UUID (OTel span-id)
+       json_extract(j.value, '$[11]') AS span_hi,   -- its high 64 bits when not the trace's
+       json_extract(j.value, '$[2]') AS parent_id,
+       json_extract(j.value, '$[12]') AS parent_hi,
+       coalesce(json_extract(j.value, '$[13]'), 'db') AS name,  -- "db" for SQL statements
+       b.start_ns + json_extract(j.value, '$[3]') AS start_ns,
+       json_extract(j.value, '$[4]') AS duration_ns,
+       json_extract(j.value, '$[6]') AS statement,
+       json_extract(j.value, '$[7]') AS target,
+       json_extract(j.value, '$[5]') AS source,
+       json_extract(j.value, '$[8]') AS rows,       -- db.response.returned_rows
+       json_extract(j.value, '$[9]') AS batch,      -- db.operation.batch.size
+       json_extract(j.value, '$[10]') AS error,
+       json_extract(j.value, '$[14]') AS params,    -- JSON array, only with record_params
+       json_extract(j.value, '$[15]') AS info,      -- JSON object: a generic span's info
        b.id AS block
 FROM span_blocks b, json_each(b.spans) j;
 
