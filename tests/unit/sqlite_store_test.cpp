@@ -492,6 +492,33 @@ TEST(span_block, text_that_is_not_a_block_is_refused_with_where) {
   }
 }
 
+TEST_F(sqlite_store_test, spans_with_large_info_go_into_blocks_of_about_a_megabyte) {
+  init(opts_);
+  std::string base_id;
+  {
+    trace t;
+    base_id = t.base_id();
+    for (int i = 0; i < 20; ++i)
+      span s{"upload", {{"body", std::string(200000, static_cast<char>('a' + i))}}};
+  }
+  ASSERT_TRUE(flush());
+  EXPECT_EQ(stats().dropped, 0u);
+  const auto blocks = query("SELECT span_count, length(spans) FROM span_blocks");
+  std::int64_t spans = 0;
+  for (const auto& b : blocks) {
+    spans += std::stoll(b.at(0));
+    EXPECT_LE(std::stoll(b.at(1)), (1 << 20) + 200100);  // closed past 1 MiB: one span more at most
+  }
+  EXPECT_EQ(spans, 20);
+  const auto events = make_reader(opts_.connection_string)->read_trace(base_id);
+  ASSERT_EQ(events.size(), 40u);
+  int whole = 0;  // start events with their info as it was given
+  for (const auto& e : events)
+    if (e.name == "upload-start" && e.raw["info"]["body"].get<std::string>().size() == 200000)
+      ++whole;
+  EXPECT_EQ(whole, 20);
+}
+
 TEST_F(sqlite_store_test, a_damaged_block_is_a_store_error_naming_its_row) {
   init(opts_);
   record_request();

@@ -9,6 +9,11 @@
 namespace dbtrace::drivers::sqlite_blocks {
 
 void block_writer::clear() {
+  // A block of large spans leaves a large buffer: not kept for the next.
+  if (text_.size() > 4 * max_kept_bytes) {
+    text_.clear();
+    text_.shrink_to_fit();
+  }
   used_ = 0;
   spans_ = 0;
   base_ns_ = 0;

@@ -54,10 +54,12 @@ class block_writer {
   // The block, closed (a JSON array); clear() starts the next.
   std::string_view close();
   std::size_t spans() const { return spans_; }
+  std::size_t bytes() const { return used_; }
   std::int64_t start_ns() const { return base_ns_; }  // the block's: its first span's
 
  private:
   static constexpr std::size_t max_digits = 20;  // of an int64, its sign included
+  static constexpr std::size_t max_kept_bytes = std::size_t{1} << 20;
   void reserve(std::size_t more);
   void put(std::string_view s);  // reserves room for it and what may follow: ",null,null]"
   void null();                   // within room reserved

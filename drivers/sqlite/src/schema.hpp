@@ -8,6 +8,8 @@
 // layouts 1 and 2 was) and give OSProfiler's SQL driver its `data` table.
 #pragma once
 
+#include <cstddef>
+
 namespace dbtrace::drivers::sqlite_schema {
 
 // PRAGMA user_version of a file in this layout. 0 with a `data` table is
@@ -20,6 +22,9 @@ constexpr int rows_layout_version = 2;  // the last with a row per span
 // At most this many spans in a block, so a range of span ids lies in the
 // blocks from `first - max_block_spans + 1` on.
 constexpr int max_block_spans = 256;
+// A block is closed past this many bytes too (spans with large info or
+// params), well under SQLite's limit on a value (1 GB).
+constexpr std::size_t max_block_bytes = std::size_t{1} << 20;
 
 // Timestamps in OSProfiler's text form, from ns since the epoch.
 #define DBTRACE_SQL_TIMESTAMP(ns)      \

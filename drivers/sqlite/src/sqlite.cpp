@@ -383,14 +383,19 @@ class sqlite_writer final : public writer {
 
   // Inserts the collected rows as blocks, the first span's id `first`.
   void insert_blocks(std::int64_t first) {
-    for (std::size_t i = 0; i < used_;) {
-      const std::size_t n = std::min<std::size_t>(schema::max_block_spans, used_ - i);
-      block_.clear();
-      for (std::size_t k = 0; k < n; ++k) block_.add(stored(rows_[i + k]));
-      insert_block(first, n);
-      first += static_cast<std::int64_t>(n);
-      i += n;
+    block_.clear();
+    for (std::size_t i = 0; i < used_; ++i) {
+      block_.add(stored(rows_[i]));
+      if (block_full() || i + 1 == used_) {
+        insert_block(first, block_.spans());
+        first += static_cast<std::int64_t>(block_.spans());
+        block_.clear();
+      }
     }
+  }
+
+  bool block_full() const {
+    return block_.spans() == schema::max_block_spans || block_.bytes() >= schema::max_block_bytes;
   }
 
   void insert_block(std::int64_t first, std::size_t spans) {
@@ -568,7 +573,7 @@ class sqlite_writer final : public writer {
       ++id;
       const auto [it, fresh] = ranges.try_emplace(s.trace, id, id);
       if (!fresh) it->second.second = id;
-      if (block_.spans() == schema::max_block_spans) {
+      if (block_full()) {
         insert_block(first, block_.spans());
         first = id + 1;
         block_.clear();
