@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// Traced vs raw libpqxx exec_prepared over loopback (DBTRACE_BENCH_PG names the server).
+// Traced vs raw libpqxx exec_prepared over loopback (DBTRACE_BENCH_PG names the server):
+// the same libpqxx calls, with tracing off and inside a trace (dbtrace::pqxx is linked).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
-#include "dbtrace/pqxx.hpp"
+#include <pqxx/pqxx>
 #include "null_writer.hpp"
 
 namespace {
@@ -37,10 +38,10 @@ void raw_exec_prepared(benchmark::State& state) {
 
 void traced_exec_prepared(benchmark::State& state) {
   start(true);
-  dbtrace::pqxx::connection c{server()};
+  pqxx::connection c{server()};
   c.prepare("q", "SELECT $1::int + 1");
   dbtrace::trace t;
-  dbtrace::pqxx::nontransaction n{c};
+  pqxx::nontransaction n{c};
   int i = 0;
   for (auto _ : state) benchmark::DoNotOptimize(n.exec_prepared("q", ++i));
   state.counters["dropped"] = static_cast<double>(dbtrace::stats().dropped);

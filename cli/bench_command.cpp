@@ -29,8 +29,6 @@
 #endif
 #ifdef DBTRACE_CLI_HAVE_PQXX
 #include <pqxx/pqxx>
-
-#include "dbtrace/pqxx.hpp"
 #endif
 
 namespace dbtrace::cli {
@@ -124,7 +122,7 @@ class soci_workload final : public workload {
 #endif
 
 #ifdef DBTRACE_CLI_HAVE_PQXX
-template <class Connection, class Transaction>
+// libpqxx as it is: linking dbtrace::pqxx traces it, inside a trace (the traced side).
 class pqxx_workload final : public workload {
  public:
   pqxx_workload(const std::string& db, const std::string& text, std::vector<std::string> params)
@@ -132,13 +130,13 @@ class pqxx_workload final : public workload {
     connection_.prepare("dbtrace_bench", text);
   }
   void run_once() override {
-    Transaction tx(connection_);
+    ::pqxx::nontransaction tx(connection_);
     const auto r = tx.exec_prepared("dbtrace_bench", ::pqxx::prepare::make_dynamic_params(params_));
     for (const auto& row : r) (void)row;
   }
 
  private:
-  Connection connection_;
+  ::pqxx::connection connection_;
   std::vector<std::string> params_;
 };
 #endif
@@ -246,11 +244,8 @@ int run_bench(const bench_options& o) {
 #endif
   } else {
 #ifdef DBTRACE_CLI_HAVE_PQXX
-    raw = std::make_unique<pqxx_workload<::pqxx::connection, ::pqxx::nontransaction>>(db, text,
-                                                                                      params);
-    traced =
-        std::make_unique<pqxx_workload<dbtrace::pqxx::connection, dbtrace::pqxx::nontransaction>>(
-            db, text, params);
+    raw = std::make_unique<pqxx_workload>(db, text, params);
+    traced = std::make_unique<pqxx_workload>(db, text, params);
 #else
     throw usage_error("this dbtrace was built without the libpqxx shim (DBTRACE_WITH_PQXX)");
 #endif

@@ -67,11 +67,13 @@ cmake_minimum_required(VERSION 3.18)
 project(documented_programs CXX)
 set(CMAKE_CXX_STANDARD 17)
 find_package(dbtrace CONFIG REQUIRED COMPONENTS core soci pqxx)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # the program's own libpqxx
 file(GLOB programs ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
 foreach(program IN LISTS programs)
   get_filename_component(name ${program} NAME_WE)
   add_executable(${name} ${program})
-  target_link_libraries(${name} PRIVATE dbtrace::soci dbtrace::pqxx)
+  target_link_libraries(${name} PRIVATE dbtrace::soci PkgConfig::PQXX dbtrace::pqxx)
 endforeach()
 CMAKE
 cmake -S "$work/programs" -B "$work/programs/build" -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null

@@ -39,6 +39,21 @@ void count_lost_detail(const char* what) noexcept;
 // Finishes the SQL spans this thread keeps open (sql_span::keep_open) whose
 // parent is `parent`, or all of them (a trace ends): nothing stays pending.
 void close_open_sql_spans(const id128* parent = nullptr) noexcept;
+// Nonzero while a shim that records its own spans is inside its driver: the
+// libpq tracer (dbtrace::pqxx) then leaves the driver's libpq calls alone, so
+// a statement SOCI's PostgreSQL backend runs is one span, not two.
+// Initial-exec: one %fs-relative increment, no __tls_get_addr.
+extern __thread unsigned t_driver_calls __attribute__((tls_model("initial-exec")));
+class driver_call {
+ public:
+  driver_call() noexcept { ++t_driver_calls; }
+  ~driver_call() { --t_driver_calls; }
+  driver_call(const driver_call&) = delete;
+  driver_call& operator=(const driver_call&) = delete;
+};
+// Registers a shim's check that it can record (the libpq tracer: that libpq's
+// calls reach it); init runs each when it turns SQL tracing on.
+void on_sql_init(void (*check)() noexcept) noexcept;
 }  // namespace detail
 
 // A target/statement known to the recorder. Copyable handles; the empty

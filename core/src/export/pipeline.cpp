@@ -95,6 +95,7 @@ struct pipeline::shared {
       write_result r;
       {
         std::lock_guard<std::mutex> lock(in_writer);
+        const driver_call own_store;  // its SQL is dbtrace's, never a span
         r = out->write(batch, error);
       }
       if (r == write_result::ok) {
@@ -147,6 +148,7 @@ struct pipeline::shared {
   void flush_writer() {
     std::string error;
     std::unique_lock<std::mutex> lock(in_writer);
+    const driver_call own_store;
     const bool flushed = out->flush(error);
     lock.unlock();
     if (flushed) return;

@@ -8,6 +8,7 @@
 #include "dbtrace/detail/library.hpp"
 #include "dbtrace/driver.hpp"
 #include "dbtrace/error.hpp"
+#include "dbtrace/sql.hpp"
 #include "registry.hpp"
 
 namespace dbtrace {
@@ -117,6 +118,7 @@ void register_store(store_kind kind) {
 }
 
 std::unique_ptr<writer> make_writer(const store_params& params) {
+  const detail::driver_call own_store;  // a store's setup SQL is dbtrace's, never a span
   return find(params.connection_string).make_writer(params);
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "dbtrace/dbtrace.hpp"
 #include "dbtrace/driver.hpp"
@@ -155,6 +156,23 @@ void count_rejected_context() noexcept {
   rec().stats.rejected_contexts.fetch_add(1, std::memory_order_relaxed);
 }
 
+__thread unsigned t_driver_calls = 0;
+
+std::vector<void (*)() noexcept>& sql_init_checks() {
+  static std::vector<void (*)() noexcept> checks;
+  return checks;
+}
+
+void on_sql_init(void (*check)() noexcept) noexcept {
+  try {
+    auto& r = rec();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    sql_init_checks().push_back(check);
+  } catch (...) {
+    count_lost_detail("a shim's attach check");
+  }
+}
+
 void count_lost_detail(const char* what) noexcept {
   static std::atomic<bool> said{false};
   rec().stats.lost_details.fetch_add(1, std::memory_order_relaxed);
@@ -221,6 +239,8 @@ void init(const options& o, std::unique_ptr<writer> w) {
   detail::g_enabled.store(true);
   detail::g_record_params.store(o.trace_sql && o.record_params);
   detail::g_sql.store(o.trace_sql);
+  if (o.trace_sql)
+    for (const auto check : detail::sql_init_checks()) check();
 }
 
 void init_from_file(const std::string& path) {

@@ -9,10 +9,14 @@ namespace dbtrace::soci::detail {
 traced_session_backend::traced_session_backend(sd::session_backend* inner, target_ref target)
     : inner_(inner), target_(target) {}
 
-traced_session_backend::~traced_session_backend() = default;
+traced_session_backend::~traced_session_backend() {
+  const dbtrace::detail::driver_call own;  // the backend's own cleanup
+  inner_.reset();
+}
 
 template <class F>
 void traced_session_backend::traced_call(const char* statement, F&& call) {
+  const dbtrace::detail::driver_call own_span;  // the driver's libpq calls are this span
   sql_span span(target_, std::string_view(statement));
   try {
     call();

@@ -27,10 +27,13 @@ traced_statement_backend::traced_statement_backend(traced_session_backend& sessi
 
 traced_statement_backend::~traced_statement_backend() {
   finish();
+  const dbtrace::detail::driver_call own;  // the backend's own cleanup (a DEALLOCATE)
+  inner_.reset();
 }
 
 void traced_statement_backend::clean_up() {
   finish();
+  const dbtrace::detail::driver_call own;  // SOCI's cleanup (a DEALLOCATE) is no statement of the app's
   inner_->clean_up();
 }
 
@@ -72,6 +75,7 @@ void traced_statement_backend::prepare(std::string const& query, sd::statement_t
   if (one_shot) open_span();
   const bool recording = sql_recording();
   const std::int64_t started = recording && !span_ ? sql_span::clock() : 0;
+  const dbtrace::detail::driver_call own_span;  // the driver's libpq calls are this span
   try {
     if (span_ && current_options().sqlcommenter)
       inner_->prepare(span_->with_comment(query), type);
@@ -182,6 +186,7 @@ void traced_statement_backend::record_params() {
 [[gnu::hot]] sd::statement_backend::exec_fetch_result traced_statement_backend::execute(
     int number) {
   if (!span_ && !sql_tracing_enabled()) return inner_->execute(number);  // tracing off
+  const dbtrace::detail::driver_call own_span;  // the driver's libpq calls are this span
   if (described_)
     described_ = false;  // prepare_for_describe started this execution
   else
@@ -212,6 +217,7 @@ void traced_statement_backend::record_params() {
 
 int traced_statement_backend::prepare_for_describe() {
   if (!span_ && !sql_tracing_enabled()) return inner_->prepare_for_describe();
+  const dbtrace::detail::driver_call own_span;  // the driver's libpq calls are this span
   start(1);  // a row is described once, before its statement's first execute
   if (!span_) return inner_->prepare_for_describe();
   described_ = true;
@@ -219,11 +225,13 @@ int traced_statement_backend::prepare_for_describe() {
 }
 
 void traced_statement_backend::describe_column(int column, column_type& type, std::string& name) {
+  const dbtrace::detail::driver_call own_span;  // the driver's libpq calls are this span
   if (!span_) return inner_->describe_column(column, type, name);
   timed([&] { inner_->describe_column(column, type, name); });
 }
 
 [[gnu::hot]] sd::statement_backend::exec_fetch_result traced_statement_backend::fetch(int number) {
+  const dbtrace::detail::driver_call own_span;  // the driver's libpq calls are this span
   if (!span_) return inner_->fetch(number);
   const exec_fetch_result r = timed([&] { return inner_->fetch(number); });
   count_rows(r, number);

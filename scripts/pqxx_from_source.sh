@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds and installs a libpqxx release from its source tarball, for testing the
+# libpqxx shim against libpqxx versions Debian does not ship, and builds that
+# release's own test suite (its runner). Prints the install prefix.
+#   scripts/pqxx_from_source.sh VERSION   e.g. 7.10.7: build/deps/libpqxx-VERSION/install,
+#                                          runner in build/deps/libpqxx-VERSION/build/test/runner
+# The tarball libpqxx-VERSION.tar.gz is looked for in $DBTRACE_VENDOR_DIR, then
+# in ../shared/vendor beside the checkout, then /work/shared/vendor. Built once;
+# a later call prints the prefix at once. Shared libraries, against Debian's libpq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/progress.sh
+version=${1:?usage: $0 VERSION}
+base=$PWD/build/deps/libpqxx-$version
+prefix=$base/install
+if [ -f "$prefix/.installed" ]; then echo "$prefix"; exit 0; fi
+
+tarball=
+for dir in "${DBTRACE_VENDOR_DIR:-}" "$PWD/../shared/vendor" /work/shared/vendor; do
+  [ -n "$dir" ] && [ -f "$dir/libpqxx-$version.tar.gz" ] && { tarball=$dir/libpqxx-$version.tar.gz; break; }
+done
+[ -n "$tarball" ] || {
+  echo "pqxx_from_source: libpqxx-$version.tar.gz not found (set DBTRACE_VENDOR_DIR)" >&2; exit 1; }
+
+rm -rf "$base"
+mkdir -p "$base"
+tar -xzf "$tarball" -C "$base"
+src=$base/libpqxx-$version
+build_pqxx() {
+  cmake -S "$src" -B "$base/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=ON -DBUILD_DOC=OFF -DBUILD_TEST=ON \
+    -DBUILD_EXAMPLES=OFF
+  cmake --build "$base/build" -j"$(nproc)"
+  cmake --install "$base/build"
+}
+with_progress "pqxx_from_source: building libpqxx $version and its tests from $tarball (a few minutes)" \
+  "$base/build.log" build_pqxx
+touch "$prefix/.installed"
+echo "pqxx_from_source: libpqxx $version installed in $prefix" >&2
+echo "$prefix"
