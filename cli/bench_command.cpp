@@ -58,7 +58,7 @@ class workload {
   virtual void run_once() = 0;
 };
 
-bool is_integer(const std::string& s) {
+[[maybe_unused]] bool is_integer(const std::string& s) {  // (SOCI only)
   if (s.empty() || s.size() > 18) return false;
   for (std::size_t i = s[0] == '-' ? 1 : 0; i < s.size(); ++i)
     if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
@@ -131,7 +131,13 @@ class pqxx_workload final : public workload {
   }
   void run_once() override {
     ::pqxx::nontransaction tx(connection_);
+#if PQXX_VERSION_MAJOR >= 7
+    ::pqxx::params values;
+    values.append_multi(params_);
+    const auto r = tx.exec(::pqxx::prepped{"dbtrace_bench"}, values);
+#else
     const auto r = tx.exec_prepared("dbtrace_bench", ::pqxx::prepare::make_dynamic_params(params_));
+#endif
     for (const auto& row : r) (void)row;
   }
 

@@ -4,7 +4,9 @@
 # errors, starts throwaway PostgreSQL, MariaDB and Redis servers on loopback,
 # runs every test with ctest, stops the servers. Under CI=true a missing server
 # or peer fails. The plain run then builds SOCI 4.1 from its source tarball
-# (scripts/soci_from_source.sh) and runs the SOCI shim's tests against it too.
+# (scripts/soci_from_source.sh) and runs the SOCI shim's tests against it too;
+# it also builds libpqxx 6.4.5 and 7.10 from theirs (scripts/pqxx_from_source.sh):
+# the libpqxx shim's tests run against 7.10 as well, and libpqxx's own suites traced.
 #
 #   scripts/test.sh                                  the suite (build/test), then SOCI 4.1 (build/test-soci-4.1.4)
 #   scripts/test.sh --sanitize=address,undefined     the suite under ASan + UBSan (build/test-asan)
@@ -52,6 +54,18 @@ case "$sanitize" in
     ;;
 esac
 
+# libpqxx 7.10 (which Debian does not ship) and 6.4.5 (Debian's), built from
+# their tarballs with their own test suites: the shim's tests run against 7.10
+# too, and both suites run traced (tests/pqxx_suite/run.sh). libpqxx 8 needs
+# <format>, which Debian 12's GCC 12 lacks.
+pqxx_builds=
+if [ -z "$sanitize" ]; then
+  for v in 6.4.5 7.10.7; do
+    scripts/pqxx_from_source.sh "$v" >/dev/null
+    pqxx_builds="$pqxx_builds${pqxx_builds:+;}$root/build/deps/libpqxx-$v"
+  done
+fi
+flags+=("-DDBTRACE_TEST_PQXX_BUILDS=$pqxx_builds")
 cmake -S . -B "$build" -DDBTRACE_BUILD_TESTS=ON -DDBTRACE_WERROR=ON -DDBTRACE_WITH_SOCI=ON \
   -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON "${flags[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"

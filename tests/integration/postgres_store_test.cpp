@@ -125,11 +125,11 @@ TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
   ::pqxx::connection check{testing::pg_app()};
   ::pqxx::nontransaction n{check};
   EXPECT_EQ(
-      n.exec1("SELECT DISTINCT json_typeof(data) FROM data WHERE base_id = " + n.quote(base))[0]
+      n.exec("SELECT DISTINCT json_typeof(data) FROM data WHERE base_id = " + n.quote(base))[0][0]
           .as<std::string>(),
       "string");
-  EXPECT_EQ(n.exec1("SELECT count(*) FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE "
-                    "'ix_data_%'")[0]
+  EXPECT_EQ(n.exec("SELECT count(*) FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE "
+                    "'ix_data_%'")[0][0]
                 .as<int>(),
             8);
 }
@@ -181,7 +181,7 @@ TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
       trace t;
       ::pqxx::nontransaction tx{app};
       const auto t0 = std::chrono::steady_clock::now();
-      EXPECT_EQ(tx.exec1("SELECT " + std::to_string(i))[0].as<int>(), i);  // never an error
+      EXPECT_EQ(tx.exec("SELECT " + std::to_string(i))[0][0].as<int>(), i);  // never an error
       slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
     }
   };
@@ -201,7 +201,7 @@ TEST_F(postgres_store_test, a_store_outage_never_reaches_the_application) {
   EXPECT_LT(slowest, std::chrono::milliseconds(500));
   ::pqxx::connection check{"postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/postgres"};
   ::pqxx::nontransaction n{check};
-  EXPECT_EQ(n.exec1("SELECT count(*) FROM data")[0].as<std::uint64_t>(), s.exported);
+  EXPECT_EQ(n.exec("SELECT count(*) FROM data")[0][0].as<std::uint64_t>(), s.exported);
 }
 
 TEST_F(postgres_store_test, a_stopped_server_is_reported_and_written_to_once_it_resumes) {
@@ -236,7 +236,7 @@ TEST_F(postgres_store_test, a_stopped_server_is_reported_and_written_to_once_it_
   EXPECT_NE(err.text().find("no answer from the server in 5 s"), std::string::npos);
   ::pqxx::connection check{uri};
   ::pqxx::nontransaction n{check};
-  EXPECT_EQ(n.exec1("SELECT count(*) FROM data")[0].as<std::uint64_t>(), s.exported);
+  EXPECT_EQ(n.exec("SELECT count(*) FROM data")[0][0].as<std::uint64_t>(), s.exported);
 }
 
 }  // namespace

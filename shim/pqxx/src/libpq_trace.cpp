@@ -12,17 +12,16 @@
 // In pipeline mode several wait, in the order sent.
 #include <dlfcn.h>
 #include <libpq-fe.h>
-#include <link.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "dbtrace/sql.hpp"
@@ -245,12 +244,18 @@ struct text_statement {
 };
 
 // The span of a PQexecPrepared / PQsendQueryPrepared of `name`.
-sql_span prepared_span(connection_state& c, const char* name) {
-  const auto it = c.prepared.find(or_empty(name));
-  if (it == c.prepared.end())  // prepared before tracing was on: the name is all there is
-    return sql_span(c.target, std::string_view(or_empty(name)));
-  if (it->second.interned) return sql_span(c.target, it->second.interned);
-  return sql_span(c.target, std::string_view(it->second.sql));
+sql_span prepared_span(connection_state& c, const char* name) noexcept {
+  const std::string_view shown = name ? name : "";
+  try {
+    const auto it = c.prepared.find(std::string(shown));
+    if (it != c.prepared.end()) {
+      if (it->second.interned) return sql_span(c.target, it->second.interned);
+      return sql_span(c.target, std::string_view(it->second.sql));
+    }
+  } catch (...) {
+    dbtrace::detail::count_lost_detail("a prepared statement's text");
+  }
+  return sql_span(c.target, shown);  // prepared before tracing was on: the name is all there is
 }
 
 // Remembers a prepared statement's SQL under its name, interned now, so that
