@@ -54,8 +54,18 @@ struct suite_trace {
 
 }  // namespace
 
-// libpq's connecting calls, each connection's protocol traced from the start.
+// libpq's connecting calls, each connection's protocol traced from the start;
+// and its tracing calls, kept from undoing that (libpqxx 6.4 calls PQuntrace
+// on every connection it opens).
 extern "C" {
+void PQtrace(PGconn* conn, FILE* stream) {
+  static const auto real = reinterpret_cast<decltype(&PQtrace)>(dlsym(RTLD_NEXT, "PQtrace"));
+  if (!protocol() || stream == protocol()) real(conn, stream);
+}
+void PQuntrace(PGconn* conn) {
+  static const auto real = reinterpret_cast<decltype(&PQuntrace)>(dlsym(RTLD_NEXT, "PQuntrace"));
+  if (!protocol()) real(conn);
+}
 PGconn* PQconnectdb(const char* conninfo) {
   static const auto real =
       reinterpret_cast<decltype(&PQconnectdb)>(dlsym(RTLD_NEXT, "PQconnectdb"));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The per-thread id stack follows OSProfiler: [base_id, parent_id or base_id, ...].
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "dbtrace/signing.hpp"
@@ -38,6 +39,30 @@ TEST_F(context_test, first_span_hangs_under_base_id_and_nested_spans_chain) {
   EXPECT_EQ(ev[0]["project"], "proj");
   EXPECT_EQ(ev[0]["service"], "svc");
   EXPECT_TRUE(ev[3]["info"].contains("host"));
+}
+
+// A trace that outlives its thread's own state (a static or thread_local one,
+// ended as the thread or process exits, after dbtrace's thread_locals are
+// gone) ends without touching freed memory (ASan saw it write there), and
+// what was recorded in it is kept.
+TEST_F(context_test, a_trace_ending_after_its_threads_state_is_gone_keeps_what_it_recorded) {
+  start();
+  std::string base;
+  std::thread([&] {
+    struct ends_late {
+      std::optional<trace> t;
+    };
+    // Constructed before dbtrace's thread_locals, so destroyed after them.
+    thread_local ends_late late;
+    late.t.emplace();
+    base = late.t->base_id();
+    span s{"work"};
+  }).join();
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0]["name"], "work-start");
+  EXPECT_EQ(ev[0]["base_id"], base);
+  EXPECT_EQ(ev[1]["name"], "work-stop");
 }
 
 // A span's info written as a JSON literal is stored as that JSON, whatever it holds.
@@ -102,9 +127,7 @@ TEST_F(context_test, traces_ended_out_of_order_leave_no_trace_active) {
   inner.reset();  // and when it ends, what was there before both comes back
   EXPECT_EQ(current_context().base_id, before.base_id);
   EXPECT_FALSE(current_context().valid());
-  {
-    sql_span s({}, "SELECT 'after both'");
-  }
+  { sql_span s({}, "SELECT 'after both'"); }
   EXPECT_TRUE(events().empty());  // nothing active: nothing recorded
 }
 

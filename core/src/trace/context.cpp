@@ -47,8 +47,15 @@ const char* to_string(context_status s) noexcept {
 
 namespace detail {
 thread_context& this_thread() noexcept {
-  thread_local thread_context ctx;
-  return ctx;
+  struct owned_context {
+    thread_context ctx;
+    ~owned_context() {
+      t_hot.context_gone = true;
+      t_hot.active = false;
+    }
+  };
+  thread_local owned_context owned;
+  return owned.ctx;
 }
 
 __thread hot_context t_hot;
@@ -187,6 +194,7 @@ bool trace::activate(const std::string& base_id, const std::string& parent_id,
 }
 
 void trace::activate(const detail::id128* ids, const std::string& base_id, std::string tracestate) {
+  if (detail::t_hot.context_gone) return;  // made as the thread exits: records nothing
   auto& t = detail::this_thread();
   saved_ = std::make_unique<saved_state>();
   saved_->previous = std::move(t);
@@ -207,7 +215,7 @@ void trace::activate(const detail::id128* ids, const std::string& base_id, std::
 }
 
 trace::~trace() {
-  if (!saved_) return;
+  if (!saved_ || detail::t_hot.context_gone) return;
   auto& t = detail::this_thread();
   if (t.owner == saved_.get()) {  // the innermost trace, as usual: what it hid comes back
     detail::close_open_sql_spans();

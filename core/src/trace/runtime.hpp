@@ -52,6 +52,10 @@ thread_context& this_thread() noexcept;
 struct alignas(64) hot_context {
   bool active;
   bool producer_gone;  // the thread is exiting: no producer token any more
+  // The thread's thread_context is destroyed (thread exit, or exit() in the
+  // main thread, whose thread_locals go before static objects): a trace that
+  // ends later (a static one) touches nothing.
+  bool context_gone;
   std::uint64_t base_hi, base_lo;
   std::uint64_t parent_hi, parent_lo;  // the innermost span: thread_context::stack.back()
   sql_span* open_spans;                // SQL spans kept open on this thread (a list)
