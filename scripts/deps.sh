@@ -23,7 +23,11 @@ test_packages=(libgtest-dev libgmock-dev libbenchmark-dev sqlite3 postgresql red
   # The manual (docs/) is built as a site, strictly, by a test.
   mkdocs
   # bench/instructions.sh counts instructions with callgrind.
-  valgrind)
+  valgrind
+  # A test links libpq statically: libpq.a's own static dependencies.
+  postgresql-server-dev-15 libkrb5-dev libldap-dev
+  # libpqxx 8 needs C++20's <format>, which GCC 12 lacks (scripts/pqxx_from_source.sh).
+  clang-16 libc++-16-dev libc++abi-16-dev)
 
 # The fuzzers: clang and its libFuzzer runtime.
 fuzz_packages=(clang libclang-rt-14-dev)

@@ -8,6 +8,9 @@
 # The tarball libpqxx-VERSION.tar.gz is looked for in $DBTRACE_VENDOR_DIR, then
 # in ../shared/vendor beside the checkout, then /work/shared/vendor. Built once;
 # a later call prints the prefix at once. Shared libraries, against Debian's libpq.
+# libpqxx 8 needs C++20's <format>, which Debian 12's GCC 12 lacks: it is built
+# with clang 16 and libc++ (scripts/deps.sh test installs them), and whatever
+# uses it must be too (scripts/test.sh's libc++ build, build/test-libpqxx-8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/progress.sh
@@ -27,12 +30,18 @@ rm -rf "$base"
 mkdir -p "$base"
 tar -xzf "$tarball" -C "$base"
 src=$base/libpqxx-$version
+compiler=()
+if [ "${version%%.*}" -ge 8 ]; then
+  # libc++ 16 keeps <format> behind -fexperimental-library.
+  compiler=(-DCMAKE_CXX_COMPILER=clang++-16 "-DCMAKE_CXX_FLAGS=-stdlib=libc++ -fexperimental-library"
+    -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++ -DCMAKE_SHARED_LINKER_FLAGS=-stdlib=libc++)
+fi
 build_pqxx() {
   # No optimisation: it halves the build, which CI waits for, and the tests
   # measure no speed.
   cmake -S "$src" -B "$base/build" -DCMAKE_BUILD_TYPE= -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=ON -DBUILD_DOC=OFF -DBUILD_TEST=ON \
-    -DBUILD_EXAMPLES=OFF
+    -DBUILD_EXAMPLES=OFF "${compiler[@]}"
   cmake --build "$base/build" -j"$(nproc)"
   cmake --install "$base/build"
 }

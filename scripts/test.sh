@@ -5,8 +5,9 @@
 # runs every test with ctest, stops the servers. Under CI=true a missing server
 # or peer fails. The plain run then builds SOCI 4.1 from its source tarball
 # (scripts/soci_from_source.sh) and runs the SOCI shim's tests against it too;
-# it also builds libpqxx 6.4.5 and 7.10 from theirs (scripts/pqxx_from_source.sh):
-# the libpqxx shim's tests run against 7.10 as well, and libpqxx's own suites traced.
+# it also builds libpqxx 6.4.5, 7.10 and 8.0 from theirs (scripts/pqxx_from_source.sh):
+# the libpqxx shim's tests run against 7.10 and 8.0 as well (8.0 with clang and
+# libc++, build/test-libpqxx-8.0.1), and libpqxx's own suites traced.
 #
 #   scripts/test.sh                                  the suite (build/test), then SOCI 4.1 (build/test-soci-4.1.4)
 #   scripts/test.sh --sanitize=address,undefined     the suite under ASan + UBSan (build/test-asan)
@@ -57,7 +58,7 @@ esac
 # libpqxx 7.10 (which Debian does not ship) and 6.4.5 (Debian's), built from
 # their tarballs with their own test suites: the shim's tests run against 7.10
 # too, and both suites run traced (tests/pqxx_suite/run.sh). libpqxx 8 needs
-# <format>, which Debian 12's GCC 12 lacks.
+# <format>, which Debian 12's GCC 12 lacks: it has a build of its own, below.
 pqxx_builds=
 if [ -z "$sanitize" ]; then
   for v in 6.4.5 7.10.7; do
@@ -127,4 +128,28 @@ if [ -z "$sanitize" ]; then
   cmake --build "$soci_build" -j"$(nproc)" --target soci_tests
   DBTRACE_TEST_SOCI_VERSION=$(soci_version_of "$soci_prefix/include") \
     "$soci_build/tests/soci_tests" --gtest_brief=1
+fi
+
+# libpqxx 8, whose headers need C++20's <format> (GCC 13; Debian 12 has 12):
+# built with clang 16 and libc++ (scripts/pqxx_from_source.sh), and so is
+# dbtrace for it here, GoogleTest from its source, as a C++ library works only
+# with the standard library it was built with. The libpqxx shim's tests run
+# against it, the CLI builds with it, and libpqxx 8's own suite runs traced.
+if [ -z "$sanitize" ]; then
+  pqxx8_version=8.0.1
+  pqxx8_prefix=$(scripts/pqxx_from_source.sh "$pqxx8_version")
+  pqxx8_build=build/test-libpqxx-$pqxx8_version
+  echo "test.sh: the libpqxx shim against libpqxx $pqxx8_version, with clang 16 and libc++ ($pqxx8_build)"
+  PKG_CONFIG_PATH="$pqxx8_prefix/lib/pkgconfig" cmake -S . -B "$pqxx8_build" \
+    -DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 \
+    "-DCMAKE_CXX_FLAGS=-stdlib=libc++ -fexperimental-library" \
+    -DCMAKE_EXE_LINKER_FLAGS=-stdlib=libc++ -DCMAKE_SHARED_LINKER_FLAGS=-stdlib=libc++ \
+    -DDBTRACE_GTEST_SOURCE=/usr/src/googletest -DDBTRACE_BUILD_TESTS=ON -DDBTRACE_WERROR=ON \
+    -DDBTRACE_WITH_SOCI=OFF -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=OFF -DDBTRACE_WITH_OTLP=OFF \
+    "-DDBTRACE_TEST_PQXX_BUILDS=$root/build/deps/libpqxx-$pqxx8_version" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$pqxx8_build" -j"$(nproc)" \
+    --target pqxx_tests pqxx_attach_check pqxx_suite_preload dbtrace_cli
+  (cd "$pqxx8_build" && ctest --output-on-failure -j2 --timeout 600 \
+    -R '^((pqxx_test|libpq_test|postgres_store_test)[.]|pqxx_attach_check$|pqxx_suite/)')
 fi

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Linked with libpq ahead of dbtrace::pqxx (see tests/CMakeLists.txt): init
+// Linked so that libpq's calls do not reach dbtrace::pqxx (see
+// tests/CMakeLists.txt: libpq.so ahead of it, or libpq.a in the program): init
 // must say on stderr that libpqxx's statements will not be traced, and how to
-// fix the link; the test reads what it says.
+// fix the link; the tests read what it says.
 #include <libpq-fe.h>
 
 #include <cstdio>

@@ -501,6 +501,18 @@ TEST_F(libpq_test, a_pipeline_pairs_each_statement_with_its_results) {
   EXPECT_EQ(s[2].second["info"]["etype"], "PGRES_PIPELINE_ABORTED");
 }
 
+// libpq sends nothing for a null connection (libpqxx 8 calls PQexec(nullptr,
+// "ROLLBACK") when a transaction's connection is gone): nothing is recorded.
+TEST_F(libpq_test, a_call_on_no_connection_records_nothing) {
+  {
+    trace t;
+    EXPECT_EQ(PQexec(nullptr, "ROLLBACK"), nullptr);
+    EXPECT_EQ(PQexecParams(nullptr, "SELECT 1", 0, nullptr, nullptr, nullptr, nullptr, 0), nullptr);
+    EXPECT_EQ(PQsendQuery(nullptr, "SELECT 1"), 0);
+  }
+  EXPECT_TRUE(spans().empty());
+}
+
 TEST_F(pqxx_test, nothing_outside_a_trace_and_no_password) {
   {
     libpq_sent watch(*conn_);

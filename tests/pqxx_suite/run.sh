@@ -25,11 +25,12 @@ work=$(mktemp -d /tmp/dbtrace-pqxx-suite.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$(dirname "$runner")"  # the runner reads its data files from beside it
 
+mkdir "$work/protocol"  # one file per connection
 set +e
 "$runner" > "$work/plain.log" 2>&1
 plain_rc=$?
 LD_PRELOAD="$libdir/libdbtrace_pqxx.so $libdir/libpqxx_suite_preload.so" \
-  DBTRACE_SUITE_SPANS="$work/spans.jsonl" DBTRACE_SUITE_PROTOCOL="$work/protocol.txt" \
+  DBTRACE_SUITE_SPANS="$work/spans.jsonl" DBTRACE_SUITE_PROTOCOL="$work/protocol" \
   "$runner" > "$work/traced.log" 2>&1
 traced_rc=$?
 set -e
@@ -44,42 +45,47 @@ if [ "$traced_rc" -ne "$plain_rc" ] || ! diff <(summary "$work/plain.log") <(sum
   echo "pqxx_suite: libpqxx's suite ran differently traced (rc $plain_rc untraced, $traced_rc traced)"
   exit 1
 fi
-python3 - "$work/spans.jsonl" "$work/protocol.txt" "$(summary "$work/plain.log" | tail -1)" <<'PY'
-import collections, json, re, sys
+python3 - "$work/spans.jsonl" "$work/protocol" "$(summary "$work/plain.log" | tail -1)" <<'PY'
+import collections, json, os, re, sys
 spans = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 recorded = [e["info"]["db"]["statement"] for e in spans if e.get("name") == "db-start"]
 # libpq 14+ trace messages (F sent, B received; a text may span lines): a
 # Query is a statement; so is an Execute, of the statement its Bind named,
 # whose text its Parse gave; so is a Parse the server refused (a failed
-# prepare is a span of its own).
-sent, prepared, bound, parsing = [], {}, "", None
-text = open(sys.argv[2], errors="replace").read()
-for message in re.split(r"\n(?=[FB]\t\d+\t)", text):
-    m = re.match(r"([FB])\t\d+\t(\w+)\t? ?(.*)$", message, re.S)
-    if not m:
-        continue
-    side, kind, rest = m.groups()
-    rest = rest.rstrip("\n")
-    if side == "B":
-        if kind == "ErrorResponse" and parsing is not None:
-            sent.append(parsing)
-        if kind in ("ErrorResponse", "ParseComplete", "ReadyForQuery"):
-            parsing = None
-    elif kind == "Query":
-        sent.append(rest[1:-1] if rest.startswith('"') and rest.endswith('"') else rest)
-    elif kind == "Parse":
-        p = re.match(r'"([^"]*)" "(.*)" \d+( \d+)*$', rest, re.S)
-        if p:
-            prepared[p.group(1)] = p.group(2)
-            parsing = p.group(2)
-    elif kind == "Bind":
-        parsing = None  # a Parse followed by its Execute is that statement
-        b = re.match(r'"[^"]*" "([^"]*)"', rest)
-        bound = prepared.get(b.group(1), b.group(1)) if b else ""
-    elif kind == "Execute":
-        sent.append(bound)
+# prepare is a span of its own). One connection per file.
+def statements(text):
+    sent, prepared, bound, parsing = [], {}, "", None
+    for message in re.split(r"\n(?=[FB]\t\d+\t)", text):
+        m = re.match(r"([FB])\t\d+\t(\w+)\t? ?(.*)$", message, re.S)
+        if not m:
+            continue
+        side, kind, rest = m.groups()
+        rest = rest.rstrip("\n")
+        if side == "B":
+            if kind == "ErrorResponse" and parsing is not None:
+                sent.append(parsing)
+            if kind in ("ErrorResponse", "ParseComplete", "ReadyForQuery"):
+                parsing = None
+        elif kind == "Query":
+            sent.append(rest[1:-1] if rest.startswith('"') and rest.endswith('"') else rest)
+        elif kind == "Parse":
+            p = re.match(r'"([^"]*)" "(.*)" \d+( \d+)*$', rest, re.S)
+            if p:
+                prepared[p.group(1)] = p.group(2)
+                parsing = p.group(2)
+        elif kind == "Bind":
+            parsing = None  # a Parse followed by its Execute is that statement
+            b = re.match(r'"[^"]*" "([^"]*)"', rest)
+            bound = prepared.get(b.group(1), b.group(1)) if b else ""
+        elif kind == "Execute":
+            sent.append(bound)
+    return sent
+sent = []
+for name in sorted(os.listdir(sys.argv[2])):
+    sent += statements(open(os.path.join(sys.argv[2], name), errors="replace").read())
 print(f"pqxx_suite: {sys.argv[3]}; libpq sent {len(sent)} statements, dbtrace recorded {len(recorded)} spans")
-if not sent or len(recorded) != len(sent):
+# The same statements, as many times each (threads interleave their order).
+if not sent or collections.Counter(recorded) != collections.Counter(sent):
     only_recorded = collections.Counter(recorded) - collections.Counter(sent)
     only_sent = collections.Counter(sent) - collections.Counter(recorded)
     for text, n in list(only_recorded.items())[:10]:

@@ -42,13 +42,13 @@ struct pipeline::shared {
   std::condition_variable wake;     // the exporter waits here
   std::condition_variable settled;  // flush() waits here
   bool stopping = false;
-  int flush_waiters = 0;            // flush() calls waiting now
-  std::uint64_t flush_calls = 0;    // flush() calls so far: each cuts an unreachable store's backoff
-  std::uint64_t unreachable = 0;    // write attempts that found the store unreachable
+  int flush_waiters = 0;          // flush() calls waiting now
+  std::uint64_t flush_calls = 0;  // flush() calls so far: each cuts an unreachable store's backoff
+  std::uint64_t unreachable = 0;  // write attempts that found the store unreachable
   bool gave_up = false;  // shutdown found the store unreachable: the rest is dropped (exporter's)
   std::chrono::steady_clock::time_point deadline{};
-  bool store_failing = false;             // between a failed write and the next good one
-  bool failure_said = false;              // this outage's "cannot write" line was printed
+  bool store_failing = false;  // between a failed write and the next good one
+  bool failure_said = false;   // this outage's "cannot write" line was printed
   std::chrono::steady_clock::time_point failure_said_at{};  // the last such line
   bool refusal_reported = false;          // a store refusing part of a batch: said once
   std::atomic<std::uint64_t> flushed{0};  // records settled (written durably or dropped)
@@ -262,8 +262,8 @@ std::size_t footprint(const record_extra& x) noexcept {
 
 // `queued`: records queued and not yet settled, all threads together.
 bool enqueue(record_queue& q, const record& r, std::int64_t queued) noexcept {
-  if (t_hot.producer_queue != &q) [[unlikely]]
-    bind_producer(q);
+  // (__builtin_expect: [[unlikely]] is C++20.)
+  if (__builtin_expect(t_hot.producer_queue != &q, 0)) bind_producer(q);
   // try_enqueue never allocates: the token's producer takes blocks from those
   // allocated at init or freed since, and falls back when there are none.
   return (queued < token_path_records && t_hot.producer_token &&
@@ -281,10 +281,10 @@ bool enqueue(record_queue& q, const record& r, std::int64_t queued) noexcept {
                                 stats_.settled.load(std::memory_order_relaxed));
   std::int64_t bytes = 0;
   bool fits = queued < static_cast<std::int64_t>(capacity_);
-  if (r.extra && fits) [[unlikely]] {  // texts not interned, params, errors, span info
+  if (__builtin_expect(r.extra && fits, 0)) {  // texts not interned, params, errors, span info
     bytes = static_cast<std::int64_t>(r.extra->bytes = footprint(*r.extra));
-    fits = stats_.extra_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes <=
-           capacity_bytes_;
+    fits =
+        stats_.extra_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes <= capacity_bytes_;
   }
   if (fits && enqueue(queue_, r, queued)) {
     (r.kind == record_kind::sql ? stats_.enqueued_sql : stats_.enqueued_other)

@@ -101,8 +101,11 @@ target_ref target_of(const PGconn* conn) noexcept {
   }
 }
 
-// The state of `conn`, made on first use; null if memory ran out.
+// The state of `conn`, made on first use; null if memory ran out, and for a
+// null connection, to which libpq sends nothing (libpqxx 8 calls PQexec(nullptr,
+// "ROLLBACK") for a transaction whose connection is gone).
 connection_state* state_of(const PGconn* conn) noexcept {
+  if (!conn) return nullptr;
   try {
     std::lock_guard<std::mutex> lock(g_connections_mutex);
     if (!g_connections)
@@ -329,9 +332,13 @@ void check_attached() noexcept {
         "traced: link libpq dynamically (-lpq, not libpq.a)";
   } else if (known && seen.dli_fbase != ours.dli_fbase) {
     if (seen.dli_fname) where = seen.dli_fname;
-    problem =
-        "libpq's calls resolve to libpq before dbtrace: link dbtrace::pqxx "
-        "(-ldbtrace_pqxx) before libpq on the link line, or leave -lpq out";
+    const auto slash = where.rfind('/');
+    const bool shared_libpq =
+        where.compare(slash == std::string::npos ? 0 : slash + 1, 8, "libpq.so") == 0;
+    problem = shared_libpq ? "libpq's calls resolve to libpq before dbtrace: link dbtrace::pqxx "
+                             "(-ldbtrace_pqxx) before libpq on the link line, or leave -lpq out"
+                           : "libpq is linked statically into another object: link libpq "
+                             "dynamically (-lpq, not libpq.a)";
   }
   if (!problem || said.exchange(true)) return;
   std::fprintf(stderr, "dbtrace: libpqxx statements will not be traced: %s%s%s\n", problem,
