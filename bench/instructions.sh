@@ -10,7 +10,9 @@
 # on in-memory SQLite, traces of 20) runs twice, with N1 and N2 statements;
 # (count(N2) - count(N1)) / (N2 - N1) is the cost of one statement with set-up
 # and tear-down cancelled out, and the raw run's is subtracted from the
-# traced one's.
+# traced one's. Then the libpqxx shim's (bench/instructions_libpq.cpp: a
+# PQexecPrepared SELECT by id on PostgreSQL over loopback, the client counted),
+# against libpq without dbtrace.
 #
 #   bench/instructions.sh [build-dir]          Redis, PostgreSQL and an OTLP receiver started on loopback
 set -euo pipefail
@@ -23,8 +25,8 @@ build=${1:-build/bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBTRACE_BUILD_BENCH=ON -DDBTRACE_BUILD_TESTS=OFF \
   -DDBTRACE_WITH_SOCI=ON -DDBTRACE_WITH_PQXX=ON -DDBTRACE_WITH_REDIS=ON -DDBTRACE_WITH_OTLP=ON >/dev/null
 with_progress "instructions.sh: building bench_instructions (Release)" "$build/instructions-build.log" \
-  cmake --build "$build" -j"$(nproc)" --target bench_instructions
-program=$build/bench/bench_instructions
+  cmake --build "$build" -j"$(nproc)" --target bench_instructions bench_instructions_libpq \
+  bench_instructions_libpq_raw
 
 out=$(mktemp -d /tmp/dbtrace-instructions.XXXXXX)
 chmod 755 "$out"
@@ -43,21 +45,22 @@ receiver_pid=$!
 
 n1=20000
 n2=60000
-# Instructions of one run: "<application thread> <whole process>".
+# Instructions of one run of a program (its arguments follow): "<application
+# thread> <whole process>".
 count() {
-  local store=$1 n=$2 dir
+  local dir
   dir=$(mktemp -d "$out/run.XXXXXX")
   valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$dir/cg" \
-    "$program" "$store" "$n" >"$dir/program.log" 2>"$dir/valgrind.log" ||
-    { cat "$dir/program.log" "$dir/valgrind.log" >&2; echo "instructions.sh: $store failed" >&2; exit 1; }
+    "$@" >"$dir/program.log" 2>"$dir/valgrind.log" ||
+    { cat "$dir/program.log" "$dir/valgrind.log" >&2; echo "instructions.sh: $* failed" >&2; exit 1; }
   # One file per thread (cg-01 is the main thread), each with its "totals:" line.
   awk '/^totals:/ { if (FILENAME ~ /-01$/) app = $2; all += $2 } END { print app, all }' "$dir"/cg-*
 }
 
 echo "Instructions per statement (callgrind; N = $n1 and $n2 statements, the difference)"
 printf '%-28s %14s %14s %14s %14s\n' store "app thread" "app added" "whole process" "whole added"
-read -r raw_app1 raw_all1 < <(count raw $n1)
-read -r raw_app2 raw_all2 < <(count raw $n2)
+read -r raw_app1 raw_all1 < <(count $build/bench/bench_instructions raw $n1)
+read -r raw_app2 raw_all2 < <(count $build/bench/bench_instructions raw $n2)
 raw_app=$(( (raw_app2 - raw_app1) / (n2 - n1) ))
 raw_all=$(( (raw_all2 - raw_all1) / (n2 - n1) ))
 printf '%-28s %14s %14s %14s %14s\n' "raw SOCI (no tracing)" "$raw_app" "" "$raw_all" ""
@@ -66,8 +69,8 @@ for entry in "embedded sqlite:///$out/traces.db 1500" "jsonl file://$out/traces.
   "postgres postgresql://app:app-secret@127.0.0.1:$pg_port/app 2000" \
   "otlp otlp://127.0.0.1:$otlp_port -"; do
   read -r name store budget <<<"$entry"
-  read -r app1 all1 < <(count "$store" $n1)
-  read -r app2 all2 < <(count "$store" $n2)
+  read -r app1 all1 < <(count $build/bench/bench_instructions "$store" $n1)
+  read -r app2 all2 < <(count $build/bench/bench_instructions "$store" $n2)
   app=$(( (app2 - app1) / (n2 - n1) ))
   all=$(( (all2 - all1) / (n2 - n1) ))
   app_added=$((app - raw_app))
@@ -77,3 +80,25 @@ for entry in "embedded sqlite:///$out/traces.db 1500" "jsonl file://$out/traces.
   printf '%-28s %14s %+14d %14s %+14d   %s\n' "$name" "$app" "$app_added" "$all" "$all_added" "$verdict"
 done
 echo "(budgets from issue 26: application thread <= 200 added; whole process <= 1,500 on the embedded store, <= 2,000 on JSON lines, Redis and PostgreSQL)"
+
+# libpq through the libpqxx shim: fewer statements (each is a round trip).
+m1=4000
+m2=12000
+pg="host=127.0.0.1 port=$pg_port dbname=app user=app password=app-secret"
+echo
+echo "libpq, PQexecPrepared on PostgreSQL over loopback (the client; N = $m1 and $m2)"
+printf '%-28s %14s %14s %14s %14s\n' "" "app thread" "app added" "whole process" "whole added"
+read -r a1 w1 < <(count $build/bench/bench_instructions_libpq_raw raw "$pg" $m1)
+read -r a2 w2 < <(count $build/bench/bench_instructions_libpq_raw raw "$pg" $m2)
+pq_app=$(( (a2 - a1) / (m2 - m1) ))
+pq_all=$(( (w2 - w1) / (m2 - m1) ))
+printf '%-28s %14s %14s %14s %14s\n' "raw libpq (no dbtrace)" "$pq_app" "" "$pq_all" ""
+for entry in "linked, tracing off|raw" "outside a trace (jsonl)|untraced:file://$out/libpq-off.jsonl" \
+  "embedded|sqlite:///$out/libpq.db" "jsonl|file://$out/libpq.jsonl"; do
+  IFS='|' read -r name store <<<"$entry"
+  read -r a1 w1 < <(count $build/bench/bench_instructions_libpq "$store" "$pg" $m1)
+  read -r a2 w2 < <(count $build/bench/bench_instructions_libpq "$store" "$pg" $m2)
+  app=$(( (a2 - a1) / (m2 - m1) ))
+  all=$(( (w2 - w1) / (m2 - m1) ))
+  printf '%-28s %14s %+14d %14s %+14d\n' "$name" "$app" "$((app - pq_app))" "$all" "$((all - pq_all))"
+done

@@ -501,6 +501,52 @@ TEST_F(libpq_test, a_pipeline_pairs_each_statement_with_its_results) {
   EXPECT_EQ(s[2].second["info"]["etype"], "PGRES_PIPELINE_ABORTED");
 }
 
+// PQexec discards the results of an earlier asynchronous statement the
+// application did not read (libpq allows it): that statement keeps its own
+// results, and the statements after it theirs.
+TEST_F(libpq_test, a_statement_whose_results_were_left_unread_keeps_its_own) {
+  std::vector<std::string> sent;
+  {
+    libpq_sent watch(raw_);
+    trace t;
+    ASSERT_EQ(PQsendQuery(raw_, ("SELECT id FROM " + table_).c_str()), 1);
+    PQclear(PQexec(raw_, ("SELECT id FROM " + table_ + " WHERE id > 3").c_str()));
+    ASSERT_EQ(PQsendQuery(raw_, ("SELECT id FROM " + table_ + " WHERE id > 4").c_str()), 1);
+    EXPECT_EQ(drain(), std::vector<ExecStatusType>{PGRES_TUPLES_OK});
+    sent = watch.statements();
+  }
+  const auto s = spans();
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(statements(), sent);
+  EXPECT_EQ(rows(s[0]), 5);
+  EXPECT_EQ(rows(s[1]), 2);
+  EXPECT_EQ(rows(s[2]), 1);
+}
+
+// Executions of prepared statements show each one's own SQL, also alternating
+// and after a name is prepared again with other SQL.
+TEST_F(libpq_test, each_execution_of_a_prepared_statement_shows_its_sql) {
+  const std::string a = "SELECT id FROM " + table_ + " WHERE id = $1",
+                    b = "SELECT name FROM " + table_ + " WHERE id = $1",
+                    a2 = "SELECT id, name FROM " + table_ + " WHERE id = $1";
+  const char* values[] = {"1"};
+  const auto run = [&](const char* name) {
+    PQclear(PQexecPrepared(raw_, name, 1, values, nullptr, nullptr, 0));
+  };
+  {
+    trace t;
+    PQclear(PQprepare(raw_, "a", a.c_str(), 1, nullptr));
+    PQclear(PQprepare(raw_, "b", b.c_str(), 1, nullptr));
+    run("a");
+    run("b");
+    run("a");
+    PQclear(PQexec(raw_, "DEALLOCATE a"));
+    PQclear(PQprepare(raw_, "a", a2.c_str(), 1, nullptr));
+    run("a");
+  }
+  EXPECT_EQ(statements(), (std::vector<std::string>{a, b, a, "DEALLOCATE a", a2}));
+}
+
 // libpq sends nothing for a null connection (libpqxx 8 calls PQexec(nullptr,
 // "ROLLBACK") when a transaction's connection is gone): nothing is recorded.
 TEST_F(libpq_test, a_call_on_no_connection_records_nothing) {

@@ -53,6 +53,14 @@ bool outermost() noexcept {
   return t_in_libpq == 0 && dbtrace::detail::t_driver_calls == 0;
 }
 
+// A call not traced: libpq's calls to its own functions inside it (PQexec
+// sends with PQsendQuery and reads with PQgetResult) are not looked at either.
+template <typename Real, typename... Args>
+auto passed_through(Real real, Args... args) {
+  in_libpq inside;
+  return real(args...);
+}
+
 struct prepared_statement {
   std::string sql;
   statement_ref interned;  // empty when tracing was off or the table full: sql is copied
@@ -73,6 +81,9 @@ struct pending_statement {
 struct connection_state {
   target_ref target;
   std::unordered_map<std::string, prepared_statement> prepared;
+  // The statement executed last, by name: a loop executing one looks nothing up.
+  std::string last_name;
+  const prepared_statement* last = nullptr;
   std::deque<pending_statement> pending;
 };
 
@@ -81,6 +92,15 @@ std::mutex g_connections_mutex;
 std::unordered_map<const PGconn*, std::unique_ptr<connection_state>>* g_connections;
 // Statements pending on all connections: PQgetResult looks nothing up while none are.
 std::atomic<long> g_pending{0};
+// Each thread's last connection looked up, valid while no connection's state
+// has been freed since (a new PGconn may have the address of a freed one).
+std::atomic<std::uint64_t> g_states_freed{0};
+struct last_connection {
+  const PGconn* conn;
+  connection_state* state;
+  std::uint64_t states_freed;
+};
+__thread last_connection t_last __attribute__((tls_model("initial-exec")));
 
 std::string or_empty(const char* s) {
   return s ? s : "";
@@ -106,6 +126,8 @@ target_ref target_of(const PGconn* conn) noexcept {
 // "ROLLBACK") for a transaction whose connection is gone).
 connection_state* state_of(const PGconn* conn) noexcept {
   if (!conn) return nullptr;
+  if (t_last.conn == conn && t_last.states_freed == g_states_freed.load(std::memory_order_acquire))
+    return t_last.state;
   try {
     std::lock_guard<std::mutex> lock(g_connections_mutex);
     if (!g_connections)
@@ -115,6 +137,7 @@ connection_state* state_of(const PGconn* conn) noexcept {
       s = std::make_unique<connection_state>();
       s->target = target_of(conn);
     }
+    t_last = {conn, s.get(), g_states_freed.load(std::memory_order_relaxed)};
     return s.get();
   } catch (...) {
     dbtrace::detail::count_lost_detail("a connection's statements");
@@ -141,9 +164,11 @@ void forget(const PGconn* conn, bool closing) noexcept {
     if (closing) {
       gone = std::move(it->second);
       g_connections->erase(it);
+      g_states_freed.fetch_add(1, std::memory_order_release);
     } else {
       it->second->pending.clear();
       it->second->prepared.clear();
+      it->second->last = nullptr;
     }
   }
 }
@@ -154,6 +179,26 @@ void drop_answered(connection_state& c) noexcept {
   while (!c.pending.empty() && c.pending.front().answered) {
     c.pending.pop_front();
     g_pending.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+bool copying(ExecStatusType s) noexcept;
+
+// libpq's synchronous calls first discard what an earlier asynchronous
+// statement left unread (libpq allows it), out of dbtrace's sight: read here
+// first, through PQgetResult below, it ends that statement's span, and the
+// statements after it are paired with their own results.
+void read_unread_results(PGconn* conn) noexcept {
+  if (g_pending.load(std::memory_order_relaxed) == 0 || !conn ||
+      PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+    return;
+  const connection_state* c = known_state(conn);
+  while (c && !c->pending.empty()) {
+    PGresult* r = PQgetResult(conn);  // a null result ends the oldest pending statement
+    if (!r) continue;
+    const ExecStatusType s = PQresultStatus(r);
+    PQclear(r);
+    if (copying(s)) return;  // libpq's own call deals with a COPY left open
   }
 }
 
@@ -250,11 +295,15 @@ struct text_statement {
 sql_span prepared_span(connection_state& c, const char* name) noexcept {
   const std::string_view shown = name ? name : "";
   try {
-    const auto it = c.prepared.find(std::string(shown));
-    if (it != c.prepared.end()) {
-      if (it->second.interned) return sql_span(c.target, it->second.interned);
-      return sql_span(c.target, std::string_view(it->second.sql));
+    if (!c.last || c.last_name != shown) {
+      const auto it = c.prepared.find(std::string(shown));
+      if (it == c.prepared.end())
+        return sql_span(c.target, shown);  // prepared before tracing was on
+      c.last_name = shown;
+      c.last = &it->second;  // (an unordered_map's elements stay where they are)
     }
+    if (c.last->interned) return sql_span(c.target, c.last->interned);
+    return sql_span(c.target, std::string_view(c.last->sql));
   } catch (...) {
     dbtrace::detail::count_lost_detail("a prepared statement's text");
   }
@@ -354,14 +403,19 @@ using namespace dbtrace::pqxx::detail;
 using dbtrace::sql_span;
 namespace dbtrace_pq = dbtrace::pqxx::detail;
 
+// Each call goes straight on to libpq's while SQL tracing is off (a tail call:
+// the cost of linking dbtrace::pqxx with tracing off). Otherwise libpq's own
+// calls inside a call not traced pass through unlooked at (passed_through).
 extern "C" {
 
 PGresult* PQexec(PGconn* conn, const char* query) {
   DBTRACE_REAL(PQexec);
   if (!real_PQexec) return nullptr;
-  if (!dbtrace::sql_recording() || !outermost()) return real_PQexec(conn, query);
+  if (!dbtrace::sql_tracing_enabled()) return real_PQexec(conn, query);
+  if (outermost()) read_unread_results(conn);
+  if (!outermost() || !dbtrace::sql_recording()) return passed_through(real_PQexec, conn, query);
   connection_state* c = state_of(conn);
-  if (!c) return real_PQexec(conn, query);
+  if (!c) return passed_through(real_PQexec, conn, query);
   drop_answered(*c);
   text_statement st(c->target, query);
   PGresult* r;
@@ -378,11 +432,16 @@ PGresult* PQexecParams(PGconn* conn, const char* command, int n, const Oid* type
                        int result_format) {
   DBTRACE_REAL(PQexecParams);
   if (!real_PQexecParams) return nullptr;
-  if (!dbtrace::sql_recording() || !outermost())
+  if (!dbtrace::sql_tracing_enabled())
     return real_PQexecParams(conn, command, n, types, values, lengths, formats, result_format);
+  if (outermost()) read_unread_results(conn);
+  if (!outermost() || !dbtrace::sql_recording())
+    return passed_through(real_PQexecParams, conn, command, n, types, values, lengths, formats,
+                          result_format);
   connection_state* c = state_of(conn);
   if (!c)
-    return real_PQexecParams(conn, command, n, types, values, lengths, formats, result_format);
+    return passed_through(real_PQexecParams, conn, command, n, types, values, lengths, formats,
+                          result_format);
   drop_answered(*c);
   text_statement st(c->target, command);
   dbtrace_pq::record_params(st.span, n, values, lengths, formats);
@@ -399,10 +458,12 @@ PGresult* PQexecParams(PGconn* conn, const char* command, int n, const Oid* type
 PGresult* PQprepare(PGconn* conn, const char* name, const char* query, int n, const Oid* types) {
   DBTRACE_REAL(PQprepare);
   if (!real_PQprepare) return nullptr;
-  if (!dbtrace::sql_tracing_enabled() || !outermost())
-    return real_PQprepare(conn, name, query, n, types);
+  if (!dbtrace::sql_tracing_enabled()) return real_PQprepare(conn, name, query, n, types);
+  if (outermost()) read_unread_results(conn);
+  if (!outermost() || !dbtrace::sql_tracing_enabled())
+    return passed_through(real_PQprepare, conn, name, query, n, types);
   connection_state* c = state_of(conn);
-  if (!c) return real_PQprepare(conn, name, query, n, types);
+  if (!c) return passed_through(real_PQprepare, conn, name, query, n, types);
   drop_answered(*c);
   remember_prepared(*c, name, query);
   const bool recording = dbtrace::sql_recording();
@@ -421,10 +482,16 @@ PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* cons
                          const int* lengths, const int* formats, int result_format) {
   DBTRACE_REAL(PQexecPrepared);
   if (!real_PQexecPrepared) return nullptr;
-  if (!dbtrace::sql_recording() || !outermost())
+  if (!dbtrace::sql_tracing_enabled())
     return real_PQexecPrepared(conn, name, n, values, lengths, formats, result_format);
+  if (outermost()) read_unread_results(conn);
+  if (!outermost() || !dbtrace::sql_recording())
+    return passed_through(real_PQexecPrepared, conn, name, n, values, lengths, formats,
+                          result_format);
   connection_state* c = state_of(conn);
-  if (!c) return real_PQexecPrepared(conn, name, n, values, lengths, formats, result_format);
+  if (!c)
+    return passed_through(real_PQexecPrepared, conn, name, n, values, lengths, formats,
+                          result_format);
   drop_answered(*c);
   sql_span span = prepared_span(*c, name);
   dbtrace_pq::record_params(span, n, values, lengths, formats);
@@ -440,9 +507,11 @@ PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* cons
 int PQsendQuery(PGconn* conn, const char* query) {
   DBTRACE_REAL(PQsendQuery);
   if (!real_PQsendQuery) return 0;
-  if (!dbtrace::sql_tracing_enabled() || !outermost()) return real_PQsendQuery(conn, query);
+  if (!dbtrace::sql_tracing_enabled()) return real_PQsendQuery(conn, query);
+  if (!outermost() || !dbtrace::sql_tracing_enabled())
+    return passed_through(real_PQsendQuery, conn, query);
   connection_state* c = state_of(conn);
-  if (!c) return real_PQsendQuery(conn, query);
+  if (!c) return passed_through(real_PQsendQuery, conn, query);
   drop_answered(*c);
   std::optional<text_statement> st;
   if (dbtrace::sql_recording()) st.emplace(c->target, query);
@@ -460,11 +529,15 @@ int PQsendQueryParams(PGconn* conn, const char* command, int n, const Oid* types
                       int result_format) {
   DBTRACE_REAL(PQsendQueryParams);
   if (!real_PQsendQueryParams) return 0;
-  if (!dbtrace::sql_tracing_enabled() || !outermost())
+  if (!dbtrace::sql_tracing_enabled())
     return real_PQsendQueryParams(conn, command, n, types, values, lengths, formats, result_format);
+  if (!outermost() || !dbtrace::sql_tracing_enabled())
+    return passed_through(real_PQsendQueryParams, conn, command, n, types, values, lengths, formats,
+                          result_format);
   connection_state* c = state_of(conn);
   if (!c)
-    return real_PQsendQueryParams(conn, command, n, types, values, lengths, formats, result_format);
+    return passed_through(real_PQsendQueryParams, conn, command, n, types, values, lengths, formats,
+                          result_format);
   drop_answered(*c);
   std::optional<text_statement> st;
   if (dbtrace::sql_recording()) {
@@ -484,10 +557,11 @@ int PQsendQueryParams(PGconn* conn, const char* command, int n, const Oid* types
 int PQsendPrepare(PGconn* conn, const char* name, const char* query, int n, const Oid* types) {
   DBTRACE_REAL(PQsendPrepare);
   if (!real_PQsendPrepare) return 0;
-  if (!dbtrace::sql_tracing_enabled() || !outermost())
-    return real_PQsendPrepare(conn, name, query, n, types);
+  if (!dbtrace::sql_tracing_enabled()) return real_PQsendPrepare(conn, name, query, n, types);
+  if (!outermost() || !dbtrace::sql_tracing_enabled())
+    return passed_through(real_PQsendPrepare, conn, name, query, n, types);
   connection_state* c = state_of(conn);
-  if (!c) return real_PQsendPrepare(conn, name, query, n, types);
+  if (!c) return passed_through(real_PQsendPrepare, conn, name, query, n, types);
   drop_answered(*c);
   const prepared_statement* p = remember_prepared(*c, name, query);
   const std::int64_t began = dbtrace::sql_recording() ? dbtrace::sql_span::clock() : 0;
@@ -504,10 +578,15 @@ int PQsendQueryPrepared(PGconn* conn, const char* name, int n, const char* const
                         const int* lengths, const int* formats, int result_format) {
   DBTRACE_REAL(PQsendQueryPrepared);
   if (!real_PQsendQueryPrepared) return 0;
-  if (!dbtrace::sql_tracing_enabled() || !outermost())
+  if (!dbtrace::sql_tracing_enabled())
     return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
+  if (!outermost() || !dbtrace::sql_tracing_enabled())
+    return passed_through(real_PQsendQueryPrepared, conn, name, n, values, lengths, formats,
+                          result_format);
   connection_state* c = state_of(conn);
-  if (!c) return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
+  if (!c)
+    return passed_through(real_PQsendQueryPrepared, conn, name, n, values, lengths, formats,
+                          result_format);
   drop_answered(*c);
   std::optional<sql_span> span;
   if (dbtrace::sql_recording()) {
