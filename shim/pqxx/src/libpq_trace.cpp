@@ -460,8 +460,7 @@ PGresult* PQprepare(PGconn* conn, const char* name, const char* query, int n, co
   if (!real_PQprepare) return nullptr;
   if (!dbtrace::sql_tracing_enabled()) return real_PQprepare(conn, name, query, n, types);
   if (outermost()) read_unread_results(conn);
-  if (!outermost() || !dbtrace::sql_tracing_enabled())
-    return passed_through(real_PQprepare, conn, name, query, n, types);
+  if (!outermost()) return passed_through(real_PQprepare, conn, name, query, n, types);
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQprepare, conn, name, query, n, types);
   drop_answered(*c);
@@ -508,8 +507,7 @@ int PQsendQuery(PGconn* conn, const char* query) {
   DBTRACE_REAL(PQsendQuery);
   if (!real_PQsendQuery) return 0;
   if (!dbtrace::sql_tracing_enabled()) return real_PQsendQuery(conn, query);
-  if (!outermost() || !dbtrace::sql_tracing_enabled())
-    return passed_through(real_PQsendQuery, conn, query);
+  if (!outermost()) return passed_through(real_PQsendQuery, conn, query);
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQsendQuery, conn, query);
   drop_answered(*c);
@@ -531,7 +529,7 @@ int PQsendQueryParams(PGconn* conn, const char* command, int n, const Oid* types
   if (!real_PQsendQueryParams) return 0;
   if (!dbtrace::sql_tracing_enabled())
     return real_PQsendQueryParams(conn, command, n, types, values, lengths, formats, result_format);
-  if (!outermost() || !dbtrace::sql_tracing_enabled())
+  if (!outermost())
     return passed_through(real_PQsendQueryParams, conn, command, n, types, values, lengths, formats,
                           result_format);
   connection_state* c = state_of(conn);
@@ -558,8 +556,7 @@ int PQsendPrepare(PGconn* conn, const char* name, const char* query, int n, cons
   DBTRACE_REAL(PQsendPrepare);
   if (!real_PQsendPrepare) return 0;
   if (!dbtrace::sql_tracing_enabled()) return real_PQsendPrepare(conn, name, query, n, types);
-  if (!outermost() || !dbtrace::sql_tracing_enabled())
-    return passed_through(real_PQsendPrepare, conn, name, query, n, types);
+  if (!outermost()) return passed_through(real_PQsendPrepare, conn, name, query, n, types);
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQsendPrepare, conn, name, query, n, types);
   drop_answered(*c);
@@ -580,7 +577,7 @@ int PQsendQueryPrepared(PGconn* conn, const char* name, int n, const char* const
   if (!real_PQsendQueryPrepared) return 0;
   if (!dbtrace::sql_tracing_enabled())
     return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
-  if (!outermost() || !dbtrace::sql_tracing_enabled())
+  if (!outermost())
     return passed_through(real_PQsendQueryPrepared, conn, name, n, values, lengths, formats,
                           result_format);
   connection_state* c = state_of(conn);
