@@ -386,7 +386,7 @@ TEST(span_block, every_field_reads_back_alike_in_cpp_and_through_the_spans_view)
     s.source = source;
     return s;
   };
-  std::vector<block_span> spans(4);
+  std::vector<block_span> spans(6);
   spans[0] = span(7, INT64_MIN, INT64_MAX, 1795660451859209252, 93154, 1);
   spans[0].statement = 3;
   spans[0].target = 1;
@@ -403,6 +403,14 @@ TEST(span_block, every_field_reads_back_alike_in_cpp_and_through_the_spans_view)
   spans[2].error = 2;
   spans[3] = span(9, 42, 43, 1795660451859209252, 5, 1);
   spans[3].name = "bad \xff utf-8";  // written as U+FFFD
+  // Numbers at the edges of the writer's 2-, 4-, 8- and 16-digit chunks; two
+  // spans with one parent (its digits written once), the second negative.
+  spans[4] =
+      span(10000, 99999999, -100000000, 1795660451859209252 + 99999999, 9999999999999999, 100);
+  spans[4].statement = 10000000000000000;
+  spans[4].rows = 9999;
+  spans[5] = span(1000000000000000000, 100000000, -100000000, 1795660451859209252, 10, 99);
+  spans[5].target = 1000000;
 
   drivers::sqlite_blocks::block_writer w;
   w.clear();
@@ -453,7 +461,7 @@ TEST(span_block, every_field_reads_back_alike_in_cpp_and_through_the_spans_view)
   ASSERT_EQ(sqlite3_exec(db, ddl.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
       << sqlite3_errmsg(db);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO span_blocks VALUES (5, 4, ?, ?)", -1, &st, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO span_blocks VALUES (5, 6, ?, ?)", -1, &st, nullptr),
             SQLITE_OK);
   sqlite3_bind_int64(st, 1, start_ns);
   sqlite3_bind_text(st, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);

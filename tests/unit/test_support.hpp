@@ -94,7 +94,8 @@ inline std::string read_file(const std::string& path) {
 // What a user reads: README.md, then the manual's pages (docs/*.md) by name.
 inline std::string user_documentation() {
   std::vector<std::string> pages;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(DBTRACE_SOURCE_DIR) + "/docs"))
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(DBTRACE_SOURCE_DIR) + "/docs"))
     if (entry.path().extension() == ".md") pages.push_back(entry.path().string());
   std::sort(pages.begin(), pages.end());
   std::string text = read_file(std::string(DBTRACE_SOURCE_DIR) + "/README.md");
@@ -254,7 +255,7 @@ class recorder_test : public ::testing::Test {
     EXPECT_TRUE(dbtrace::flush());
     std::vector<nlohmann::json> out;
     for (const auto& e : drivers::memory_events(store_))
-      out.push_back(nlohmann::json::parse(event_json(e)));
+      out.push_back(nlohmann::json::parse(e.json));
     return out;
   }
 

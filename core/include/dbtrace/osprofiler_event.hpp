@@ -14,30 +14,40 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dbtrace/detail/text_buffer.hpp"
 #include "dbtrace/driver.hpp"
 
 namespace dbtrace {
 
-// One OSProfiler event, with its columns split out and `info` pre-rendered.
-struct event {
-  std::string name;  // "db-start", "db-stop", "rpc-start", ...
-  std::string base_id;
-  std::string trace_id;
-  std::string parent_id;
-  std::string timestamp;  // naive UTC, %Y-%m-%dT%H:%M:%S.%f
-  std::string project;
-  std::string service;
-  std::string host;
-  std::string info_json;  // the JSON text of the `info` object
-  bool error = false;     // a stop event that carries an etype
+// One OSProfiler event of a formatted batch: its whole JSON text and the
+// parts stores keep in columns, all views into the formatter's buffers that
+// last until its next format().
+struct event_text {
+  std::string_view json;  // the event as OSProfiler writes it (key order name, base_id,
+                          // trace_id, parent_id, timestamp, info, project, service;
+                          // Python json.dumps spacing)
+  std::string_view name;  // "db-start", "db-stop", "rpc-start", ...: valid UTF-8, unescaped
+  std::string_view base_id, trace_id, parent_id;
+  std::string_view timestamp;  // naive UTC, %Y-%m-%dT%H:%M:%S.%f
+  std::string_view info;       // the JSON text of the `info` object
+  bool error = false;          // a stop event that carries an etype
 };
 
-// The whole event as OSProfiler writes it (key order name, base_id, trace_id,
-// parent_id, timestamp, info, project, service; Python json.dumps spacing).
-std::string event_json(const event& e);
-void append_event_json(std::string& out, const event& e);
-// What SQL stores keep in their `data` column: the event without its columns.
-std::string event_payload_json(const event& e);
+// An event_text kept beyond the batch (the memory store's).
+struct event {
+  event() = default;
+  explicit event(const event_text& e)
+      : json(e.json),
+        name(e.name),
+        base_id(e.base_id),
+        trace_id(e.trace_id),
+        parent_id(e.parent_id),
+        timestamp(e.timestamp),
+        info_json(e.info),
+        error(e.error) {}
+  std::string json, name, base_id, trace_id, parent_id, timestamp, info_json;
+  bool error = false;
+};
 
 // A stored event from its whole OSProfiler JSON (the stores that keep events
 // whole: Redis, JSON lines); `host` comes from info.host, as OSProfiler reads it.
@@ -63,44 +73,64 @@ struct timestamp_cache {
   char prefix[20] = {};
 };
 
-// Turns span views into OSProfiler events, reusing the buffers of `out`.
+// Turns span views into OSProfiler events: a span is none, one or two events
+// by its phase. Each event is written once, straight into one buffer, from
+// fragments rendered once (a trace's ids, a statement's db-start info, the
+// project/service tail), so that a span costs its exporter a few copies.
 class osprofiler_formatter {
  public:
   osprofiler_formatter(std::string project, std::string service, std::string host);
 
-  // Appends the events of `v` (none, one or two, by its phase) to
-  // out[used...]; returns how many.
-  std::size_t add(const span_view& v, std::vector<event>& out, std::size_t& used);
+  // The events of `batch`, in order; they last until the next call.
+  const std::vector<event_text>& format(const std::vector<span_view>& batch);
+  // The same events as JSON lines: each event's text and a newline.
+  std::string_view lines() const noexcept { return text_.view(); }
 
  private:
   // An id's text, formatted again only when the id changes: a trace's
   // base_id and parent come span after span, a span's id in both its events.
   class uuid_cache {
    public:
-    void put(const detail::id128& id, std::string& out);
+    std::string_view text(const detail::id128& id) noexcept;
 
    private:
     detail::id128 id_{};
     char text_[36] = {};
     bool set_ = false;
   };
-  event& next(std::vector<event>& out, std::size_t& used);
-  void fill(event& e, const span_view& v, std::string_view suffix, std::int64_t ns);
-  void sql_start_info(std::string& info, const span_view& v);
+  // Where an event's parts are in text_ (and names_), until the batch is done
+  // and text_ stops moving.
+  struct placed {
+    std::size_t begin, ids, info, info_end, end;
+    std::size_t name, name_size;  // in names_, or a static text (name_static)
+    const char* name_static;
+    bool error;
+  };
+  void add(const span_view& v);
+  void write_event(const span_view& v, bool start, std::string_view name_json,
+                   std::string_view info);
+  // Writes a SQL stop event's info without an error straight into the event.
+  std::string_view sql_stop_info(const span_view& v);
+  std::string_view sql_start_info(const span_view& v);
   std::string project_, service_, host_, host_json_;
-  std::string name_;
+  std::string tail_;  // `, "project": …, "service": …}` and the newline
   uuid_cache base_id_, trace_id_, parent_id_;
   timestamp_cache second_;
   // The last db-start info without params or batch size: the same for every
   // execution of one interned statement on one target.
   std::uint64_t start_statement_ = 0, start_target_ = 0;
   std::string start_info_;
+  std::string scratch_, name_json_;  // an info or name rendered before it is copied in
+  detail::text_buffer text_, names_;
+  std::vector<placed> placed_;
+  std::vector<event_text> events_;
 };
 
 // Naive UTC `%Y-%m-%dT%H:%M:%S.%f` (always 6 digits), as OSProfiler writes it.
 void format_timestamp(std::int64_t ns, std::string& out);
-// The same with the last second's text kept in `last`, not in a thread_local.
-void format_timestamp(std::int64_t ns, std::string& out, timestamp_cache& last);
+// Writes the same, its 26 characters, to `out` and returns their end; the
+// last second's text is kept in `last`, not in a thread_local.
+char* write_timestamp(char* out, std::int64_t ns, timestamp_cache& last) noexcept;
 // The same from microseconds (what stores read back), for any year up to 9999.
 void format_timestamp_us(std::int64_t us, std::string& out);
 // Microseconds since the epoch of such a timestamp (fewer fraction digits

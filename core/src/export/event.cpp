@@ -11,44 +11,6 @@
 
 namespace dbtrace {
 
-void append_event_json(std::string& out, const event& e) {
-  out += "{\"name\": ";
-  append_json_string(out, e.name);
-  out += ", \"base_id\": \"";
-  out += e.base_id;
-  out += "\", \"trace_id\": \"";
-  out += e.trace_id;
-  out += "\", \"parent_id\": \"";
-  out += e.parent_id;
-  out += "\", \"timestamp\": \"";
-  out += e.timestamp;
-  out += "\", \"info\": ";
-  out += e.info_json;
-  // The same project and service event after event: their part rendered
-  // once (one thread_local: each costs a call to find it in a shared library).
-  struct rendered {
-    std::string project, service, tail;
-  };
-  thread_local rendered last;
-  if (last.tail.empty() || e.project != last.project || e.service != last.service) {
-    last.project = e.project;
-    last.service = e.service;
-    last.tail = ", \"project\": ";
-    append_json_string(last.tail, e.project);
-    last.tail += ", \"service\": ";
-    append_json_string(last.tail, e.service);
-    last.tail += '}';
-  }
-  out += last.tail;
-}
-
-std::string event_json(const event& e) {
-  std::string out;
-  out.reserve(256 + e.info_json.size());
-  append_event_json(out, e);
-  return out;
-}
-
 stored_event stored_event_from_json(nlohmann::ordered_json j) {
   auto field = [&](const char* key) -> std::string {
     const auto it = j.find(key);
@@ -64,10 +26,6 @@ stored_event stored_event_from_json(nlohmann::ordered_json j) {
                  field("service"),   std::move(host),    {}};
   e.raw = std::move(j);
   return e;
-}
-
-std::string event_payload_json(const event& e) {
-  return "{\"info\": " + e.info_json + "}";
 }
 
 // Microseconds since the epoch of `%Y-%m-%dT%H:%M:%S.%f`; nullopt if malformed.
@@ -91,13 +49,18 @@ std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1000000 + micros;
 }
 
-void format_timestamp(std::int64_t ns, std::string& out) {
-  format_timestamp_us(ns >= 0 ? ns / 1000 : (ns - 999) / 1000, out);
-}
-
 namespace {
 
-void format_timestamp_us(std::int64_t us, std::string& out, timestamp_cache& cached) {
+std::int64_t micros_of(std::int64_t ns) noexcept {
+  return ns >= 0 ? ns / 1000 : (ns - 999) / 1000;
+}
+
+// The 26 characters of microseconds `us`; one gmtime per second of them.
+char* write_timestamp_us(char* out, std::int64_t us, timestamp_cache& cached) noexcept {
+  static constexpr char pairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
   const std::int64_t second = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
   if (second != cached.second) {
     const std::time_t t = static_cast<std::time_t>(second);
@@ -106,30 +69,30 @@ void format_timestamp_us(std::int64_t us, std::string& out, timestamp_cache& cac
     std::strftime(cached.prefix, sizeof cached.prefix, "%Y-%m-%dT%H:%M:%S", &tm);
     cached.second = second;
   }
-  long micros = static_cast<long>(us - second * 1000000);
-  char buf[27];
-  std::memcpy(buf, cached.prefix, 19);
-  buf[19] = '.';
-  for (int i = 25; i >= 20; --i) {
-    buf[i] = static_cast<char>('0' + micros % 10);
-    micros /= 10;
-  }
-  if (out.size() == 26)
-    std::memcpy(out.data(), buf, 26);  // a reused event's: no call to assign
-  else
-    out.assign(buf, 26);
+  const auto micros = static_cast<unsigned>(us - second * 1000000);
+  std::memcpy(out, cached.prefix, 19);
+  out[19] = '.';
+  std::memcpy(out + 20, pairs + 2 * (micros / 10000), 2);
+  std::memcpy(out + 22, pairs + 2 * (micros / 100 % 100), 2);
+  std::memcpy(out + 24, pairs + 2 * (micros % 100), 2);
+  return out + 26;
 }
 
 }  // namespace
 
-void format_timestamp(std::int64_t ns, std::string& out, timestamp_cache& last) {
-  format_timestamp_us(ns >= 0 ? ns / 1000 : (ns - 999) / 1000, out, last);
+void format_timestamp(std::int64_t ns, std::string& out) {
+  format_timestamp_us(micros_of(ns), out);
+}
+
+char* write_timestamp(char* out, std::int64_t ns, timestamp_cache& last) noexcept {
+  return write_timestamp_us(out, micros_of(ns), last);
 }
 
 void format_timestamp_us(std::int64_t us, std::string& out) {
-  // The exporter formats timestamps in bursts: one gmtime per second of them.
+  // The readers format timestamps in bursts: one gmtime per second of them.
   thread_local timestamp_cache last;
-  format_timestamp_us(us, out, last);
+  out.resize(26);
+  write_timestamp_us(out.data(), us, last);
 }
 
 void append_python_json(std::string& out, const nlohmann::json& j) {

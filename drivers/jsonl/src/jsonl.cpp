@@ -53,16 +53,11 @@ class jsonl_writer final : public writer {
           return write_result::retry;
         }
       }
-      std::size_t used = 0;
-      for (const auto& v : batch) format_.add(v, events_, used);
-      buffer_.clear();
-      for (std::size_t i = 0; i < used; ++i) {
-        append_event_json(buffer_, events_[i]);
-        buffer_ += '\n';
-      }
+      format_.format(batch);
+      const std::string_view lines = format_.lines();
       std::size_t done = 0;
-      while (done < buffer_.size()) {
-        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      while (done < lines.size()) {
+        const ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           error = path_ + ": " + std::strerror(n < 0 ? errno : ENOSPC);
@@ -89,8 +84,6 @@ class jsonl_writer final : public writer {
   std::string path_;
   osprofiler_formatter format_;
   int fd_ = -1;
-  std::vector<event> events_;
-  std::string buffer_;
 };
 
 class jsonl_reader final : public reader {

@@ -37,9 +37,7 @@ class memory_writer final : public writer {
 
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
-      std::vector<event> events;
-      std::size_t used = 0;
-      for (const auto& v : batch) format_.add(v, events, used);
+      const auto& events = format_.format(batch);
       std::lock_guard<std::mutex> lock(stores().mutex);
       store& s = stores().stores[name_];
       if (s.failures_left > 0) {
@@ -47,7 +45,7 @@ class memory_writer final : public writer {
         error = "injected failure";
         return s.failure;
       }
-      s.events.insert(s.events.end(), events.begin(), events.begin() + used);
+      for (const auto& e : events) s.events.emplace_back(e);
       return write_result::ok;
     } catch (const std::exception& e) {
       error = e.what();
@@ -81,7 +79,7 @@ class memory_reader final : public reader {
     std::vector<stored_event> out;
     for (const auto& e : memory_events(name_)) {
       if (e.base_id != base_id) continue;
-      out.push_back(stored_event_from_json(nlohmann::ordered_json::parse(event_json(e))));
+      out.push_back(stored_event_from_json(nlohmann::ordered_json::parse(e.json)));
     }
     return out;
   }

@@ -35,8 +35,8 @@ const char* const forget_old_batches =
 // IF NOT EXISTS (a unique violation in pg_type): one at a time, by an
 // advisory lock held until COMMIT.
 const std::string schema_sql = "BEGIN; SELECT pg_advisory_xact_lock(7190434); " +
-                               data_table_ddl("id SERIAL PRIMARY KEY") + "; " + batches_ddl +
-                               "; " + forget_old_batches + "; COMMIT;";
+                               data_table_ddl("id SERIAL PRIMARY KEY") + "; " + batches_ddl + "; " +
+                               forget_old_batches + "; COMMIT;";
 
 // The server's notices ("relation \"data\" already exists, skipping") would go
 // to the application's stderr through libpq's default processor.
@@ -91,52 +91,23 @@ constexpr escape_table make_escapes(bool inside_json_string) {
 constexpr escape_table copy_field_escapes = make_escapes(false);
 constexpr escape_table json_string_escapes = make_escapes(true);
 
-// One batch's COPY data. Escapes are written in place into room reserved for
-// the worst case, which (unlike std::string::resize) is not zero-filled first.
-class copy_buffer {
- public:
-  void clear() { size_ = 0; }
-  const char* data() const { return data_.get(); }
-  std::size_t size() const { return size_; }
-  void append(std::string_view s) {
-    std::memcpy(room(s.size()), s.data(), s.size());
-    size_ += s.size();
+// Appends `s` escaped by `t`: written in place into room for the worst case
+// (four bytes a character), which is not zero-filled first.
+void append_escaped(detail::text_buffer& out, std::string_view s, const escape_table& t) {
+  char* p = out.room(4 * s.size());
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    std::memcpy(p, t.text[u], 4);
+    p += t.size[u];
   }
-  void push_back(char c) {
-    *room(1) = c;
-    ++size_;
-  }
-  void append_escaped(std::string_view s, const escape_table& t) {
-    char* out = room(4 * s.size());
-    for (const char c : s) {
-      const auto u = static_cast<unsigned char>(c);
-      std::memcpy(out, t.text[u], 4);
-      out += t.size[u];
-    }
-    size_ = static_cast<std::size_t>(out - data_.get());
-  }
-
- private:
-  // Where `n` more bytes go (four more may be written past them: see append_escaped).
-  char* room(std::size_t n) {
-    if (size_ + n + 4 > capacity_) {
-      const std::size_t capacity = std::max(2 * capacity_, size_ + n + 4);
-      std::unique_ptr<char[]> grown(new char[capacity]);
-      if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
-      data_ = std::move(grown);
-      capacity_ = capacity;
-    }
-    return data_.get() + size_;
-  }
-  std::unique_ptr<char[]> data_;
-  std::size_t size_ = 0, capacity_ = 0;
-};
+  out.commit(p);
+}
 
 // The `data` column as OSProfiler stores it: a JSON string holding the JSON
 // text `{"info": …}`, written straight into COPY's text format.
-void append_copy_payload(copy_buffer& out, const std::string& info_json) {
+void append_copy_payload(detail::text_buffer& out, std::string_view info_json) {
   out.append("\"{\\\\\"info\\\\\": ");
-  out.append_escaped(info_json, json_string_escapes);
+  append_escaped(out, info_json, json_string_escapes);
   out.append("}\"");
 }
 
@@ -200,7 +171,7 @@ class timed_request {
 
   bool send(const char* sql) { return PQsendQuery(c_, sql) == 1 && flush(); }
 
-  bool copy(const copy_buffer& data) {
+  bool copy(const detail::text_buffer& data) {
     int r;
     while ((r = PQputCopyData(c_, data.data(), static_cast<int>(data.size()))) == 0)
       if (!wait(POLLOUT)) return false;
@@ -238,29 +209,29 @@ class timed_request {
 class postgres_writer final : public writer {
  public:
   explicit postgres_writer(const store_params& p)
-      : uri_(libpq_uri(p.connection_string)),
-        host_(column_text(valid_utf8(p.host))),
-        project_(column_text(valid_utf8(p.project))),
-        service_(column_text(valid_utf8(p.service))),
-        format_(p.project, p.service, p.host) {}
+      : uri_(libpq_uri(p.connection_string)), format_(p.project, p.service, p.host) {
+    // The project, host and service columns, the same on every row: escaped once.
+    for (const std::string* c : {&p.project, &p.host, &p.service}) {
+      append_escaped(fixed_columns_, column_text(valid_utf8(*c)), copy_field_escapes);
+      fixed_columns_.push_back('\t');
+    }
+  }
   ~postgres_writer() override { close(); }
 
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
       if (const auto c = connect(error); c != write_result::ok) return c;
-      std::size_t used = 0;
-      for (const auto& v : batch) format_.add(v, events_, used);
       buffer_.clear();
-      for (std::size_t i = 0; i < used; ++i) {
-        const event& e = events_[i];
-        const std::string name = column_text(e.name);
-        const std::string* columns[] = {&e.timestamp, &e.base_id, &e.parent_id, &e.trace_id,
-                                        &project_,    &host_,     &service_,    &name};
-        for (const auto* c : columns) {
-          buffer_.append_escaped(*c, copy_field_escapes);
+      for (const event_text& e : format_.format(batch)) {
+        // Ids and timestamps are hex digits, digits and dashes: nothing to escape.
+        for (const std::string_view c : {e.timestamp, e.base_id, e.parent_id, e.trace_id}) {
+          buffer_.append(c);
           buffer_.push_back('\t');
         }
-        append_copy_payload(buffer_, e.info_json);
+        buffer_.append(fixed_columns_.view());
+        append_escaped(buffer_, column_text(std::string(e.name)), copy_field_escapes);
+        buffer_.push_back('\t');
+        append_copy_payload(buffer_, e.info);
         buffer_.push_back('\n');
       }
       timed_request request(conn_);
@@ -360,11 +331,11 @@ class postgres_writer final : public writer {
     return r;
   }
 
-  std::string uri_, host_, project_, service_;
+  std::string uri_;
   osprofiler_formatter format_;
+  detail::text_buffer fixed_columns_;  // `project\thost\tservice\t`
   PGconn* conn_ = nullptr;
-  std::vector<event> events_;
-  copy_buffer buffer_;
+  detail::text_buffer buffer_;
 };
 
 class postgres_reader final : public reader {

@@ -117,16 +117,16 @@ class redis_writer final : public writer {
   write_result write(const std::vector<span_view>& batch, std::string& error) noexcept override {
     try {
       if (!ctx_ && !(ctx_ = server_.connect(error))) return write_result::unreachable;
-      std::size_t used = 0;
-      for (const auto& v : batch) format_.add(v, events_, used);
+      const auto& events = format_.format(batch);
+      const std::size_t used = events.size();
       // One LPUSH per trace with all of its events in order (the list ends up
       // as one LPUSH per event leaves it), written in Redis's protocol
       // directly; pipelined: all commands out, then all replies in.
       by_trace_.clear();
       order_.clear();
       for (std::size_t i = 0; i < used; ++i) {
-        auto [it, fresh] = by_trace_.try_emplace(events_[i].base_id);
-        if (fresh) order_.push_back(&it->first);
+        auto [it, fresh] = by_trace_.try_emplace(events[i].base_id);
+        if (fresh) order_.push_back(it->first);
         it->second.push_back(i);
       }
       refused_ = 0;
@@ -151,26 +151,23 @@ class redis_writer final : public writer {
       // LPUSH per event leaves it), written in Redis's protocol directly.
       out_.clear();
       append_command(out_, {"MULTI"});
-      for (const std::string* base : order_) {
-        const auto& indexes = by_trace_[*base];
+      for (const std::string_view base : order_) {
+        const auto& indexes = by_trace_[base];
         out_ += '*';
         out_ += std::to_string(indexes.size() + 2);
         out_ += "\r\n";
         append_bulk(out_, "LPUSH");
-        append_bulk(out_, events_prefix + *base);
-        for (const std::size_t i : indexes) {
-          json_.clear();
-          append_event_json(json_, events_[i]);
-          append_bulk(out_, json_);
-        }
+        append_bulk(out_, events_prefix + std::string(base));
+        for (const std::size_t i : indexes) append_bulk(out_, events[i].json);
       }
       std::size_t commands = order_.size();
       for (std::size_t i = 0; i < used && filter_error_trace_; ++i) {
-        const event& e = events_[i];
+        const event_text& e = events[i];
         if (!e.error) continue;
+        const std::string base_id(e.base_id), timestamp(e.timestamp);
         append_command(
-            out_, {"SET", errors_prefix + e.base_id,
-                   "{\"base_id\": \"" + e.base_id + "\", \"timestamp\": \"" + e.timestamp + "\"}"});
+            out_, {"SET", errors_prefix + base_id,
+                   "{\"base_id\": \"" + base_id + "\", \"timestamp\": \"" + timestamp + "\"}"});
         ++commands;
       }
       append_command(out_, {"SET", marker, "1", "EX", std::to_string(marker_seconds)});
@@ -197,7 +194,7 @@ class redis_writer final : public writer {
         if (r->type != REDIS_REPLY_ERROR) continue;
         if (!any_refused) error.assign(r->str, r->len);
         any_refused = true;
-        refused_ += by_trace_[*order_[i]].size();
+        refused_ += by_trace_[order_[i]].size();
       }
       return any_refused ? write_result::partly : write_result::ok;
     } catch (const std::exception& e) {
@@ -260,10 +257,10 @@ class redis_writer final : public writer {
   bool filter_error_trace_;
   osprofiler_formatter format_;
   redisContext* ctx_ = nullptr;
-  std::vector<event> events_;
-  std::unordered_map<std::string, std::vector<std::size_t>> by_trace_;  // event indexes
-  std::vector<const std::string*> order_;  // traces in order of first appearance
-  std::string out_, json_;
+  // A batch's events by trace (views into the formatter's batch).
+  std::unordered_map<std::string_view, std::vector<std::size_t>> by_trace_;  // event indexes
+  std::vector<std::string_view> order_;  // traces in order of first appearance
+  std::string out_;
   std::uint64_t refused_ = 0;  // events of the last write that Redis refused
 };
 

@@ -64,10 +64,16 @@ class block_writer {
   void put(std::string_view s);  // reserves room for it and what may follow: ",null,null]"
   void null();                   // within room reserved
   void integer(std::int64_t v);  // within room reserved
-  std::string text_;             // a buffer: the block is its first used_ bytes
+  void parent(std::int64_t v);   // a parent id, within room reserved
+  // Writes v's digits (and its sign) at p; returns their end.
+  static char* decimal(char* p, std::int64_t v);
+  std::string text_;  // a buffer: the block is its first used_ bytes
   std::size_t used_ = 0;
   std::size_t spans_ = 0;
   std::int64_t base_ns_ = 0;
+  std::int64_t parent_ = 0;  // the last parent id written, and its text
+  std::size_t parent_size_ = 0;
+  char parent_text_[max_digits] = {};
 };
 
 // What block_reader throws when a text is not a block.

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -197,6 +198,7 @@ class sqlite_writer final : public writer {
       // A deferred BEGIN reads first and then fails at once, without
       // waiting, when another process committed in between.
       check(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
+      last_statement_ = {0, 0};
       insert_new_traces(batch);
       used_ = 0;
       for (const auto& v : batch)
@@ -238,13 +240,20 @@ class sqlite_writer final : public writer {
   void insert_new_traces(const std::vector<span_view>& batch) {
     if (traces_.size() >= 65536) traces_.clear();  // bounded: old traces rarely come back
     new_traces_.clear();
+    last_trace_ = nullptr;
     for (const auto& v : batch) {
       if (v.phase == span_phase::started) continue;
-      const auto [it, fresh] = traces_.try_emplace(v.base_id, 0, v.start_ns);
-      if (fresh)
-        new_traces_.push_back(&*it);
-      else if (it->second.first == 0)  // new in this batch: its earliest span
-        it->second.second = std::min(it->second.second, v.start_ns);
+      // A trace's spans come one after another: looked up when the trace changes.
+      if (!last_trace_ || !(last_trace_->first == v.base_id)) {
+        const auto [it, fresh] = traces_.try_emplace(v.base_id, 0, v.start_ns);
+        last_trace_ = &*it;
+        if (fresh) {
+          new_traces_.push_back(last_trace_);
+          continue;
+        }
+      }
+      if (last_trace_->second.first == 0)  // new in this batch: its earliest span
+        last_trace_->second.second = std::min(last_trace_->second.second, v.start_ns);
     }
     if (new_traces_.empty()) return;
     check(sqlite3_step(select_last_trace_.start()));
@@ -275,7 +284,12 @@ class sqlite_writer final : public writer {
   // The trace's key (insert_new_traces made sure it has one); an outer span
   // that started before every span seen so far moves its first_ns.
   std::int64_t trace_key(const span_view& v) {
-    auto& [key, first_ns] = traces_.at(v.base_id);
+    if (!last_trace_ || !(last_trace_->first == v.base_id)) {
+      const auto it = traces_.find(v.base_id);
+      if (it == traces_.end()) throw std::logic_error("a span of a trace without a row");
+      last_trace_ = &*it;
+    }
+    auto& [key, first_ns] = last_trace_->second;
     if (v.start_ns < first_ns) {
       update_first_.start();
       update_first_.integer(1, v.start_ns);
@@ -288,8 +302,12 @@ class sqlite_writer final : public writer {
 
   std::int64_t statement_key(const statement_info& s) {
     if (s.key != 0) {
+      if (s.key == last_statement_.first) return last_statement_.second;
       const auto it = statements_.find(s.key);
-      if (it != statements_.end()) return it->second;
+      if (it != statements_.end()) {
+        last_statement_ = *it;
+        return it->second;
+      }
     }
     insert_statement_.start();
     insert_statement_.text(1, s.text);
@@ -717,6 +735,10 @@ class sqlite_writer final : public writer {
       traces_;  // -> key, first_ns
   std::unordered_map<std::uint64_t, std::int64_t> statements_, targets_;
   std::unordered_map<std::string, std::int64_t> errors_;
+  // The entries the last span used: the next one mostly has the same.
+  // Per batch (write() starts them afresh; a failure forgets the maps).
+  std::pair<const detail::id128, std::pair<std::int64_t, std::int64_t>>* last_trace_ = nullptr;
+  std::pair<std::uint64_t, std::int64_t> last_statement_{0, 0};
 };
 
 class sqlite_reader final : public reader {
