@@ -3,10 +3,11 @@
 // dbtrace and by Python OSProfiler, and an outage the application never sees.
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <thread>
 
-#include "dbtrace/osprofiler_event.hpp"
 #include <pqxx/pqxx>
+#include "dbtrace/osprofiler_event.hpp"
 #include "dbtrace/report.hpp"
 #include "test_support.hpp"
 
@@ -100,6 +101,47 @@ TEST_F(postgres_store_test, a_batch_written_again_by_a_retry_is_stored_once) {
   EXPECT_EQ(make_reader(opts_.connection_string)->read_trace(uuid_text(base)).size(), 10u);
 }
 
+// The writer keeps the last infos it escaped for the data column (a
+// statement's db-start, a db-stop's rows come again and again): statements
+// and row counts alternating, each row still holds its own.
+TEST_F(postgres_store_test, each_row_keeps_its_own_info_when_statements_and_rows_alternate) {
+  init(opts_);
+  const auto a = intern_statement("SELECT 'a'");
+  const auto b = intern_statement("SELECT 'b' WHERE \"quoted\" = '\\'");
+  const statement_ref order[] = {a, b, a, a, b};
+  const std::int64_t rows[] = {1, 1, 2, 1, -1};
+  const detail::id128 base{0x5eedf00d5eedf00eULL, static_cast<std::uint64_t>(std::time(nullptr))};
+  std::vector<span_view> batch(5);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& v = batch[i];
+    v.name = "db";
+    v.statement = order[i].get();
+    v.rows = rows[i];
+    v.base_id = base;
+    v.parent_id = base;
+    v.id = {base.hi, base.lo * 16 + i + 1};
+    v.start_ns = 1'700'000'000'000'000'000 + static_cast<std::int64_t>(10 * i);
+    v.end_ns = v.start_ns + 5;
+  }
+  auto w = make_writer({opts_.connection_string, "host", "shop", "pg-store", false});
+  std::string error;
+  ASSERT_EQ(w->write(batch, error), write_result::ok) << error;
+  const auto events = make_reader(opts_.connection_string)->read_trace(uuid_text(base));
+  ASSERT_EQ(events.size(), 10u);
+  std::map<std::string, nlohmann::json> info_of;  // by event name and trace_id
+  for (const auto& e : events) info_of[e.trace_id + e.name] = e.raw["info"];
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    SCOPED_TRACE(i);
+    const std::string id = uuid_text(batch[i].id);
+    EXPECT_EQ(info_of[id + "db-start"]["db"]["statement"], order[i].get()->text);
+    const auto& stop = info_of[id + "db-stop"];
+    if (rows[i] >= 0)
+      EXPECT_EQ(stop["db"]["db.response.returned_rows"], rows[i]);
+    else
+      EXPECT_FALSE(stop.contains("db"));
+  }
+}
+
 TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
   init(opts_);
   ::pqxx::connection app{testing::pg_app()};
@@ -129,7 +171,7 @@ TEST_F(postgres_store_test, writes_osprofilers_table_and_reads_traces_back) {
           .as<std::string>(),
       "string");
   EXPECT_EQ(n.exec("SELECT count(*) FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE "
-                    "'ix_data_%'")[0][0]
+                   "'ix_data_%'")[0][0]
                 .as<int>(),
             8);
 }

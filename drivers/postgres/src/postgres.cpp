@@ -229,9 +229,9 @@ class postgres_writer final : public writer {
           buffer_.push_back('\t');
         }
         buffer_.append(fixed_columns_.view());
-        append_escaped(buffer_, column_text(std::string(e.name)), copy_field_escapes);
+        append_name(e.name);
         buffer_.push_back('\t');
-        append_copy_payload(buffer_, e.info);
+        append_payload(e.info);
         buffer_.push_back('\n');
       }
       timed_request request(conn_);
@@ -331,9 +331,40 @@ class postgres_writer final : public writer {
     return r;
   }
 
+  // The name column. A SQL span's "db-start" and "db-stop", and most other
+  // names, are short printable ASCII: nothing to cut or escape.
+  void append_name(std::string_view name) {
+    const bool plain = name.size() <= 255 && std::all_of(name.begin(), name.end(), [](char c) {
+                         return c >= 0x20 && c < 0x7F && c != '\\';
+                       });
+    if (plain)
+      buffer_.append(name);
+    else
+      append_escaped(buffer_, column_text(std::string(name)), copy_field_escapes);
+  }
+
+  // The data column. Escaping is most of a row's cost, and the same infos
+  // come again and again (a statement's db-start, a db-stop's rows): the
+  // last two are kept escaped.
+  void append_payload(std::string_view info) {
+    for (const auto& r : recent_)
+      if (r.info == info) return buffer_.append(r.payload.view());
+    auto& r = recent_[next_recent_++ % 2];
+    r.info.assign(info.data(), info.size());
+    r.payload.clear();
+    append_copy_payload(r.payload, info);
+    buffer_.append(r.payload.view());
+  }
+
   std::string uri_;
   osprofiler_formatter format_;
   detail::text_buffer fixed_columns_;  // `project\thost\tservice\t`
+  struct escaped_info {
+    std::string info;  // empty: none yet (an info is never empty)
+    detail::text_buffer payload;
+  };
+  escaped_info recent_[2];
+  std::size_t next_recent_ = 0;
   PGconn* conn_ = nullptr;
   detail::text_buffer buffer_;
 };

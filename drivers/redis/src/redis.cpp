@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -122,12 +123,16 @@ class redis_writer final : public writer {
       // One LPUSH per trace with all of its events in order (the list ends up
       // as one LPUSH per event leaves it), written in Redis's protocol
       // directly; pipelined: all commands out, then all replies in.
-      by_trace_.clear();
+      by_trace_.clear();  // its keys are views into the last batch's text
       order_.clear();
+      std::vector<std::size_t>* same = nullptr;  // the last event's trace: mostly the next's
       for (std::size_t i = 0; i < used; ++i) {
-        auto [it, fresh] = by_trace_.try_emplace(events[i].base_id);
-        if (fresh) order_.push_back(it->first);
-        it->second.push_back(i);
+        if (!same || events[i].base_id != events[i - 1].base_id) {
+          auto& indexes = by_trace_[events[i].base_id];
+          if (indexes.empty()) order_.push_back(events[i].base_id);
+          same = &indexes;
+        }
+        same->push_back(i);
       }
       refused_ = 0;
       if (used == 0) return write_result::ok;
@@ -153,9 +158,7 @@ class redis_writer final : public writer {
       append_command(out_, {"MULTI"});
       for (const std::string_view base : order_) {
         const auto& indexes = by_trace_[base];
-        out_ += '*';
-        out_ += std::to_string(indexes.size() + 2);
-        out_ += "\r\n";
+        append_count(out_, indexes.size() + 2);
         append_bulk(out_, "LPUSH");
         append_bulk(out_, events_prefix + std::string(base));
         for (const std::size_t i : indexes) append_bulk(out_, events[i].json);
@@ -237,21 +240,26 @@ class redis_writer final : public writer {
     const bool never = error.rfind("NOPERM", 0) == 0 || error.rfind("ERR unknown command", 0) == 0;
     return never ? write_result::rejected : write_result::retry;
   }
-  static void append_command(std::string& out, std::initializer_list<std::string_view> args) {
-    out += '*';
-    out += std::to_string(args.size());
-    out += "\r\n";
+  static void append_command(detail::text_buffer& out,
+                             std::initializer_list<std::string_view> args) {
+    append_count(out, args.size());
     for (const auto a : args) append_bulk(out, a);
   }
-
-  // A RESP bulk string.
-  static void append_bulk(std::string& out, std::string_view s) {
-    out += '$';
-    out += std::to_string(s.size());
-    out += "\r\n";
-    out.append(s.data(), s.size());
-    out += "\r\n";
+  // `<mark><n>\r\n`: a command's count of arguments (*), a bulk string's size ($).
+  static char* put_count(char* p, char mark, std::size_t n) {
+    *p++ = mark;
+    p = std::to_chars(p, p + max_digits, n).ptr;
+    return detail::put(p, "\r\n");
   }
+  static void append_count(detail::text_buffer& out, std::size_t n) {
+    out.commit(put_count(out.room(max_digits + 3), '*', n));
+  }
+  // A RESP bulk string: `$<size>\r\n<s>\r\n`.
+  static void append_bulk(detail::text_buffer& out, std::string_view s) {
+    char* p = put_count(out.room(max_digits + 3 + s.size() + 2), '$', s.size());
+    out.commit(detail::put(detail::put(p, s), "\r\n"));
+  }
+  static constexpr std::size_t max_digits = 20;
 
   server server_;
   bool filter_error_trace_;
@@ -260,8 +268,8 @@ class redis_writer final : public writer {
   // A batch's events by trace (views into the formatter's batch).
   std::unordered_map<std::string_view, std::vector<std::size_t>> by_trace_;  // event indexes
   std::vector<std::string_view> order_;  // traces in order of first appearance
-  std::string out_;
-  std::uint64_t refused_ = 0;  // events of the last write that Redis refused
+  detail::text_buffer out_;              // the commands of a round trip
+  std::uint64_t refused_ = 0;            // events of the last write that Redis refused
 };
 
 class redis_reader final : public reader {

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "dbtrace/detail/text_buffer.hpp"
+
 namespace dbtrace::drivers::sqlite_blocks {
 
 void block_writer::clear() {
@@ -72,9 +74,8 @@ char* up_to_eight_digits(char* p, std::uint32_t v) {  // v < 10^8, no leading ze
   return four_digits(p, low);
 }
 
-}  // namespace
-
-char* block_writer::decimal(char* p, std::int64_t signed_value) {
+// Writes v's digits (and its sign) at p; returns their end.
+char* decimal(char* p, std::int64_t signed_value) {
   constexpr std::uint64_t e8 = 100000000, e16 = e8 * e8;
   std::uint64_t v = static_cast<std::uint64_t>(signed_value);
   if (signed_value < 0) {
@@ -92,52 +93,61 @@ char* block_writer::decimal(char* p, std::int64_t signed_value) {
   return eight_digits(p, static_cast<std::uint32_t>(rest % e8));
 }
 
-void block_writer::integer(std::int64_t v) {
-  used_ = static_cast<std::size_t>(decimal(&text_[used_], v) - text_.data());
-}
+}  // namespace
 
 // A trace's spans mostly share their parent: its digits are written once.
-void block_writer::parent(std::int64_t v) {
+char* block_writer::parent(char* p, std::int64_t v) {
   if (v != parent_ || parent_size_ == 0) {
     parent_ = v;
     parent_size_ = static_cast<std::size_t>(decimal(parent_text_, v) - parent_text_);
   }
-  std::memcpy(&text_[used_], parent_text_, max_digits);  // room was reserved
-  used_ += parent_size_;
+  std::memcpy(p, parent_text_, max_digits);  // room was reserved
+  return p + parent_size_;
 }
 
 void block_writer::add(const block_span& s) {
   // Room for every number (and the copy past it), comma and null; the texts
   // are put with their own, and after each of them room for a comma and null.
   reserve(field_count * (max_digits + 1) + max_digits + 2);
+  char* p = &text_[used_];
   if (spans_++)
-    text_[used_++] = ',';
+    *p++ = ',';
   else
     base_ns_ = s.start_ns;
-  text_[used_++] = '[';
-  integer(s.trace);
-  text_[used_++] = ',';
-  integer(s.span_id);
-  text_[used_++] = ',';
-  parent(s.parent_id);
-  for (const std::int64_t v : {s.start_ns - base_ns_, s.duration_ns, s.source}) {
-    text_[used_++] = ',';
-    integer(v);
-  }
-  // The optional fields are written as null and the text is cut after the
-  // last one present.
-  std::size_t kept = used_;
+  *p++ = '[';
+  p = decimal(p, s.trace);
+  *p++ = ',';
+  p = decimal(p, s.span_id);
+  *p++ = ',';
+  p = parent(p, s.parent_id);
+  *p++ = ',';
+  p = decimal(p, s.start_ns - base_ns_);
+  *p++ = ',';
+  p = decimal(p, s.duration_ns);
+  *p++ = ',';
+  p = decimal(p, s.source);
+  // Absent fields are null, written only before a field that is present:
+  // trailing ones are left out.
+  int nulls = 0;
   for (const auto* v :
        {&s.statement, &s.target, &s.rows, &s.batch, &s.error, &s.span_hi, &s.parent_hi}) {
-    text_[used_++] = ',';
-    if (*v) {
-      integer(**v);
-      kept = used_;
-    } else {
-      null();
+    if (!*v) {
+      ++nulls;
+      continue;
     }
+    for (; nulls > 0; --nulls) p = detail::put(p, ",null");
+    *p++ = ',';
+    p = decimal(p, **v);
   }
+  if (s.name.empty() && s.params.empty() && s.info.empty()) {  // a SQL span
+    *p++ = ']';
+    used_ = static_cast<std::size_t>(p - text_.data());
+    return;
+  }
+  for (; nulls > 0; --nulls) p = detail::put(p, ",null");
+  used_ = static_cast<std::size_t>(p - text_.data());
   text_[used_++] = ',';
+  std::size_t kept = used_;
   if (!s.name.empty()) {
     put(nlohmann::json(std::string(s.name))
             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

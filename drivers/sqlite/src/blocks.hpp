@@ -61,13 +61,10 @@ class block_writer {
   static constexpr std::size_t max_digits = 20;  // of an int64, its sign included
   static constexpr std::size_t max_kept_bytes = std::size_t{1} << 20;
   void reserve(std::size_t more);
-  void put(std::string_view s);  // reserves room for it and what may follow: ",null,null]"
-  void null();                   // within room reserved
-  void integer(std::int64_t v);  // within room reserved
-  void parent(std::int64_t v);   // a parent id, within room reserved
-  // Writes v's digits (and its sign) at p; returns their end.
-  static char* decimal(char* p, std::int64_t v);
-  std::string text_;  // a buffer: the block is its first used_ bytes
+  void put(std::string_view s);           // reserves room for it and what may follow: ",null,null]"
+  void null();                            // within room reserved
+  char* parent(char* p, std::int64_t v);  // a parent id's digits at p, within room reserved
+  std::string text_;                      // a buffer: the block is its first used_ bytes
   std::size_t used_ = 0;
   std::size_t spans_ = 0;
   std::int64_t base_ns_ = 0;
