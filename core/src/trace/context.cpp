@@ -46,7 +46,9 @@ const char* to_string(context_status s) noexcept {
 }
 
 namespace detail {
-thread_context& this_thread() noexcept {
+// Not inlined: each inlined copy looked the thread_local up again (a
+// __tls_get_addr call each time, 17 a trace), one call looks it up once.
+[[gnu::noinline]] thread_context& this_thread() noexcept {
   struct owned_context {
     thread_context ctx;
     ~owned_context() {

@@ -18,8 +18,8 @@
 #include "ids.hpp"
 #include "record.hpp"
 #include "runtime.hpp"
-#include "value_json.hpp"
 #include "statements.hpp"
+#include "value_json.hpp"
 
 namespace dbtrace {
 namespace detail {
@@ -181,10 +181,21 @@ void sql_span::end_and_finish_from_list() noexcept {
 
 [[gnu::hot]] void sql_span::record_execution() noexcept {
   on_ = false;
-  detail::record r{detail::record_kind::sql, base_id_, trace_id_, parent_id_, start_ns_,
-                   // Never before its start: the wall clock may be stepped back between.
-                   std::max(start_ns_, end_ns_ ? end_ns_ : detail::wall_ns()), statement_, target_,
-                   rows_, batch_, extra_};
+  // Field by field: a braced initializer zero-fills the whole record first
+  // (its padding too), 14 stores more per statement.
+  detail::record r;
+  r.kind = detail::record_kind::sql;
+  r.base_id = base_id_;
+  r.trace_id = trace_id_;
+  r.parent_id = parent_id_;
+  r.start_ns = start_ns_;
+  // Never before its start: the wall clock may be stepped back between.
+  r.end_ns = std::max(start_ns_, end_ns_ ? end_ns_ : detail::wall_ns());
+  r.statement = statement_;
+  r.target = target_;
+  r.rows = rows_;
+  r.batch = batch_;
+  r.extra = extra_;
   extra_ = nullptr;  // the record owns it now
   detail::push(r);
 }
