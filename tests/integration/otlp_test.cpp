@@ -4,6 +4,7 @@
 // with the stable database semantic conventions on the spans.
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <map>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -143,17 +144,16 @@ struct protocol_case {
 void PrintTo(const protocol_case& c, std::ostream* os) {
   *os << c.name;
 }
-class otlp_protocol_test : public otlp_test,
-                           public ::testing::WithParamInterface<protocol_case> {};
+class otlp_protocol_test : public otlp_test, public ::testing::WithParamInterface<protocol_case> {};
 
 INSTANTIATE_TEST_SUITE_P(
     protocols, otlp_protocol_test,
-    ::testing::Values(
-        protocol_case{"default", nullptr, nullptr, "application/x-protobuf"},
-        protocol_case{"json_key", "http/json", nullptr, "application/json"},
-        protocol_case{"json_variable_over_key", "http/protobuf", "http/json", "application/json"},
-        protocol_case{"protobuf_variable_over_key", "http/json", "http/protobuf",
-                      "application/x-protobuf"}),
+    ::testing::Values(protocol_case{"default", nullptr, nullptr, "application/x-protobuf"},
+                      protocol_case{"json_key", "http/json", nullptr, "application/json"},
+                      protocol_case{"json_variable_over_key", "http/protobuf", "http/json",
+                                    "application/json"},
+                      protocol_case{"protobuf_variable_over_key", "http/json", "http/protobuf",
+                                    "application/x-protobuf"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_P(otlp_protocol_test, spans_reach_the_receiver_valid_by_the_official_otlp_definitions) {
@@ -188,8 +188,7 @@ TEST_P(otlp_protocol_test, spans_reach_the_receiver_valid_by_the_official_otlp_d
     EXPECT_EQ(r.path(i), "/v1/traces");
     EXPECT_EQ(r.content_type(i), GetParam().content_type);
     if (r.status(i) == "200") {
-      EXPECT_EQ(attribute(r.request(i)["resourceSpans"][0]["resource"], "service.name"),
-                "orders");
+      EXPECT_EQ(attribute(r.request(i)["resourceSpans"][0]["resource"], "service.name"), "orders");
     }
   }
   const auto spans = r.spans();
@@ -435,6 +434,73 @@ TEST_P(otlp_protocol_test, the_duration_histogram_counts_every_statement_sent_in
   EXPECT_GE(std::accumulate(reads.begin() + 2, reads.end(), std::int64_t{0}), 1);
 }
 
+// The exporter keeps the last statement's encoded attributes and the last
+// attribute set's histogram point: statements and targets alternating, each
+// span and each point still has its own.
+TEST_P(otlp_protocol_test, alternating_statements_and_targets_keep_their_own_attributes) {
+  receiver r("200");
+  scoped_env env;
+  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
+  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
+  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  start();
+  const auto shop = intern_target({"postgresql", "shop", "db.internal", 5432});
+  const auto audit = intern_target({"mysql", "audit", "audit.internal", 3306});
+  const auto read = intern_statement("SELECT name FROM users WHERE id = $1");
+  const auto write = intern_statement("UPDATE orders SET paid = true");
+  // The same statement on another target, or none, right after it.
+  const std::pair<target_ref, statement_ref> order[] = {{shop, read},  {audit, read},
+                                                        {shop, write}, {target_ref{}, write},
+                                                        {shop, read},  {audit, read}};
+  {
+    trace t;
+    for (const auto& [target, statement] : order) sql_span s(target, statement);
+  }
+  ASSERT_TRUE(flush());
+  dbtrace::shutdown();  // the histogram goes out at shutdown
+
+  auto spans = r.spans();
+  ASSERT_EQ(spans.size(), std::size(order));
+  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) {
+    return std::stoll(a["startTimeUnixNano"].template get<std::string>()) <
+           std::stoll(b["startTimeUnixNano"].template get<std::string>());
+  });
+  std::map<std::string, int> per_set;  // "operation namespace" -> statements
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto& [target, statement] = order[i];
+    const auto& sp = spans[i];
+    EXPECT_EQ(attribute(sp, "db.query.text"), statement.get()->text);
+    EXPECT_EQ(attribute(sp, "db.operation.name"), std::string(statement.operation()));
+    if (const target_info* t = target.get()) {
+      EXPECT_EQ(attribute(sp, "db.system.name"), t->target.system);
+      EXPECT_EQ(attribute(sp, "db.namespace"), t->target.name_space);
+      EXPECT_EQ(attribute(sp, "server.address"), t->target.address);
+      EXPECT_EQ(attribute(sp, "server.port"), std::to_string(t->target.port));
+    } else {
+      EXPECT_TRUE(attribute(sp, "db.system.name").is_null());
+      EXPECT_TRUE(attribute(sp, "server.port").is_null());
+    }
+    ++per_set[std::string(statement.operation()) + " " +
+              (target.get() ? target.get()->target.name_space : "")];
+  }
+  int last_metrics = -1;
+  for (int i = 0; i < r.requests(); ++i)
+    if (r.path(i) == "/v1/metrics") last_metrics = i;
+  ASSERT_GE(last_metrics, 0) << "no request to /v1/metrics";
+  const auto metrics = r.request(last_metrics);
+  const auto& points =
+      metrics["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["histogram"]["dataPoints"];
+  std::map<std::string, int> counted;
+  for (const auto& p : points) {
+    const auto name_space = attribute(p, "db.namespace");
+    counted[attribute(p, "db.operation.name").get<std::string>() + " " +
+            (name_space.is_null() ? "" : name_space.get<std::string>())] +=
+        static_cast<int>(std::stoll(p["count"].get<std::string>()));
+  }
+  EXPECT_EQ(counted, per_set);
+}
+
 }  // namespace
 }  // namespace dbtrace
 
@@ -525,16 +591,17 @@ namespace {
 // a variable, when set, wins over its key.
 TEST_F(otlp_test, the_profiler_section_keys_configure_the_exporter_and_variables_win) {
   receiver r("200");
-  const auto conf = testing::write_file("otlp.conf", "[profiler]\n"
-                                                     "enabled = true\n"
-                                                     "connection_string = otlp://127.0.0.1:1\n"
-                                                     "otlp_endpoint = http://127.0.0.1:" +
-                                                         std::to_string(r.port()) +
-                                                         "/collector/\n"
-                                                         "otlp_protocol = http/json\n"
-                                                         "otlp_headers = api-key=from-file,x-team=db\n"
-                                                         "otlp_compression = gzip\n"
-                                                         "otlp_timeout = 4000\n");
+  const auto conf = testing::write_file("otlp.conf",
+                                        "[profiler]\n"
+                                        "enabled = true\n"
+                                        "connection_string = otlp://127.0.0.1:1\n"
+                                        "otlp_endpoint = http://127.0.0.1:" +
+                                            std::to_string(r.port()) +
+                                            "/collector/\n"
+                                            "otlp_protocol = http/json\n"
+                                            "otlp_headers = api-key=from-file,x-team=db\n"
+                                            "otlp_compression = gzip\n"
+                                            "otlp_timeout = 4000\n");
   scoped_env env;
   env.set("OTEL_EXPORTER_OTLP_HEADERS", "x-team=from-env");
   init(load_options(conf));
@@ -582,11 +649,12 @@ struct test_pki {
     const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     const std::string script =
         "cd " + dir + " && printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext && " +
-        "openssl req -x509 " + key + " -keyout ca.key -out ca.pem -days 2 -subj '/CN=dbtrace test CA' && " +
-        "openssl req " + key + " -keyout server.key -out server.csr -subj '/CN=127.0.0.1' && " +
+        "openssl req -x509 " + key +
+        " -keyout ca.key -out ca.pem -days 2 -subj '/CN=dbtrace test CA' && " + "openssl req " +
+        key + " -keyout server.key -out server.csr -subj '/CN=127.0.0.1' && " +
         "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 " +
-        "-extfile san.ext -out server.pem && " +
-        "openssl req " + key + " -keyout client.key -out client.csr -subj '/CN=dbtrace client' && " +
+        "-extfile san.ext -out server.pem && " + "openssl req " + key +
+        " -keyout client.key -out client.csr -subj '/CN=dbtrace client' && " +
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 " +
         "-out client.pem";
     ok = testing::run("(" + script + ") >/dev/null 2>&1").status == 0;
@@ -631,7 +699,8 @@ TEST_F(otlp_test, https_collectors_are_verified_with_the_configured_certificate)
   ASSERT_TRUE(flush());
   std::set<std::string> texts;
   for (const auto& sp : r.spans()) texts.insert(attribute(sp, "db.query.text").get<std::string>());
-  EXPECT_EQ(texts, (std::set<std::string>{"SELECT 'trusted by key'", "SELECT 'trusted by variable'"}));
+  EXPECT_EQ(texts,
+            (std::set<std::string>{"SELECT 'trusted by key'", "SELECT 'trusted by variable'"}));
 }
 
 TEST_F(otlp_test, a_collector_that_requires_a_client_certificate_gets_the_configured_one) {

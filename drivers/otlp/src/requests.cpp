@@ -46,6 +46,11 @@ class json_span_writer {
     out_ += "\",\"attributes\":[";
     any_attribute_ = false;
   }
+  // The attributes a statement on a target always has, written by `write`.
+  template <class F>
+  void statement_attributes(const statement_info&, const target_info*, F&& write) {
+    write();
+  }
   void query_text(const statement_info& st) {
     open_attribute("db.query.text", "stringValue");
     out_ += st.json_text;  // already a JSON string literal
@@ -118,10 +123,30 @@ void protobuf_attribute(protobuf::message_writer& w, unsigned field, std::string
 // OTLP/protobuf, field numbers from opentelemetry-proto (trace/v1, common/v1).
 class protobuf_span_writer {
  public:
-  explicit protobuf_span_writer(std::string& out) : w_(out) {}
+  protobuf_span_writer(std::string& out, trace_request::encoded_attributes& last)
+      : out_(out), w_(out), last_(last) {}
+
+  // The attributes a statement on a target always has, written by `write`
+  // the first time and copied after that: they are most of a span's bytes
+  // and each is a nested message of its own.
+  template <class F>
+  void statement_attributes(const statement_info& st, const target_info* target, F&& write) {
+    const std::uint64_t target_key = target ? target->key : 0;
+    if (st.key != 0 && st.key == last_.statement && target_key == last_.target &&
+        !last_.bytes.empty()) {
+      out_ += last_.bytes;
+      return;
+    }
+    const std::size_t at = out_.size();
+    write();
+    if (st.key == 0) return;  // not interned: no key to know it by
+    last_.statement = st.key;
+    last_.target = target_key;
+    last_.bytes.assign(out_, at, std::string::npos);
+  }
 
   void begin_span(const span_view& v, std::string_view name, int kind, bool) {
-    span_at_ = w_.open(2);  // ScopeSpans.spans
+    span_at_ = w_.open(2);                                          // ScopeSpans.spans
     w_.bytes_field(1, big_endian(v.base_id.hi, v.base_id.lo, 16));  // trace_id
     w_.bytes_field(2, big_endian(v.id.lo, 0, 8));                   // span_id
     if (!(v.parent_id == v.base_id))
@@ -162,7 +187,9 @@ class protobuf_span_writer {
     for (int i = 0; i < 8; ++i) id_[15 - i] = static_cast<char>((lo >> (8 * i)) & 0xFF);
     return {id_, static_cast<std::size_t>(size)};
   }
+  std::string& out_;
   protobuf::message_writer w_;
+  trace_request::encoded_attributes& last_;
   std::size_t span_at_ = 0;
   char id_[16];
 };
@@ -200,16 +227,18 @@ void encode_span(Writer& w, const span_view& v, bool first) {
   std::string_view name = st.summary;
   if (name.empty() && t) name = t->system;
   w.begin_span(v, name.empty() ? std::string_view("db") : name, 3 /* CLIENT */, first);
-  w.query_text(st);
-  if (t) {
-    if (!t->system.empty()) w.text("db.system.name", t->system);
-    if (!t->name_space.empty()) w.text("db.namespace", t->name_space);
-    if (!t->address.empty()) w.text("server.address", t->address);
-    if (t->port > 0) w.integer("server.port", t->port);
-  }
-  if (!st.operation.empty()) w.text("db.operation.name", st.operation);
-  if (!st.collection.empty()) w.text("db.collection.name", st.collection);
-  if (!st.summary.empty()) w.text("db.query.summary", st.summary);
+  w.statement_attributes(st, v.target, [&] {
+    w.query_text(st);
+    if (t) {
+      if (!t->system.empty()) w.text("db.system.name", t->system);
+      if (!t->name_space.empty()) w.text("db.namespace", t->name_space);
+      if (!t->address.empty()) w.text("server.address", t->address);
+      if (t->port > 0) w.integer("server.port", t->port);
+    }
+    if (!st.operation.empty()) w.text("db.operation.name", st.operation);
+    if (!st.collection.empty()) w.text("db.collection.name", st.collection);
+    if (!st.summary.empty()) w.text("db.query.summary", st.summary);
+  });
   if (v.params)
     for (std::size_t i = 0; i < v.params->size(); ++i) {
       const auto& p = (*v.params)[i];
@@ -230,9 +259,9 @@ void encode_span(Writer& w, const span_view& v, bool first) {
 void append_protobuf_resource_and_scope(std::string& out, const resource_names& names) {
   protobuf::message_writer w(out);
   const auto resource = w.open(1);  // Resource{Spans,Metrics}.resource
-  for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"service.name",
-                                                                             &names.service},
-                                   {"service.namespace", &names.project}}) {
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"service.name", &names.service},
+        {"service.namespace", &names.project}}) {
     if (!value->empty())
       protobuf_attribute(w, 1, key, [&] { w.string_field(1, *value); });  // Resource.attributes
   }
@@ -293,7 +322,7 @@ void trace_request::add(const span_view& v) {
     json_span_writer w(body_);
     encode_span(w, v, spans_ == 0);
   } else {
-    protobuf_span_writer w(body_);
+    protobuf_span_writer w(body_, last_attributes_);
     encode_span(w, v, spans_ == 0);
   }
   ++spans_;
@@ -311,6 +340,28 @@ const std::string& trace_request::finish() {
 }
 
 void duration_histogram::add(const span_view& v) {
+  // A statement on a target without an error is one attribute set: the
+  // last one's point is used again without building its key.
+  const std::uint64_t target_key = v.target ? v.target->key : 0;
+  const bool same_set = !v.error && v.statement->key != 0 && last_point_ &&
+                        v.statement->key == last_statement_ && target_key == last_target_;
+  point& p = same_set ? *last_point_ : point_of(v);
+  if (!v.error && v.statement->key != 0) {
+    last_point_ = &p;  // std::map: a point stays where it is
+    last_statement_ = v.statement->key;
+    last_target_ = target_key;
+  }
+  const double seconds = static_cast<double>(v.end_ns - v.start_ns) / 1e9;
+  std::size_t b = 0;
+  while (b < buckets - 1 && seconds > bounds[b]) ++b;  // bucket b: (bounds[b-1], bounds[b]]
+  ++p.counts[b];
+  ++p.count;
+  p.sum += seconds;
+  p.min = p.count == 1 ? seconds : std::min(p.min, seconds);
+  p.max = p.count == 1 ? seconds : std::max(p.max, seconds);
+}
+
+duration_histogram::point& duration_histogram::point_of(const span_view& v) {
   const db_target* t = v.target ? &v.target->target : nullptr;
   static const std::string none;
   const std::string* values[] = {
@@ -333,14 +384,7 @@ void duration_histogram::add(const span_view& v) {
       if (!values[i]->empty()) p.attributes.emplace_back(names[i], *values[i]);
     p.port = port;
   }
-  const double seconds = static_cast<double>(v.end_ns - v.start_ns) / 1e9;
-  std::size_t b = 0;
-  while (b < buckets - 1 && seconds > bounds[b]) ++b;  // bucket b: (bounds[b-1], bounds[b]]
-  ++p.counts[b];
-  ++p.count;
-  p.sum += seconds;
-  p.min = p.count == 1 ? seconds : std::min(p.min, seconds);
-  p.max = p.count == 1 ? seconds : std::max(p.max, seconds);
+  return p;
 }
 
 namespace {
@@ -372,17 +416,16 @@ std::string duration_histogram::request(encoding e, const resource_names& names,
                         {"min", p.min},
                         {"max", p.max}});
     }
-    const json metric = {{"name", metric_name},
-                         {"description", metric_description},
-                         {"unit", "s"},
-                         {"histogram", {{"aggregationTemporality", cumulative},
-                                        {"dataPoints", points}}}};
-    const json request = {
-        {"resourceMetrics",
-         {{{"resource", json_resource(names)},
-           {"scopeMetrics",
-            {{{"scope", {{"name", scope_name}, {"version", scope_version}}},
-              {"metrics", {metric}}}}}}}}};
+    const json metric = {
+        {"name", metric_name},
+        {"description", metric_description},
+        {"unit", "s"},
+        {"histogram", {{"aggregationTemporality", cumulative}, {"dataPoints", points}}}};
+    const json request = {{"resourceMetrics",
+                           {{{"resource", json_resource(names)},
+                             {"scopeMetrics",
+                              {{{"scope", {{"name", scope_name}, {"version", scope_version}}},
+                                {"metrics", {metric}}}}}}}}};
     return request.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   // Field numbers from opentelemetry-proto metrics/v1.

@@ -36,12 +36,20 @@ class trace_request {
   // The body, complete; valid until the next clear().
   const std::string& finish();
 
+  // The last statement's attributes as encoded (protobuf), by its and its
+  // target's keys; they repeat span after span.
+  struct encoded_attributes {
+    std::uint64_t statement = 0, target = 0;
+    std::string bytes;
+  };
+
  private:
   encoding encoding_;
   std::string head_;  // the resource and the scope, encoded once
   std::string body_;
   std::size_t spans_ = 0;
   std::size_t resource_spans_at_ = 0, scope_spans_at_ = 0;  // protobuf: open messages
+  encoded_attributes last_attributes_;
 };
 
 // db.client.operation.duration (stable database conventions): a histogram in
@@ -53,6 +61,8 @@ class duration_histogram {
   static constexpr std::size_t buckets = std::size(bounds) + 1;
 
   explicit duration_histogram(std::int64_t start_ns) : start_ns_(start_ns) {}
+  duration_histogram(const duration_histogram&) = delete;  // it points into its own points
+  duration_histogram& operator=(const duration_histogram&) = delete;
 
   void add(const span_view& v);
   bool empty() const { return points_.empty(); }
@@ -67,9 +77,15 @@ class duration_histogram {
     std::uint64_t count = 0;
     double sum = 0, min = 0, max = 0;
   };
+  // The point of a span's attribute set, made when the set is new.
+  point& point_of(const span_view& v);
   std::int64_t start_ns_;
   std::map<std::string, point> points_;
   std::string key_;  // reused: no allocation per span once the sets are known
+  // The set of the last span without an error, by its statement's and
+  // target's keys, and its point (points are never removed).
+  std::uint64_t last_statement_ = 0, last_target_ = 0;
+  point* last_point_ = nullptr;
 };
 
 }  // namespace dbtrace::drivers::otlp
