@@ -144,7 +144,15 @@ struct protocol_case {
 void PrintTo(const protocol_case& c, std::ostream* os) {
   *os << c.name;
 }
-class otlp_protocol_test : public otlp_test, public ::testing::WithParamInterface<protocol_case> {};
+class otlp_protocol_test : public otlp_test, public ::testing::WithParamInterface<protocol_case> {
+ protected:
+  // Points the recorder at `r`, its protocol chosen the way the case says.
+  void send_to(const receiver& r, scoped_env& env) {
+    if (GetParam().key) opts_.otlp_protocol = GetParam().key;
+    if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
+    opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  }
+};
 
 INSTANTIATE_TEST_SUITE_P(
     protocols, otlp_protocol_test,
@@ -159,9 +167,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_P(otlp_protocol_test, spans_reach_the_receiver_valid_by_the_official_otlp_definitions) {
   receiver r("503 200");  // the first attempt is refused for now: dbtrace retries
   scoped_env env;
-  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
-  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
-  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  send_to(r, env);
   opts_.record_params = true;
   opts_.project = "shop";
   opts_.service = "orders";
@@ -234,9 +240,7 @@ TEST_P(otlp_protocol_test, spans_reach_the_receiver_valid_by_the_official_otlp_d
 TEST_P(otlp_protocol_test, long_statements_and_invalid_utf8_are_sent_whole_and_valid) {
   receiver r("200");
   scoped_env env;
-  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
-  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
-  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  send_to(r, env);
   opts_.max_statement_length = 100000;
   start();
   const std::string long_sql = "SELECT '" + std::string(40000, 'x') + "'";
@@ -353,9 +357,7 @@ void busy_for(std::chrono::microseconds d) {
 TEST_P(otlp_protocol_test, the_duration_histogram_counts_every_statement_sent_in_its_bucket) {
   receiver r("200");
   scoped_env env;
-  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
-  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
-  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  send_to(r, env);
   opts_.service = "orders";
   start();
   const auto target = intern_target({"postgresql", "shop", "db.internal", 5432});
@@ -440,9 +442,7 @@ TEST_P(otlp_protocol_test, the_duration_histogram_counts_every_statement_sent_in
 TEST_P(otlp_protocol_test, alternating_statements_and_targets_keep_their_own_attributes) {
   receiver r("200");
   scoped_env env;
-  if (GetParam().key) opts_.otlp_protocol = GetParam().key;
-  if (GetParam().variable) env.set("OTEL_EXPORTER_OTLP_PROTOCOL", GetParam().variable);
-  opts_.connection_string = "otlp://127.0.0.1:" + std::to_string(r.port());
+  send_to(r, env);
   start();
   const auto shop = intern_target({"postgresql", "shop", "db.internal", 5432});
   const auto audit = intern_target({"mysql", "audit", "audit.internal", 3306});
