@@ -111,6 +111,19 @@ TEST(osprofiler_formatter, a_batch_replaces_the_last_and_an_empty_one_has_no_lin
   EXPECT_TRUE(f.lines().empty());
 }
 
+// An application may name a span with nothing: its events are "-start" and
+// "-stop", the first thing a new formatter writes.
+TEST(osprofiler_formatter, a_span_named_with_nothing_is_written_as_it_is) {
+  const spans s;
+  span_view unnamed = s.batch[3];  // a generic span's end
+  unnamed.name = {};
+  osprofiler_formatter f("", "", "h");
+  const auto& events = f.format({unnamed});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].name, "-stop");
+  EXPECT_EQ(nlohmann::json::parse(events[0].json)["name"], "-stop");
+}
+
 // Microseconds as Python's datetime writes them (%f: six digits, truncated),
 // at the edges of a second, before the epoch too.
 TEST(osprofiler_formatter, timestamps_are_pythons_at_the_edges_of_a_second) {

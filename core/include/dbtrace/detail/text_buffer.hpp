@@ -28,6 +28,7 @@ class text_buffer {
   void commit(const char* end) noexcept { size_ = static_cast<std::size_t>(end - data_.get()); }
 
   void append(std::string_view s) {
+    if (s.empty()) return;  // (an unused buffer has no room to point at)
     std::memcpy(room(s.size()), s.data(), s.size());
     size_ += s.size();
   }
@@ -54,9 +55,9 @@ class text_buffer {
   std::size_t size_ = 0, capacity_ = 0;
 };
 
-// Copies `s` to `p`; returns where it ends.
+// Copies `s` to `p`; returns where it ends. (An empty `s` may have no data.)
 inline char* put(char* p, std::string_view s) noexcept {
-  std::memcpy(p, s.data(), s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
 
