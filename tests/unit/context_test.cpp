@@ -2,6 +2,7 @@
 // The per-thread id stack follows OSProfiler: [base_id, parent_id or base_id, ...].
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "dbtrace/signing.hpp"
@@ -287,6 +288,43 @@ TEST_F(context_test, an_outer_trace_keeps_its_own_id_while_an_inner_one_runs) {
     EXPECT_TRUE(outer.active());
   }
   EXPECT_EQ(outer.base_id(), id);
+}
+
+TEST_F(context_test, a_trace_takes_nothing_from_the_one_before_it_on_its_thread) {
+  // A thread reuses its last trace's saved state: ids, tracestate and spans
+  // of that trace must not show through in the next one.
+  start();
+  const std::string caller_base = "4bf92f35-77b3-4da6-a3ce-929d0e0e4736";
+  std::string first_base;
+  {
+    trace continued{
+        headers{{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+                {"tracestate", "congo=t61rcWkgMzE"}}};
+    ASSERT_EQ(continued.status(), context_status::continued);
+    EXPECT_EQ(current_context().tracestate, "congo=t61rcWkgMzE");
+    span s{"inner"};
+  }
+  for (int round = 0; round < 3; ++round) {
+    trace fresh;
+    const auto c = current_context();
+    ASSERT_TRUE(c.valid());
+    EXPECT_EQ(c.base_id, fresh.base_id());  // formatted from the ids, as the events carry it
+    EXPECT_EQ(c.parent_id, c.base_id);      // no span of the trace before is open here
+    EXPECT_NE(c.base_id, caller_base);
+    EXPECT_NE(c.base_id, first_base);
+    EXPECT_TRUE(c.tracestate.empty());
+    first_base = c.base_id;
+    sql_span q({}, "SELECT 1");
+  }
+  const auto ev = events();
+  ASSERT_EQ(ev.size(), 2u + 3u * 2u);
+  std::set<std::string> bases;
+  for (std::size_t i = 2; i < ev.size(); ++i) {
+    bases.insert(ev[i]["base_id"].get<std::string>());
+    EXPECT_EQ(ev[i]["parent_id"], ev[i]["base_id"]);
+  }
+  EXPECT_EQ(bases.size(), 3u);
+  EXPECT_EQ(bases.count(caller_base), 0u);
 }
 
 TEST_F(context_test, a_context_whose_ids_are_not_uuids_continues_nothing_and_is_counted) {

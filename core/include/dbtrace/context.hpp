@@ -66,13 +66,16 @@ class trace {
   bool active() const noexcept;
   context_status status() const noexcept { return status_; }
 
- private:
+  // What a trace saves of the thread's state (the implementation's; named
+  // here so that a thread can keep one for its next trace).
   struct saved_state;
+
+ private:
   // Makes this thread run under the ids; false (and an inactive trace) when they are not UUIDs.
   bool activate(const std::string& base_id, const std::string& parent_id,
                 std::string tracestate = {});
   // The same with the ids parsed, {base, parent} (a new trace's are never
-  // formatted and parsed back); null for an inactive trace.
+  // formatted and parsed back: its `base_id` is empty); null for an inactive trace.
   void activate(const detail::id128* ids, const std::string& base_id, std::string tracestate);
   std::unique_ptr<saved_state> saved_;
   context_status status_;

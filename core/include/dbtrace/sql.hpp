@@ -145,8 +145,9 @@ class sql_span {
   // `statement`: what a shim does when a statement it keeps runs again. The
   // same as destroying the span and making a new one, with less work.
   void restart(target_ref target, statement_ref statement) noexcept;
-  // The wall clock as spans read it (ns since the epoch). A span made after
-  // the fact (a prepare that failed) takes the time read before the call.
+  // The clock as spans read it: a reading for started_at, not a time of day
+  // (the exporter makes it one). A span made after the fact (a prepare that
+  // failed) takes the time read before the call.
   static std::int64_t clock() noexcept;
   void started_at(std::int64_t clock_ns) noexcept {
     if (on_) start_ns_ = clock_ns;

@@ -325,12 +325,19 @@ void pipeline::run(std::shared_ptr<shared> s) {
     }
     views.clear();
     std::uint64_t count = 0;
+    const clock_converter clock;
     for (std::size_t i = 0; i < n; ++i) {
-      count += event_count(records[i]);
-      prepare_deferred(records[i].extra);
+      record& r = records[i];
+      count += event_count(r);
+      // The application's thread read the clock raw (span_clock); times of
+      // day are made here. Never an end before its start: the wall clock may
+      // be stepped back between.
+      r.start_ns = clock.to_wall_ns(r.start_ns);
+      if (r.end_ns) r.end_ns = std::max(r.start_ns, clock.to_wall_ns(r.end_ns));
+      prepare_deferred(r.extra);
       // A SQL span's own id is drawn here, off the application's thread (sql_span).
-      if (records[i].trace_id == id128{}) records[i].trace_id = new_span_id(records[i].base_id);
-      views.push_back(view_of(records[i]));
+      if (r.trace_id == id128{}) r.trace_id = new_span_id(r.base_id);
+      views.push_back(view_of(r));
     }
     {
       std::lock_guard<std::mutex> lock(s->mutex);

@@ -156,7 +156,7 @@ void count_rejected_context() noexcept {
   rec().stats.rejected_contexts.fetch_add(1, std::memory_order_relaxed);
 }
 
-__thread unsigned t_driver_calls = 0;
+__thread unsigned t_driver_calls __attribute__((tls_model("initial-exec"))) = 0;
 
 std::vector<void (*)() noexcept>& sql_init_checks() {
   static std::vector<void (*)() noexcept> checks;

@@ -80,6 +80,22 @@ void publish(const clock_sample& at, std::uint64_t q32) {
 
 }  // namespace
 
+clock_converter::clock_converter() noexcept {
+#if defined(__x86_64__)
+  // A seqlock read: retried while the exporter rewrites the anchor (never,
+  // on the exporter itself, which is the one that rewrites it).
+  for (;;) {
+    const std::uint64_t seen = g_anchor.sequence.load(std::memory_order_acquire);
+    wall_ = g_anchor.wall_ns.load(std::memory_order_relaxed);
+    tsc_ = g_anchor.tsc.load(std::memory_order_relaxed);
+    q32_ = g_anchor.ns_per_tick_q32.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if ((seen & 1) == 0 && seen == g_anchor.sequence.load(std::memory_order_relaxed)) return;
+    std::this_thread::yield();
+  }
+#endif
+}
+
 void start_fast_clock() noexcept {
 #if defined(__x86_64__)
   std::lock_guard<std::mutex> lock(g_mutex);

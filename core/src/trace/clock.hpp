@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The wall clock spans read: the CPU's invariant TSC scaled to wall-clock
-// nanoseconds where the kernel itself trusts the TSC (a third of the cost of
-// clock_gettime), clock_gettime elsewhere. Re-anchored to the system clock
-// about once a second by the exporter, so NTP steps and drift are followed.
+// The clock spans read: the CPU's invariant TSC where the kernel itself
+// trusts the TSC (read raw on the application's thread, scaled to wall-clock
+// nanoseconds by the exporter), clock_gettime elsewhere. Re-anchored to the
+// system clock about once a second by the exporter, so NTP steps and drift
+// are followed.
 #pragma once
 
 #include <atomic>
@@ -40,21 +41,48 @@ extern clock_anchor g_anchor;
 // not yet calibrated).
 extern std::atomic<bool> g_fast_clock;
 
-inline std::int64_t wall_ns() noexcept {
+// What spans read on the application's thread: while the TSC clock is in
+// use, the raw TSC marked by the top bit (a few instructions); otherwise
+// wall-clock ns. The exporter turns readings into wall-clock ns (to_wall_ns),
+// off the application's thread. Readings of one kind compare as times do.
+inline constexpr std::uint64_t tsc_mark = std::uint64_t{1} << 63;
+inline std::int64_t span_clock() noexcept {
 #if defined(__x86_64__)
-  if (g_fast_clock.load(std::memory_order_relaxed)) {
-    const std::uint64_t seen = g_anchor.sequence.load(std::memory_order_acquire);
-    const std::int64_t wall = g_anchor.wall_ns.load(std::memory_order_relaxed);
-    const std::uint64_t tsc = g_anchor.tsc.load(std::memory_order_relaxed);
-    const std::uint64_t q32 = g_anchor.ns_per_tick_q32.load(std::memory_order_relaxed);
-    const auto ticks = static_cast<std::int64_t>(__rdtsc() - tsc);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    // A TSC behind its anchor (a VM moved to another host, say) is no use.
-    if ((seen & 1) == 0 && seen == g_anchor.sequence.load(std::memory_order_relaxed) && ticks >= 0)
-      return wall + static_cast<std::int64_t>((static_cast<u128>(ticks) * q32) >> 32);
-  }
+  if (g_fast_clock.load(std::memory_order_relaxed))
+    return static_cast<std::int64_t>(__rdtsc() | tsc_mark);
 #endif
   return system_ns();
+}
+
+// Converts span_clock() readings to wall-clock ns with one anchor, taken when
+// the converter is made: a batch of records is converted with the same one.
+// A TSC reading from before the anchor (a record queued before the exporter
+// re-anchored) converts backwards from it, as far as it lies.
+class clock_converter {
+ public:
+  clock_converter() noexcept;
+  std::int64_t to_wall_ns(std::int64_t reading) const noexcept {
+#if defined(__x86_64__)
+    if (reading < 0) {  // marked: TSC ticks
+      const auto ticks =
+          static_cast<std::int64_t>((static_cast<std::uint64_t>(reading) & ~tsc_mark) - tsc_);
+      __extension__ using i128 = __int128;
+      return wall_ +
+             static_cast<std::int64_t>((static_cast<i128>(ticks) * static_cast<i128>(q32_)) >> 32);
+    }
+#endif
+    return reading;
+  }
+
+ private:
+  std::int64_t wall_ = 0;
+  std::uint64_t tsc_ = 0;
+  std::uint64_t q32_ = 0;
+};
+
+// The wall clock now (tests, benchmarks; spans read span_clock()).
+inline std::int64_t wall_ns() noexcept {
+  return clock_converter().to_wall_ns(span_clock());
 }
 
 // Calibrates the TSC against the system clock (takes a few milliseconds the

@@ -46,21 +46,27 @@ const char* to_string(context_status s) noexcept {
 }
 
 namespace detail {
-// Not inlined: each inlined copy looked the thread_local up again (a
-// __tls_get_addr call each time, 17 a trace), one call looks it up once.
-[[gnu::noinline]] thread_context& this_thread() noexcept {
+namespace {
+void free_spare_state() noexcept;
+}
+
+__thread thread_context* t_context __attribute__((tls_model("initial-exec")));
+
+[[gnu::noinline, gnu::cold]] thread_context& make_thread_context() noexcept {
   struct owned_context {
     thread_context ctx;
     ~owned_context() {
       t_hot.context_gone = true;
       t_hot.active = false;
+      free_spare_state();
     }
   };
   thread_local owned_context owned;
+  t_context = &owned.ctx;
   return owned.ctx;
 }
 
-__thread hot_context t_hot;
+__thread hot_context t_hot __attribute__((tls_model("initial-exec")));
 
 void sync_hot(const thread_context& t) noexcept {
   t_hot.active = t.active && !t.stack.empty();
@@ -99,14 +105,29 @@ void say_bad_signature_once() noexcept {
 context current_context() {
   const auto& t = detail::this_thread();
   if (!t.active) return {};
-  return {t.base_id_text, detail::to_string(t.stack.back()), t.tracestate};
+  return {t.base_id_text.empty() ? detail::to_string(t.base_id) : t.base_id_text,
+          detail::to_string(t.stack.back()), t.tracestate};
 }
 
 struct trace::saved_state {
   detail::thread_context previous;
   bool active = false;  // this trace's own ids were valid: it records
-  std::string base_id;  // its own, also while a trace inside it is active
+  detail::id128 base;   // its own, also while a trace inside it is active
+  std::string base_id;  // `base` as text: as it came in, or formatted when first asked
 };
+
+namespace detail {
+namespace {
+// One saved state a thread keeps from its last trace, cleared but with its
+// strings' and stack's memory: a trace then allocates nothing.
+__thread void* t_spare_state __attribute__((tls_model("initial-exec")));
+
+void free_spare_state() noexcept {
+  delete static_cast<trace::saved_state*>(t_spare_state);
+  t_spare_state = nullptr;
+}
+}  // namespace
+}  // namespace detail
 
 trace::trace() : status_(context_status::disabled) {
   if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
@@ -118,7 +139,7 @@ trace::trace() : status_(context_status::disabled) {
   status_ = context_status::new_trace;
   const auto id = detail::new_uuid4();
   const detail::id128 ids[] = {id, id};
-  activate(ids, detail::to_string(id), {});
+  activate(ids, {}, {});  // its text is formatted only if asked for
 }
 
 trace::trace(const headers& incoming) : status_(context_status::disabled) {
@@ -162,7 +183,7 @@ trace::trace(const headers& incoming) : status_(context_status::disabled) {
   if (keep) {
     const auto id = detail::new_uuid4();
     const detail::id128 ids[] = {id, id};
-    activate(ids, detail::to_string(id), {});
+    activate(ids, {}, {});
   } else {
     activate({}, {});
   }
@@ -198,9 +219,14 @@ bool trace::activate(const std::string& base_id, const std::string& parent_id,
 void trace::activate(const detail::id128* ids, const std::string& base_id, std::string tracestate) {
   if (detail::t_hot.context_gone) return;  // made as the thread exits: records nothing
   auto& t = detail::this_thread();
-  saved_ = std::make_unique<saved_state>();
-  saved_->previous = std::move(t);
-  t = detail::thread_context{};
+  if (detail::t_spare_state) {
+    saved_.reset(static_cast<saved_state*>(detail::t_spare_state));
+    detail::t_spare_state = nullptr;
+  } else {
+    saved_ = std::make_unique<saved_state>();
+  }
+  // The thread's context is saved, and the spare's cleared one takes its place.
+  std::swap(saved_->previous, t);
   t.owner = saved_.get();
   if (!ids) {  // inactive: records nothing, and hides any outer trace
     detail::sync_hot(t);
@@ -209,10 +235,11 @@ void trace::activate(const detail::id128* ids, const std::string& base_id, std::
   t.active = true;
   t.base_id = ids[0];
   t.base_id_text = base_id;
-  t.stack = {ids[0], ids[1]};
+  t.stack.assign({ids[0], ids[1]});
   t.tracestate = std::move(tracestate);
   detail::sync_hot(t);
   saved_->active = true;
+  saved_->base = ids[0];
   saved_->base_id = base_id;
 }
 
@@ -221,8 +248,20 @@ trace::~trace() {
   auto& t = detail::this_thread();
   if (t.owner == saved_.get()) {  // the innermost trace, as usual: what it hid comes back
     detail::close_open_sql_spans();
-    t = std::move(saved_->previous);
+    std::swap(t, saved_->previous);
     detail::sync_hot(t);
+    if (detail::t_spare_state) return;
+    // Kept for the thread's next trace, emptied: nothing of this one stays.
+    auto& mine = saved_->previous;
+    mine.active = false;
+    mine.base_id = {};
+    mine.base_id_text.clear();
+    mine.stack.clear();
+    mine.tracestate.clear();
+    mine.owner = nullptr;
+    saved_->active = false;
+    saved_->base_id.clear();
+    detail::t_spare_state = saved_.release();
     return;
   }
   // Ended before a trace inside it (destroyed out of order): the inner one
@@ -238,7 +277,15 @@ trace::~trace() {
 
 const std::string& trace::base_id() const noexcept {
   static const std::string none;
-  return saved_ && saved_->active ? saved_->base_id : none;
+  if (!saved_ || !saved_->active) return none;
+  if (saved_->base_id.empty()) {  // a trace started here: formatted now, once
+    try {
+      saved_->base_id = detail::to_string(saved_->base);
+    } catch (...) {
+      return none;
+    }
+  }
+  return saved_->base_id;
 }
 
 bool trace::active() const noexcept {
@@ -266,7 +313,7 @@ span::span(std::string name, value given_info) noexcept {
     s->exceptions_at_start = std::uncaught_exceptions();
     nlohmann::json info = detail::to_json(given_info);
     s->info = info.is_object() ? std::move(info) : nlohmann::json{{"value", std::move(info)}};
-    s->start_ns = detail::wall_ns();
+    s->start_ns = detail::span_clock();
     auto* extra = new detail::record_extra;
     extra->name = s->name;
     extra->info = s->info;
@@ -339,7 +386,7 @@ span::~span() {
                      state_->trace_id,
                      state_->parent_id,
                      state_->start_ns,
-                     std::max(state_->start_ns, detail::wall_ns()),  // never before its start
+                     detail::span_clock(),
                      nullptr,
                      nullptr,
                      -1,

@@ -40,9 +40,11 @@ struct record_extra {
 struct record {
   record_kind kind;
   id128 base_id, trace_id, parent_id;  // trace_id zero: drawn by the exporter
-  std::int64_t start_ns;               // wall clock, ns since the epoch
-  std::int64_t end_ns;                 // 0 for span_start
-  const statement_info* statement;     // interned, or null (then extra->statement)
+  // span_clock() readings on the application's thread; the exporter makes
+  // them wall-clock ns since the epoch, the end never before the start.
+  std::int64_t start_ns;
+  std::int64_t end_ns;              // 0 for span_start
+  const statement_info* statement;  // interned, or null (then extra->statement)
   const target_info* target;
   std::int64_t rows;   // -1: unknown
   std::int64_t batch;  // 0: not a bulk execution

@@ -34,12 +34,22 @@ void count_rejected_context() noexcept;
 struct thread_context {
   bool active = false;
   id128 base_id;
+  // The base id as it came in (headers, a context); empty for a trace started
+  // here, whose text is formatted only when asked for (current_context).
   std::string base_id_text;
   std::vector<id128> stack;
   std::string tracestate;       // W3C tracestate received, passed on unchanged
   const void* owner = nullptr;  // the trace that made this context current (its saved state)
 };
-thread_context& this_thread() noexcept;
+// This thread's context, made on first use. After a first call it is one
+// %fs-relative load (t_context, initial-exec), not a thread_local's
+// __tls_get_addr call and init guard.
+extern __thread thread_context* t_context __attribute__((tls_model("initial-exec")));
+thread_context& make_thread_context() noexcept;
+inline thread_context& this_thread() noexcept {
+  if (__builtin_expect(t_context != nullptr, 1)) return *t_context;
+  return make_thread_context();
+}
 
 // What the per-statement path reads and writes of this thread: its trace,
 // kept in step with thread_context by the trace and span code (sync_hot), and

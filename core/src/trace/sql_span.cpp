@@ -84,7 +84,7 @@ void sql_span::begin(target_ref target, std::string_view sql) noexcept {
   base_id_ = {t.base_hi, t.base_lo};
   parent_id_ = {t.parent_hi, t.parent_lo};
   trace_id_ = {};
-  start_ns_ = detail::wall_ns();
+  start_ns_ = detail::span_clock();
 }
 
 [[gnu::hot]] void sql_span::restart(target_ref target, statement_ref statement) noexcept {
@@ -130,11 +130,11 @@ sql_span::sql_span(sql_span&& other) noexcept
 }
 
 std::int64_t sql_span::clock() noexcept {
-  return detail::wall_ns();
+  return detail::span_clock();
 }
 
 [[gnu::hot]] void sql_span::end_now() noexcept {
-  if (on_) end_ns_ = detail::wall_ns();
+  if (on_) end_ns_ = detail::span_clock();
 }
 
 std::string sql_span::with_comment(const std::string& sql) const {
@@ -189,8 +189,8 @@ void sql_span::end_and_finish_from_list() noexcept {
   r.trace_id = trace_id_;
   r.parent_id = parent_id_;
   r.start_ns = start_ns_;
-  // Never before its start: the wall clock may be stepped back between.
-  r.end_ns = std::max(start_ns_, end_ns_ ? end_ns_ : detail::wall_ns());
+  r.end_ns =
+      end_ns_ ? end_ns_ : detail::span_clock();  // the exporter keeps it from preceding the start
   r.statement = statement_;
   r.target = target_;
   r.rows = rows_;
