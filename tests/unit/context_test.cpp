@@ -66,6 +66,36 @@ TEST_F(context_test, a_trace_ending_after_its_threads_state_is_gone_keeps_what_i
   EXPECT_EQ(ev[1]["name"], "work-stop");
 }
 
+// Spans and contexts asked for after the thread's trace state is destroyed
+// (from a thread_local's destructor at thread exit) touch none of it: a span
+// made then records nothing, one made before still records its stop.
+TEST_F(context_test, spans_made_or_ended_as_the_thread_exits_touch_no_destroyed_state) {
+  start();
+  context late_context{"not asked yet", "", ""};
+  std::thread([&] {
+    struct ends_late {
+      std::optional<trace> t;
+      std::optional<span> s;
+      context* seen = nullptr;
+      ~ends_late() {  // runs before its members are destroyed: the trace is still open
+        span made_late{"late"};
+        *seen = current_context();
+      }
+    };
+    // Constructed before dbtrace's thread_locals, so destroyed after them.
+    thread_local ends_late late;
+    late.seen = &late_context;
+    late.t.emplace();
+    late.s.emplace("work");
+  }).join();
+  EXPECT_FALSE(late_context.valid());
+  // (Not in order: the stop went in after the thread's queue producer was
+  // released, by the queue's shared path.)
+  std::multiset<std::string> names;
+  for (const auto& e : events()) names.insert(e["name"].get<std::string>());
+  EXPECT_EQ(names, (std::multiset<std::string>{"work-start", "work-stop"}));
+}
+
 // A span's info written as a JSON literal is stored as that JSON, whatever it holds.
 TEST_F(context_test, a_spans_info_is_recorded_as_the_json_it_is_written_as) {
   start();

@@ -89,13 +89,16 @@ bool sampled() {
 }
 
 // A wrong hmac_keys splits every trace in two with no other sign: said once
-// per process (no key, header or id in it; the rest are counted).
+// per init() (no key, header or id in it; the rest are counted). Each init()
+// publishes options of its own, so a reload with other keys says it again.
 void say_bad_signature_once() noexcept {
-  static std::atomic<bool> said{false};
-  if (said.exchange(true, std::memory_order_relaxed)) return;
+  static std::atomic<const options*> said_for{nullptr};
+  const options* in_force = &detail::current();
+  if (said_for.exchange(in_force, std::memory_order_relaxed) == in_force) return;
   std::fputs(
       "dbtrace: an incoming X-Trace-HMAC matches none of hmac_keys (the caller signs with "
-      "another key, or the header was changed): its request starts a new trace; said once, "
+      "another key, or the header was changed): its request starts a new trace; said once "
+      "until the next init(), "
       "each one counted in stats().rejected_contexts\n",
       stderr);
 }
@@ -103,6 +106,7 @@ void say_bad_signature_once() noexcept {
 }  // namespace
 
 context current_context() {
+  if (detail::t_hot.context_gone) return {};  // asked as the thread exits: no trace
   const auto& t = detail::this_thread();
   if (!t.active) return {};
   return {t.base_id_text.empty() ? detail::to_string(t.base_id) : t.base_id_text,
@@ -302,6 +306,7 @@ struct span::state {
 };
 
 span::span(std::string name, value given_info) noexcept {
+  if (detail::t_hot.context_gone) return;  // made as the thread exits: records nothing
   auto& t = detail::this_thread();
   if (!t.active || !detail::g_enabled.load(std::memory_order_relaxed)) return;
   try {
@@ -357,16 +362,20 @@ span::~span() {
   if (!state_) return;
   detail::close_open_sql_spans(
       &state_->trace_id);  // statements still fetched end with their parent
-  auto& t = detail::this_thread();
-  // Pop this span, and any inner one left open above it (spans are RAII, so
-  // only a moved trace can leave one), but never another trace's entries.
-  for (std::size_t i = t.stack.size(); i-- > 2;) {
-    if (t.stack[i] == state_->trace_id) {
-      t.stack.resize(i);
-      break;
+  // Ended after the thread's context is gone (a span kept in a thread_local
+  // destroyed later): nothing to pop, but its stop is recorded all the same.
+  if (!detail::t_hot.context_gone) {
+    auto& t = detail::this_thread();
+    // Pop this span, and any inner one left open above it (spans are RAII, so
+    // only a moved trace can leave one), but never another trace's entries.
+    for (std::size_t i = t.stack.size(); i-- > 2;) {
+      if (t.stack[i] == state_->trace_id) {
+        t.stack.resize(i);
+        break;
+      }
     }
+    detail::sync_hot(t);
   }
-  detail::sync_hot(t);
   if (!detail::g_enabled.load(std::memory_order_relaxed)) return;
   try {
     auto* extra = new detail::record_extra;
