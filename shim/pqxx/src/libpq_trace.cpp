@@ -36,8 +36,33 @@ void* next_symbol(const char* name) noexcept {
   if (void* libpq = dlopen("libpq.so.5", RTLD_NOW | RTLD_NOLOAD)) return dlsym(libpq, name);
   return nullptr;
 }
-#define DBTRACE_REAL(fn) \
-  static const auto real_##fn = reinterpret_cast<decltype(&::fn)>(next_symbol(#fn))
+// libpq's `fn`, looked up on first use; then libpq_<fn>() is a load and a
+// branch, and the lookup stays out of the entry points' way (a function-local
+// static's guard made GCC save registers on entry for it).
+#define DBTRACE_NEXT(fn)                                                    \
+  std::atomic<decltype(&::fn)> next_##fn{nullptr};                          \
+  [[gnu::noinline, gnu::cold]] decltype(&::fn) look_up_##fn() noexcept {    \
+    const auto found = reinterpret_cast<decltype(&::fn)>(next_symbol(#fn)); \
+    next_##fn.store(found, std::memory_order_relaxed);                      \
+    return found;                                                           \
+  }                                                                         \
+  inline decltype(&::fn) libpq_##fn() noexcept {                            \
+    const auto f = next_##fn.load(std::memory_order_relaxed);               \
+    return __builtin_expect(f != nullptr, 1) ? f : look_up_##fn();          \
+  }
+DBTRACE_NEXT(PQexec)
+DBTRACE_NEXT(PQexecParams)
+DBTRACE_NEXT(PQprepare)
+DBTRACE_NEXT(PQexecPrepared)
+DBTRACE_NEXT(PQsendQuery)
+DBTRACE_NEXT(PQsendQueryParams)
+DBTRACE_NEXT(PQsendPrepare)
+DBTRACE_NEXT(PQsendQueryPrepared)
+DBTRACE_NEXT(PQgetResult)
+DBTRACE_NEXT(PQfinish)
+DBTRACE_NEXT(PQreset)
+DBTRACE_NEXT(PQresetStart)
+#undef DBTRACE_NEXT
 
 // Nonzero while this thread is inside libpq: libpq's calls to its own
 // functions (PQexec calls PQsendQuery and PQgetResult) pass through.
@@ -403,17 +428,17 @@ using namespace dbtrace::pqxx::detail;
 using dbtrace::sql_span;
 namespace dbtrace_pq = dbtrace::pqxx::detail;
 
-// Each call goes straight on to libpq's while SQL tracing is off (a tail call:
-// the cost of linking dbtrace::pqxx with tracing off). Otherwise libpq's own
-// calls inside a call not traced pass through unlooked at (passed_through).
-extern "C" {
+namespace {
 
-PGresult* PQexec(PGconn* conn, const char* query) {
-  DBTRACE_REAL(PQexec);
-  if (!real_PQexec) return nullptr;
-  if (!dbtrace::sql_tracing_enabled()) return real_PQexec(conn, query);
-  if (outermost()) read_unread_results(conn);
-  if (!outermost() || !dbtrace::sql_recording()) return passed_through(real_PQexec, conn, query);
+// The traced half of each entry point below, kept apart from it: an entry
+// point that only forwards then saves no registers (GCC saves them on entry,
+// for the whole function, before any check). Called for the application's
+// own calls (outermost) with SQL tracing on.
+
+[[gnu::noinline]] PGresult* traced_PQexec(PGconn* conn, const char* query) {
+  const auto real_PQexec = libpq_PQexec();
+  read_unread_results(conn);
+  if (!dbtrace::sql_recording()) return passed_through(real_PQexec, conn, query);
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQexec, conn, query);
   drop_answered(*c);
@@ -427,15 +452,13 @@ PGresult* PQexec(PGconn* conn, const char* query) {
   return r;
 }
 
-PGresult* PQexecParams(PGconn* conn, const char* command, int n, const Oid* types,
-                       const char* const* values, const int* lengths, const int* formats,
-                       int result_format) {
-  DBTRACE_REAL(PQexecParams);
-  if (!real_PQexecParams) return nullptr;
-  if (!dbtrace::sql_tracing_enabled())
-    return real_PQexecParams(conn, command, n, types, values, lengths, formats, result_format);
-  if (outermost()) read_unread_results(conn);
-  if (!outermost() || !dbtrace::sql_recording())
+[[gnu::noinline]] PGresult* traced_PQexecParams(PGconn* conn, const char* command, int n,
+                                                const Oid* types, const char* const* values,
+                                                const int* lengths, const int* formats,
+                                                int result_format) {
+  const auto real_PQexecParams = libpq_PQexecParams();
+  read_unread_results(conn);
+  if (!dbtrace::sql_recording())
     return passed_through(real_PQexecParams, conn, command, n, types, values, lengths, formats,
                           result_format);
   connection_state* c = state_of(conn);
@@ -455,12 +478,10 @@ PGresult* PQexecParams(PGconn* conn, const char* command, int n, const Oid* type
   return r;
 }
 
-PGresult* PQprepare(PGconn* conn, const char* name, const char* query, int n, const Oid* types) {
-  DBTRACE_REAL(PQprepare);
-  if (!real_PQprepare) return nullptr;
-  if (!dbtrace::sql_tracing_enabled()) return real_PQprepare(conn, name, query, n, types);
-  if (outermost()) read_unread_results(conn);
-  if (!outermost()) return passed_through(real_PQprepare, conn, name, query, n, types);
+[[gnu::noinline]] PGresult* traced_PQprepare(PGconn* conn, const char* name, const char* query,
+                                             int n, const Oid* types) {
+  const auto real_PQprepare = libpq_PQprepare();
+  read_unread_results(conn);
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQprepare, conn, name, query, n, types);
   drop_answered(*c);
@@ -477,14 +498,12 @@ PGresult* PQprepare(PGconn* conn, const char* name, const char* query, int n, co
   return r;
 }
 
-PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* const* values,
-                         const int* lengths, const int* formats, int result_format) {
-  DBTRACE_REAL(PQexecPrepared);
-  if (!real_PQexecPrepared) return nullptr;
-  if (!dbtrace::sql_tracing_enabled())
-    return real_PQexecPrepared(conn, name, n, values, lengths, formats, result_format);
-  if (outermost()) read_unread_results(conn);
-  if (!outermost() || !dbtrace::sql_recording())
+[[gnu::noinline]] PGresult* traced_PQexecPrepared(PGconn* conn, const char* name, int n,
+                                                  const char* const* values, const int* lengths,
+                                                  const int* formats, int result_format) {
+  const auto real_PQexecPrepared = libpq_PQexecPrepared();
+  read_unread_results(conn);
+  if (!dbtrace::sql_recording())
     return passed_through(real_PQexecPrepared, conn, name, n, values, lengths, formats,
                           result_format);
   connection_state* c = state_of(conn);
@@ -503,11 +522,8 @@ PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* cons
   return r;
 }
 
-int PQsendQuery(PGconn* conn, const char* query) {
-  DBTRACE_REAL(PQsendQuery);
-  if (!real_PQsendQuery) return 0;
-  if (!dbtrace::sql_tracing_enabled()) return real_PQsendQuery(conn, query);
-  if (!outermost()) return passed_through(real_PQsendQuery, conn, query);
+[[gnu::noinline]] int traced_PQsendQuery(PGconn* conn, const char* query) {
+  const auto real_PQsendQuery = libpq_PQsendQuery();
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQsendQuery, conn, query);
   drop_answered(*c);
@@ -522,16 +538,11 @@ int PQsendQuery(PGconn* conn, const char* query) {
   return after_send(conn, *c, std::move(span), sent);
 }
 
-int PQsendQueryParams(PGconn* conn, const char* command, int n, const Oid* types,
-                      const char* const* values, const int* lengths, const int* formats,
-                      int result_format) {
-  DBTRACE_REAL(PQsendQueryParams);
-  if (!real_PQsendQueryParams) return 0;
-  if (!dbtrace::sql_tracing_enabled())
-    return real_PQsendQueryParams(conn, command, n, types, values, lengths, formats, result_format);
-  if (!outermost())
-    return passed_through(real_PQsendQueryParams, conn, command, n, types, values, lengths, formats,
-                          result_format);
+[[gnu::noinline]] int traced_PQsendQueryParams(PGconn* conn, const char* command, int n,
+                                               const Oid* types, const char* const* values,
+                                               const int* lengths, const int* formats,
+                                               int result_format) {
+  const auto real_PQsendQueryParams = libpq_PQsendQueryParams();
   connection_state* c = state_of(conn);
   if (!c)
     return passed_through(real_PQsendQueryParams, conn, command, n, types, values, lengths, formats,
@@ -552,11 +563,9 @@ int PQsendQueryParams(PGconn* conn, const char* command, int n, const Oid* types
   return after_send(conn, *c, std::move(span), sent);
 }
 
-int PQsendPrepare(PGconn* conn, const char* name, const char* query, int n, const Oid* types) {
-  DBTRACE_REAL(PQsendPrepare);
-  if (!real_PQsendPrepare) return 0;
-  if (!dbtrace::sql_tracing_enabled()) return real_PQsendPrepare(conn, name, query, n, types);
-  if (!outermost()) return passed_through(real_PQsendPrepare, conn, name, query, n, types);
+[[gnu::noinline]] int traced_PQsendPrepare(PGconn* conn, const char* name, const char* query, int n,
+                                           const Oid* types) {
+  const auto real_PQsendPrepare = libpq_PQsendPrepare();
   connection_state* c = state_of(conn);
   if (!c) return passed_through(real_PQsendPrepare, conn, name, query, n, types);
   drop_answered(*c);
@@ -571,15 +580,10 @@ int PQsendPrepare(PGconn* conn, const char* name, const char* query, int n, cons
   return sent;
 }
 
-int PQsendQueryPrepared(PGconn* conn, const char* name, int n, const char* const* values,
-                        const int* lengths, const int* formats, int result_format) {
-  DBTRACE_REAL(PQsendQueryPrepared);
-  if (!real_PQsendQueryPrepared) return 0;
-  if (!dbtrace::sql_tracing_enabled())
-    return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
-  if (!outermost())
-    return passed_through(real_PQsendQueryPrepared, conn, name, n, values, lengths, formats,
-                          result_format);
+[[gnu::noinline]] int traced_PQsendQueryPrepared(PGconn* conn, const char* name, int n,
+                                                 const char* const* values, const int* lengths,
+                                                 const int* formats, int result_format) {
+  const auto real_PQsendQueryPrepared = libpq_PQsendQueryPrepared();
   connection_state* c = state_of(conn);
   if (!c)
     return passed_through(real_PQsendQueryPrepared, conn, name, n, values, lengths, formats,
@@ -597,10 +601,8 @@ int PQsendQueryPrepared(PGconn* conn, const char* name, int n, const char* const
   return after_send(conn, *c, std::move(span), sent);
 }
 
-PGresult* PQgetResult(PGconn* conn) {
-  DBTRACE_REAL(PQgetResult);
-  if (!real_PQgetResult) return nullptr;
-  if (g_pending.load(std::memory_order_relaxed) == 0 || !outermost()) return real_PQgetResult(conn);
+[[gnu::noinline]] PGresult* traced_PQgetResult(PGconn* conn) {
+  const auto real_PQgetResult = libpq_PQgetResult();
   PGresult* r;
   {
     in_libpq inside;
@@ -642,20 +644,104 @@ PGresult* PQgetResult(PGconn* conn) {
   return r;
 }
 
+}  // namespace
+
+// Each call goes straight on to libpq's (a tail call) while SQL tracing is
+// off, and for libpq's own calls inside a call (PQexec sends with
+// PQsendQuery and reads with PQgetResult) or a driver's: the cost of linking
+// dbtrace::pqxx with tracing off. A call not traced inside passes its own
+// calls through unlooked at (passed_through).
+extern "C" {
+
+PGresult* PQexec(PGconn* conn, const char* query) {
+  const auto real_PQexec = libpq_PQexec();
+  if (!real_PQexec) return nullptr;
+  if (!dbtrace::sql_tracing_enabled() || !outermost()) return real_PQexec(conn, query);
+  return traced_PQexec(conn, query);
+}
+
+PGresult* PQexecParams(PGconn* conn, const char* command, int n, const Oid* types,
+                       const char* const* values, const int* lengths, const int* formats,
+                       int result_format) {
+  const auto real_PQexecParams = libpq_PQexecParams();
+  if (!real_PQexecParams) return nullptr;
+  if (!dbtrace::sql_tracing_enabled() || !outermost())
+    return real_PQexecParams(conn, command, n, types, values, lengths, formats, result_format);
+  return traced_PQexecParams(conn, command, n, types, values, lengths, formats, result_format);
+}
+
+PGresult* PQprepare(PGconn* conn, const char* name, const char* query, int n, const Oid* types) {
+  const auto real_PQprepare = libpq_PQprepare();
+  if (!real_PQprepare) return nullptr;
+  if (!dbtrace::sql_tracing_enabled() || !outermost())
+    return real_PQprepare(conn, name, query, n, types);
+  return traced_PQprepare(conn, name, query, n, types);
+}
+
+PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* const* values,
+                         const int* lengths, const int* formats, int result_format) {
+  const auto real_PQexecPrepared = libpq_PQexecPrepared();
+  if (!real_PQexecPrepared) return nullptr;
+  if (!dbtrace::sql_tracing_enabled() || !outermost())
+    return real_PQexecPrepared(conn, name, n, values, lengths, formats, result_format);
+  return traced_PQexecPrepared(conn, name, n, values, lengths, formats, result_format);
+}
+
+int PQsendQuery(PGconn* conn, const char* query) {
+  const auto real_PQsendQuery = libpq_PQsendQuery();
+  if (!real_PQsendQuery) return 0;
+  if (!dbtrace::sql_tracing_enabled() || !outermost()) return real_PQsendQuery(conn, query);
+  return traced_PQsendQuery(conn, query);
+}
+
+int PQsendQueryParams(PGconn* conn, const char* command, int n, const Oid* types,
+                      const char* const* values, const int* lengths, const int* formats,
+                      int result_format) {
+  const auto real_PQsendQueryParams = libpq_PQsendQueryParams();
+  if (!real_PQsendQueryParams) return 0;
+  if (!dbtrace::sql_tracing_enabled() || !outermost())
+    return real_PQsendQueryParams(conn, command, n, types, values, lengths, formats, result_format);
+  return traced_PQsendQueryParams(conn, command, n, types, values, lengths, formats, result_format);
+}
+
+int PQsendPrepare(PGconn* conn, const char* name, const char* query, int n, const Oid* types) {
+  const auto real_PQsendPrepare = libpq_PQsendPrepare();
+  if (!real_PQsendPrepare) return 0;
+  if (!dbtrace::sql_tracing_enabled() || !outermost())
+    return real_PQsendPrepare(conn, name, query, n, types);
+  return traced_PQsendPrepare(conn, name, query, n, types);
+}
+
+int PQsendQueryPrepared(PGconn* conn, const char* name, int n, const char* const* values,
+                        const int* lengths, const int* formats, int result_format) {
+  const auto real_PQsendQueryPrepared = libpq_PQsendQueryPrepared();
+  if (!real_PQsendQueryPrepared) return 0;
+  if (!dbtrace::sql_tracing_enabled() || !outermost())
+    return real_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
+  return traced_PQsendQueryPrepared(conn, name, n, values, lengths, formats, result_format);
+}
+
+PGresult* PQgetResult(PGconn* conn) {
+  const auto real_PQgetResult = libpq_PQgetResult();
+  if (!real_PQgetResult) return nullptr;
+  if (g_pending.load(std::memory_order_relaxed) == 0 || !outermost()) return real_PQgetResult(conn);
+  return traced_PQgetResult(conn);
+}
+
 void PQfinish(PGconn* conn) {
-  DBTRACE_REAL(PQfinish);
+  const auto real_PQfinish = libpq_PQfinish();
   forget(conn, true);
   if (real_PQfinish) real_PQfinish(conn);
 }
 
 void PQreset(PGconn* conn) {
-  DBTRACE_REAL(PQreset);
+  const auto real_PQreset = libpq_PQreset();
   forget(conn, false);  // the new session knows no prepared statements
   if (real_PQreset) real_PQreset(conn);
 }
 
 int PQresetStart(PGconn* conn) {
-  DBTRACE_REAL(PQresetStart);
+  const auto real_PQresetStart = libpq_PQresetStart();
   forget(conn, false);
   return real_PQresetStart ? real_PQresetStart(conn) : 0;
 }
