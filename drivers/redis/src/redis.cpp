@@ -3,11 +3,14 @@
 #include "dbtrace/drivers/redis.hpp"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 #include <unordered_map>
 
@@ -216,12 +219,31 @@ class redis_writer final : public writer {
     ctx_ = nullptr;
   }
 
-  // Sends what out_ holds; false (and the connection closed) when it cannot.
+  // Sends what out_ holds straight to the socket hiredis connected (its own
+  // buffer, empty between round trips, would take a copy of the whole batch
+  // first); hiredis then reads the replies. The socket's send timeout is the
+  // answer timeout (redisSetTimeout). False (and the connection closed) when
+  // it cannot.
   bool send(std::string& error) {
-    if (redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) == REDIS_OK) return true;
-    error = "cannot queue the commands";
-    close();
-    return false;
+    const char* at = out_.data();
+    std::size_t left = out_.size();
+    while (left > 0) {
+      const ssize_t sent = ::send(ctx_->fd, at, left, MSG_NOSIGNAL);
+      if (sent > 0) {
+        at += sent;
+        left -= static_cast<std::size_t>(sent);
+      } else if (sent < 0 && errno == EINTR) {
+        continue;
+      } else {
+        error = sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+                    ? "the server took no more in " + std::to_string(answer_timeout.tv_sec) +
+                          " s (stopped or overloaded?)"
+                    : std::string("cannot send: ") + std::strerror(sent < 0 ? errno : EPIPE);
+        close();
+        return false;
+      }
+    }
+    return true;
   }
   // The next reply; null (and the connection closed) when the connection failed.
   reply_ptr receive(std::string& error) {
