@@ -74,6 +74,43 @@ TEST_F(redis_test, events_are_lpushed_as_osprofiler_does_and_errors_indexed) {
   EXPECT_EQ(build_report(store->read_trace(base))["stats"]["db"]["count"], 2);
 }
 
+// A batch holds traces interleaved (a trace opened inside another, threads
+// recording at once): each trace's list gets its own events, in order.
+TEST_F(redis_test, interleaved_traces_of_one_batch_keep_their_own_events_in_order) {
+  start();
+  std::string outer_base, inner_base;
+  {
+    trace outer;
+    outer_base = outer.base_id();
+    span first{"first"};
+    { sql_span s({}, "SELECT 1"); }
+    {
+      trace inner;
+      inner_base = inner.base_id();
+      sql_span s({}, "SELECT 2");
+    }
+    { sql_span s({}, "SELECT 3"); }
+  }
+  ASSERT_TRUE(flush());  // one batch: nothing was written before
+  auto pushed = [](const std::string& base) {
+    std::vector<std::string> names;
+    std::istringstream in(redis_cli("LRANGE osprofiler_opt:" + base + " 0 -1"));
+    for (std::string line; std::getline(in, line);) {
+      const auto e = nlohmann::json::parse(line);
+      const auto& db = e["info"]["db"];
+      names.push_back(e["name"].get<std::string>() +
+                      (db.is_object() && db.contains("statement")
+                           ? " " + db["statement"].get<std::string>()
+                           : std::string()));
+    }
+    return std::vector<std::string>(names.rbegin(), names.rend());  // LPUSH: newest first
+  };
+  EXPECT_EQ(pushed(outer_base),
+            (std::vector<std::string>{"first-start", "db-start SELECT 1", "db-stop",
+                                      "db-start SELECT 3", "db-stop", "first-stop"}));
+  EXPECT_EQ(pushed(inner_base), (std::vector<std::string>{"db-start SELECT 2", "db-stop"}));
+}
+
 TEST_F(redis_test, keys_that_are_not_osprofilers_never_hide_the_rest_of_the_store) {
   start();
   const std::string base = record_request();

@@ -146,3 +146,30 @@ TEST(osprofiler_formatter, timestamps_are_pythons_at_the_edges_of_a_second) {
 
 }  // namespace
 }  // namespace dbtrace
+
+// Every store's numbers (ids, times, sizes, row counts) go through
+// put_decimal: at each digit count's edges, and the extremes, it writes what
+// std::to_string does.
+TEST(put_decimal, writes_what_to_string_does_at_every_digit_counts_edges) {
+  std::vector<std::uint64_t> unsigned_cases = {0, UINT64_MAX, UINT64_MAX - 1};
+  for (std::uint64_t p = 1; p <= 10000000000000000000ULL; p *= 10) {
+    unsigned_cases.insert(unsigned_cases.end(), {p - 1, p, p + 1});
+    if (p > UINT64_MAX / 10) break;
+  }
+  char buf[24];
+  for (const std::uint64_t v : unsigned_cases) {
+    const char* end = dbtrace::detail::put_decimal(buf, v);
+    EXPECT_EQ(std::string(static_cast<const char*>(buf), end), std::to_string(v));
+  }
+  for (const std::uint64_t v : unsigned_cases) {
+    if (v > static_cast<std::uint64_t>(INT64_MAX)) continue;
+    for (const std::int64_t s : {static_cast<std::int64_t>(v), -static_cast<std::int64_t>(v)}) {
+      const char* end = dbtrace::detail::put_decimal(buf, s);
+      EXPECT_EQ(std::string(static_cast<const char*>(buf), end), std::to_string(s));
+    }
+  }
+  for (const std::int64_t s : {INT64_MIN, INT64_MAX}) {
+    const char* end = dbtrace::detail::put_decimal(buf, s);
+    EXPECT_EQ(std::string(static_cast<const char*>(buf), end), std::to_string(s));
+  }
+}

@@ -2,10 +2,10 @@
 // Span views to OSProfiler events: the one formatter behind every store that
 // keeps events. Runs on the exporter thread (and in readers), never on the
 // application's.
-#include <charconv>
 #include <cstring>
 #include <string>
 
+#include "dbtrace/detail/text_buffer.hpp"
 #include "dbtrace/osprofiler_event.hpp"
 #include "trace/ids.hpp"
 
@@ -14,8 +14,7 @@ namespace {
 
 void append_integer(std::string& out, std::int64_t v) {
   char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  out.append(buf, static_cast<std::size_t>(end - buf));
+  out.append(buf, static_cast<std::size_t>(detail::put_decimal(buf, v) - buf));
 }
 
 void append_error(std::string& info, const span_error& e) {
@@ -191,7 +190,7 @@ std::string_view osprofiler_formatter::sql_stop_info(const span_view& v) {
   char* p = scratch_.data();
   if (v.rows >= 0) {
     p = detail::put(p, rows_prefix);
-    p = std::to_chars(p, p + max_digits, v.rows).ptr;
+    p = detail::put_decimal(p, v.rows);
     p = detail::put(p, "}, \"host\": ");
   } else {
     p = detail::put(p, "{\"host\": ");

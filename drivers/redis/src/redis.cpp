@@ -7,13 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
 
+#include "dbtrace/detail/text_buffer.hpp"
 #include "dbtrace/error.hpp"
 #include "dbtrace/osprofiler_event.hpp"
 
@@ -126,16 +126,24 @@ class redis_writer final : public writer {
       // One LPUSH per trace with all of its events in order (the list ends up
       // as one LPUSH per event leaves it), written in Redis's protocol
       // directly; pipelined: all commands out, then all replies in.
-      by_trace_.clear();  // its keys are views into the last batch's text
-      order_.clear();
-      std::vector<std::size_t>* same = nullptr;  // the last event's trace: mostly the next's
+      // Each trace's events are chained in batch order (next_), so grouping
+      // them allocates nothing per trace once the vectors have grown.
+      run_of_.clear();  // its keys are views into the last batch's text
+      runs_.clear();
+      next_.resize(used);
+      trace_run* same = nullptr;  // the last event's trace: mostly the next's
       for (std::size_t i = 0; i < used; ++i) {
         if (!same || events[i].base_id != events[i - 1].base_id) {
-          auto& indexes = by_trace_[events[i].base_id];
-          if (indexes.empty()) order_.push_back(events[i].base_id);
-          same = &indexes;
+          const auto [at, fresh] = run_of_.try_emplace(events[i].base_id, runs_.size());
+          if (fresh) {
+            runs_.push_back({events[i].base_id, i, i, 0});
+            same = &runs_.back();
+          } else {
+            same = &runs_[at->second];
+          }
         }
-        same->push_back(i);
+        if (same->count++) next_[same->last] = i;
+        same->last = i;
       }
       refused_ = 0;
       if (used == 0) return write_result::ok;
@@ -159,14 +167,14 @@ class redis_writer final : public writer {
       // LPUSH per event leaves it), written in Redis's protocol directly.
       out_.clear();
       append_command(out_, {"MULTI"});
-      for (const std::string_view base : order_) {
-        const auto& indexes = by_trace_[base];
-        append_count(out_, indexes.size() + 2);
+      for (const trace_run& run : runs_) {
+        append_count(out_, run.count + 2);
         append_bulk(out_, "LPUSH");
-        append_bulk(out_, events_prefix + std::string(base));
-        for (const std::size_t i : indexes) append_bulk(out_, events[i].json);
+        append_bulk(out_, events_prefix, run.base);
+        for (std::size_t i = run.first, n = 0; n < run.count; ++n, i = next_[i])
+          append_bulk(out_, events[i].json);
       }
-      std::size_t commands = order_.size();
+      std::size_t commands = runs_.size();
       for (std::size_t i = 0; i < used && filter_error_trace_; ++i) {
         const event_text& e = events[i];
         if (!e.error) continue;
@@ -195,12 +203,12 @@ class redis_writer final : public writer {
       // Refused commands (e.g. WRONGTYPE: the key holds something else) lose
       // their trace's events; the rest of the batch is written.
       bool any_refused = false;
-      for (std::size_t i = 0; i < done->elements && i < order_.size(); ++i) {
+      for (std::size_t i = 0; i < done->elements && i < runs_.size(); ++i) {
         const redisReply* r = done->element[i];
         if (r->type != REDIS_REPLY_ERROR) continue;
         if (!any_refused) error.assign(r->str, r->len);
         any_refused = true;
-        refused_ += by_trace_[order_[i]].size();
+        refused_ += runs_[i].count;
       }
       return any_refused ? write_result::partly : write_result::ok;
     } catch (const std::exception& e) {
@@ -270,16 +278,18 @@ class redis_writer final : public writer {
   // `<mark><n>\r\n`: a command's count of arguments (*), a bulk string's size ($).
   static char* put_count(char* p, char mark, std::size_t n) {
     *p++ = mark;
-    p = std::to_chars(p, p + max_digits, n).ptr;
+    p = detail::put_decimal(p, static_cast<std::uint64_t>(n));
     return detail::put(p, "\r\n");
   }
   static void append_count(detail::text_buffer& out, std::size_t n) {
     out.commit(put_count(out.room(max_digits + 3), '*', n));
   }
-  // A RESP bulk string: `$<size>\r\n<s>\r\n`.
-  static void append_bulk(detail::text_buffer& out, std::string_view s) {
-    char* p = put_count(out.room(max_digits + 3 + s.size() + 2), '$', s.size());
-    out.commit(detail::put(detail::put(p, s), "\r\n"));
+  // A RESP bulk string: `$<size>\r\n<s>\r\n`; of two parts, their concatenation.
+  static void append_bulk(detail::text_buffer& out, std::string_view s,
+                          std::string_view then = {}) {
+    const std::size_t size = s.size() + then.size();
+    char* p = put_count(out.room(max_digits + 3 + size + 2), '$', size);
+    out.commit(detail::put(detail::put(detail::put(p, s), then), "\r\n"));
   }
   static constexpr std::size_t max_digits = 20;
 
@@ -287,11 +297,17 @@ class redis_writer final : public writer {
   bool filter_error_trace_;
   osprofiler_formatter format_;
   redisContext* ctx_ = nullptr;
-  // A batch's events by trace (views into the formatter's batch).
-  std::unordered_map<std::string_view, std::vector<std::size_t>> by_trace_;  // event indexes
-  std::vector<std::string_view> order_;  // traces in order of first appearance
-  detail::text_buffer out_;              // the commands of a round trip
-  std::uint64_t refused_ = 0;            // events of the last write that Redis refused
+  // A batch's events by trace (views into the formatter's batch): one run
+  // per trace, in order of first appearance, its events chained by next_.
+  struct trace_run {
+    std::string_view base;
+    std::size_t first, last, count;
+  };
+  std::unordered_map<std::string_view, std::size_t> run_of_;  // trace -> index in runs_
+  std::vector<trace_run> runs_;
+  std::vector<std::size_t> next_;  // per event: the next event of its trace
+  detail::text_buffer out_;        // the commands of a round trip
+  std::uint64_t refused_ = 0;      // events of the last write that Redis refused
 };
 
 class redis_reader final : public reader {

@@ -37,70 +37,11 @@ void block_writer::null() {
   used_ += 4;
 }
 
-namespace {
-
-// Decimal digits two at a time from a table, and a 64-bit number in chunks
-// of eight digits done in 32-bit arithmetic, without counting the digits
-// first: ids have 19 or 20 digits and times 5 to 9, and writing them is most
-// of what a span costs here (~300 instructions a SQL span's numbers, where
-// one 64-bit division by 100 per pair of digits cost ~760).
-constexpr char digit_pairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-char* two_digits(char* p, std::uint32_t v) {
-  std::memcpy(p, digit_pairs + 2 * v, 2);
-  return p + 2;
-}
-char* one_or_two_digits(char* p, std::uint32_t v) {
-  if (v >= 10) return two_digits(p, v);
-  *p = static_cast<char>('0' + v);
-  return p + 1;
-}
-char* four_digits(char* p, std::uint32_t v) {  // with leading zeros
-  two_digits(p, v / 100);
-  return two_digits(p + 2, v % 100);
-}
-char* eight_digits(char* p, std::uint32_t v) {  // with leading zeros
-  four_digits(p, v / 10000);
-  return four_digits(p + 4, v % 10000);
-}
-char* up_to_eight_digits(char* p, std::uint32_t v) {  // v < 10^8, no leading zeros
-  if (v < 100) return one_or_two_digits(p, v);
-  if (v < 10000) return two_digits(one_or_two_digits(p, v / 100), v % 100);
-  const std::uint32_t high = v / 10000, low = v % 10000;
-  p = high < 100 ? one_or_two_digits(p, high)
-                 : two_digits(one_or_two_digits(p, high / 100), high % 100);
-  return four_digits(p, low);
-}
-
-// Writes v's digits (and its sign) at p; returns their end.
-char* decimal(char* p, std::int64_t signed_value) {
-  constexpr std::uint64_t e8 = 100000000, e16 = e8 * e8;
-  std::uint64_t v = static_cast<std::uint64_t>(signed_value);
-  if (signed_value < 0) {
-    *p++ = '-';
-    v = 0 - v;  // INT64_MIN too
-  }
-  if (v < e8) return up_to_eight_digits(p, static_cast<std::uint32_t>(v));
-  if (v < e16) {
-    p = up_to_eight_digits(p, static_cast<std::uint32_t>(v / e8));
-    return eight_digits(p, static_cast<std::uint32_t>(v % e8));
-  }
-  p = up_to_eight_digits(p, static_cast<std::uint32_t>(v / e16));
-  const std::uint64_t rest = v % e16;
-  p = eight_digits(p, static_cast<std::uint32_t>(rest / e8));
-  return eight_digits(p, static_cast<std::uint32_t>(rest % e8));
-}
-
-}  // namespace
-
 // A trace's spans mostly share their parent: its digits are written once.
 char* block_writer::parent(char* p, std::int64_t v) {
   if (v != parent_ || parent_size_ == 0) {
     parent_ = v;
-    parent_size_ = static_cast<std::size_t>(decimal(parent_text_, v) - parent_text_);
+    parent_size_ = static_cast<std::size_t>(detail::put_decimal(parent_text_, v) - parent_text_);
   }
   std::memcpy(p, parent_text_, max_digits);  // room was reserved
   return p + parent_size_;
@@ -116,17 +57,17 @@ void block_writer::add(const block_span& s) {
   else
     base_ns_ = s.start_ns;
   *p++ = '[';
-  p = decimal(p, s.trace);
+  p = detail::put_decimal(p, s.trace);
   *p++ = ',';
-  p = decimal(p, s.span_id);
+  p = detail::put_decimal(p, s.span_id);
   *p++ = ',';
   p = parent(p, s.parent_id);
   *p++ = ',';
-  p = decimal(p, s.start_ns - base_ns_);
+  p = detail::put_decimal(p, s.start_ns - base_ns_);
   *p++ = ',';
-  p = decimal(p, s.duration_ns);
+  p = detail::put_decimal(p, s.duration_ns);
   *p++ = ',';
-  p = decimal(p, s.source);
+  p = detail::put_decimal(p, s.source);
   // Absent fields are null, written only before a field that is present:
   // trailing ones are left out.
   int nulls = 0;
@@ -138,7 +79,7 @@ void block_writer::add(const block_span& s) {
     }
     for (; nulls > 0; --nulls) p = detail::put(p, ",null");
     *p++ = ',';
-    p = decimal(p, **v);
+    p = detail::put_decimal(p, **v);
   }
   if (s.name.empty() && s.params.empty() && s.info.empty()) {  // a SQL span
     *p++ = ']';
