@@ -97,11 +97,11 @@ TEST_F(redis_test, interleaved_traces_of_one_batch_keep_their_own_events_in_orde
     std::istringstream in(redis_cli("LRANGE osprofiler_opt:" + base + " 0 -1"));
     for (std::string line; std::getline(in, line);) {
       const auto e = nlohmann::json::parse(line);
-      const auto& db = e["info"]["db"];
-      names.push_back(e["name"].get<std::string>() +
-                      (db.is_object() && db.contains("statement")
-                           ? " " + db["statement"].get<std::string>()
-                           : std::string()));
+      // (at(): a const json's operator[] asserts the key is there)
+      const auto db = e.at("info").value("db", nlohmann::json::object());
+      names.push_back(
+          e.at("name").get<std::string>() +
+          (db.contains("statement") ? " " + db.at("statement").get<std::string>() : std::string()));
     }
     return std::vector<std::string>(names.rbegin(), names.rend());  // LPUSH: newest first
   };
