@@ -12,11 +12,19 @@ function(dbtrace_library_properties target)
     LIBRARY_OUTPUT_DIRECTORY ${DBTRACE_LIBRARY_DIR}
     ARCHIVE_OUTPUT_DIRECTORY ${DBTRACE_LIBRARY_DIR}
     INSTALL_RPATH "$ORIGIN")
-  # Calls inside a library go straight to their callee, not through the PLT:
-  # nobody interposes dbtrace's own functions, and the hot path pays for each call.
+  dbtrace_code_generation(${target})
+endfunction()
+
+# Code that goes into a shared library of dbtrace's (its own, or the core's
+# for a bundled store's objects): calls inside the library go straight to
+# their callee, not through the PLT, and may be inlined. Nobody interposes
+# dbtrace's own functions, and the hot path (and the exporter's per-span
+# path) pays for each call. Inline member functions are not exported.
+function(dbtrace_code_generation target)
   get_target_property(type ${target} TYPE)
-  if(type STREQUAL "SHARED_LIBRARY")
-    target_compile_options(${target} PRIVATE -fno-semantic-interposition)
+  if(BUILD_SHARED_LIBS OR type STREQUAL "SHARED_LIBRARY")
+    target_compile_options(${target} PRIVATE -fno-semantic-interposition
+                                             -fvisibility-inlines-hidden)
   endif()
 endfunction()
 

@@ -37,16 +37,6 @@ void block_writer::null() {
   used_ += 4;
 }
 
-// A trace's spans mostly share their parent: its digits are written once.
-char* block_writer::parent(char* p, std::int64_t v) {
-  if (v != parent_ || parent_size_ == 0) {
-    parent_ = v;
-    parent_size_ = static_cast<std::size_t>(detail::put_decimal(parent_text_, v) - parent_text_);
-  }
-  std::memcpy(p, parent_text_, max_digits);  // room was reserved
-  return p + parent_size_;
-}
-
 void block_writer::add(const block_span& s) {
   // Room for every number (and the copy past it), comma and null; the texts
   // are put with their own, and after each of them room for a comma and null.
@@ -57,30 +47,36 @@ void block_writer::add(const block_span& s) {
   else
     base_ns_ = s.start_ns;
   *p++ = '[';
-  p = detail::put_decimal(p, s.trace);
+  p = trace_.put(p, s.trace);
   *p++ = ',';
   p = detail::put_decimal(p, s.span_id);
   *p++ = ',';
-  p = parent(p, s.parent_id);
+  p = parent_.put(p, s.parent_id);
   *p++ = ',';
   p = detail::put_decimal(p, s.start_ns - base_ns_);
   *p++ = ',';
   p = detail::put_decimal(p, s.duration_ns);
   *p++ = ',';
-  p = detail::put_decimal(p, s.source);
+  p = source_.put(p, s.source);
   // Absent fields are null, written only before a field that is present:
   // trailing ones are left out.
   int nulls = 0;
-  for (const auto* v :
-       {&s.statement, &s.target, &s.rows, &s.batch, &s.error, &s.span_hi, &s.parent_hi}) {
-    if (!*v) {
+  auto optional = [&](const std::optional<std::int64_t>& v, repeated_number* repeated) {
+    if (!v) {
       ++nulls;
-      continue;
+      return;
     }
     for (; nulls > 0; --nulls) p = detail::put(p, ",null");
     *p++ = ',';
-    p = detail::put_decimal(p, **v);
-  }
+    p = repeated ? repeated->put(p, *v) : detail::put_decimal(p, *v);
+  };
+  optional(s.statement, &statement_);
+  optional(s.target, &target_);
+  optional(s.rows, nullptr);
+  optional(s.batch, nullptr);
+  optional(s.error, nullptr);
+  optional(s.span_hi, nullptr);
+  optional(s.parent_hi, nullptr);
   if (s.name.empty() && s.params.empty() && s.info.empty()) {  // a SQL span
     *p++ = ']';
     used_ = static_cast<std::size_t>(p - text_.data());

@@ -7,10 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "dbtrace/detail/text_buffer.hpp"
 
 namespace dbtrace::drivers::sqlite_blocks {
 
@@ -61,16 +64,32 @@ class block_writer {
   static constexpr std::size_t max_digits = 20;  // of an int64, its sign included
   static constexpr std::size_t max_kept_bytes = std::size_t{1} << 20;
   void reserve(std::size_t more);
-  void put(std::string_view s);           // reserves room for it and what may follow: ",null,null]"
-  void null();                            // within room reserved
-  char* parent(char* p, std::int64_t v);  // a parent id's digits at p, within room reserved
-  std::string text_;                      // a buffer: the block is its first used_ bytes
+  void put(std::string_view s);  // reserves room for it and what may follow: ",null,null]"
+  void null();                   // within room reserved
+  // A field that mostly repeats from span to span (a trace's key and parent,
+  // the writer's source, a statement and its target): the last value's
+  // digits, written again by one copy of constant size.
+  class repeated_number {
+   public:
+    char* put(char* p, std::int64_t v) noexcept {  // within room reserved (max_digits)
+      if (v != value_ || size_ == 0) {
+        value_ = v;
+        size_ = static_cast<std::size_t>(detail::put_decimal(text_, v) - text_);
+      }
+      std::memcpy(p, text_, max_digits);
+      return p + size_;
+    }
+
+   private:
+    std::int64_t value_ = 0;
+    std::size_t size_ = 0;  // 0: none yet
+    char text_[max_digits] = {};
+  };
+  std::string text_;  // a buffer: the block is its first used_ bytes
   std::size_t used_ = 0;
   std::size_t spans_ = 0;
   std::int64_t base_ns_ = 0;
-  std::int64_t parent_ = 0;  // the last parent id written, and its text
-  std::size_t parent_size_ = 0;
-  char parent_text_[max_digits] = {};
+  repeated_number trace_, parent_, source_, statement_, target_;
 };
 
 // What block_reader throws when a text is not a block.

@@ -198,13 +198,10 @@ class sqlite_writer final : public writer {
       // A deferred BEGIN reads first and then fails at once, without
       // waiting, when another process committed in between.
       check(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
-      last_statement_ = {0, 0};
+      last_statement_ = last_target_ = {0, 0};
       insert_new_traces(batch);
-      used_ = 0;
-      for (const auto& v : batch)
-        if (v.phase != span_phase::started) collect(v);  // a generic span is stored when it ends
       const std::int64_t last_before = largest_span_id();
-      insert_blocks(last_before + 1);
+      insert_blocks(batch, last_before + 1);
       insert_trace_ranges(last_before);
       check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
       return write_result::ok;
@@ -322,8 +319,14 @@ class sqlite_writer final : public writer {
   }
 
   std::int64_t target_key(const target_info& t) {
-    const auto it = targets_.find(t.key);
-    if (it != targets_.end()) return it->second;
+    if (t.key != 0) {  // 0: not interned (a writer's caller made it), not cached
+      if (t.key == last_target_.first) return last_target_.second;
+      const auto it = targets_.find(t.key);
+      if (it != targets_.end()) {
+        last_target_ = *it;
+        return it->second;
+      }
+    }
     insert_target_.start();
     select_target_.start();
     for (auto* p : {&insert_target_, &select_target_}) {
@@ -333,7 +336,7 @@ class sqlite_writer final : public writer {
       p->integer(4, t.target.port);
     }
     const std::int64_t key = upsert(insert_target_, select_target_);
-    targets_.emplace(t.key, key);
+    if (t.key != 0) targets_.emplace(t.key, key);
     return key;
   }
 
@@ -353,63 +356,56 @@ class sqlite_writer final : public writer {
     return key;
   }
 
-  // A span row, its keys looked up, waiting for its insert.
-  struct row {
-    const span_view* v;
-    std::int64_t trace, statement, target, error;
-    std::string name, params, info;  // only where the span has them
-  };
-
-  void collect(const span_view& v) {
-    if (rows_.size() == used_) rows_.emplace_back();
-    row& r = rows_[used_++];
-    r.v = &v;
-    r.trace = trace_key(v);
-    r.statement = v.is_sql() ? statement_key(*v.statement) : 0;
-    r.target = v.target ? target_key(*v.target) : 0;
-    r.error = v.error ? error_key(*v.error) : 0;
-    r.name.clear();
-    r.params.clear();
-    r.info.clear();
-    if (!v.is_sql()) r.name = v.name;  // escaped, invalid UTF-8 replaced, by the block
-    if (v.params)
-      r.params = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (v.info) r.info = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-
-  block_span stored(const row& r) const {
-    const span_view& v = *r.v;
+  // A span as its block stores it: its keys looked up (inserting the
+  // statement, target or error it names when new), its JSON texts rendered.
+  // One pass from view to block: no row kept per span between.
+  block_span stored(const span_view& v) {
     block_span s;
-    s.trace = r.trace;
+    s.trace = trace_key(v);
     s.span_id = as_int(v.id.lo);
     s.parent_id = as_int(v.parent_id.lo);
     s.start_ns = v.start_ns;
     s.duration_ns = v.end_ns - v.start_ns;
     s.source = source_;
-    if (r.statement) s.statement = r.statement;
-    if (r.target) s.target = r.target;
-    if (v.is_sql() && v.rows >= 0) s.rows = v.rows;
+    if (v.is_sql()) {
+      s.statement = statement_key(*v.statement);
+      if (v.rows >= 0) s.rows = v.rows;
+    } else {
+      s.name = v.name;  // escaped, invalid UTF-8 replaced, by the block
+    }
+    if (v.target) s.target = target_key(*v.target);
     if (v.batch > 0) s.batch = v.batch;
-    if (r.error) s.error = r.error;
+    if (v.error) s.error = error_key(*v.error);
     if (v.id.hi != v.base_id.hi) s.span_hi = as_int(v.id.hi);
     if (v.parent_id.hi != v.base_id.hi) s.parent_hi = as_int(v.parent_id.hi);
-    s.name = r.name;
-    s.params = r.params;
-    s.info = r.info;
+    if (v.params) {
+      params_ = v.params->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      s.params = params_;
+    }
+    if (v.info) {
+      info_ = v.info->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      s.info = info_;
+    }
     return s;
   }
 
-  // Inserts the collected rows as blocks, the first span's id `first`.
-  void insert_blocks(std::int64_t first) {
+  // Inserts the batch's spans as blocks, the first span's id `first`; notes
+  // each span's trace for insert_trace_ranges.
+  void insert_blocks(const std::vector<span_view>& batch, std::int64_t first) {
     block_.clear();
-    for (std::size_t i = 0; i < used_; ++i) {
-      block_.add(stored(rows_[i]));
-      if (block_full() || i + 1 == used_) {
+    span_traces_.clear();
+    for (const auto& v : batch) {
+      if (v.phase == span_phase::started) continue;  // a generic span is stored when it ends
+      const block_span s = stored(v);
+      span_traces_.push_back(s.trace);
+      block_.add(s);
+      if (block_full()) {
         insert_block(first, block_.spans());
         first += static_cast<std::int64_t>(block_.spans());
         block_.clear();
       }
     }
+    if (block_.spans()) insert_block(first, block_.spans());
   }
 
   bool block_full() const {
@@ -433,11 +429,11 @@ class sqlite_writer final : public writer {
   // Says where this batch put each trace's spans (trace_spans): row i's id
   // is last_before + 1 + i.
   void insert_trace_ranges(std::int64_t last_before) {
-    if (used_ == 0) return;
+    if (span_traces_.empty()) return;
     ranges_.clear();
     range_of_trace_.clear();
-    for (std::size_t i = 0; i < used_; ++i) {
-      const std::int64_t trace = rows_[i].trace;
+    for (std::size_t i = 0; i < span_traces_.size(); ++i) {
+      const std::int64_t trace = span_traces_[i];
       const std::int64_t id = last_before + 1 + static_cast<std::int64_t>(i);
       if (!ranges_.empty() && ranges_.back().trace == trace) {  // the common case: a run
         ranges_.back().last = id;
@@ -713,9 +709,9 @@ class sqlite_writer final : public writer {
   std::int64_t source_ = 0;
   static constexpr std::size_t ranges_per_insert = 32;
   static constexpr std::size_t traces_per_insert = 32;
-  std::vector<row> rows_;  // the batch's spans, reused
-  std::size_t used_ = 0;
-  block_writer block_;  // reused
+  std::vector<std::int64_t> span_traces_;  // the batch's spans' traces, in order; reused
+  std::string params_, info_;              // the span being stored's; reused
+  block_writer block_;                     // reused
   prepared insert_block_, insert_trace_, insert_traces_, select_last_trace_, update_first_,
       insert_range_, insert_ranges_, select_last_span_, insert_statement_, select_statement_,
       insert_target_, select_target_, insert_error_, select_error_;
@@ -738,7 +734,7 @@ class sqlite_writer final : public writer {
   // The entries the last span used: the next one mostly has the same.
   // Per batch (write() starts them afresh; a failure forgets the maps).
   std::pair<const detail::id128, std::pair<std::int64_t, std::int64_t>>* last_trace_ = nullptr;
-  std::pair<std::uint64_t, std::int64_t> last_statement_{0, 0};
+  std::pair<std::uint64_t, std::int64_t> last_statement_{0, 0}, last_target_{0, 0};
 };
 
 class sqlite_reader final : public reader {
