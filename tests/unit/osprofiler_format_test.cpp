@@ -111,6 +111,31 @@ TEST(osprofiler_formatter, a_batch_replaces_the_last_and_an_empty_one_has_no_lin
   EXPECT_TRUE(f.lines().empty());
 }
 
+// A SQL table's store asks for the columns only: they are the same as with
+// the JSON text, batch after batch, and no JSON text is rendered.
+TEST(osprofiler_formatter, the_columns_alone_are_the_columns_of_the_json_text) {
+  const spans s;
+  osprofiler_formatter whole("proj", "svc", "host1");
+  osprofiler_formatter columns("proj", "svc", "host1", osprofiler_formatter::parts::columns);
+  for (int round = 0; round < 2; ++round) {
+    const auto expected = whole.format(s.batch);  // a copy: views into `whole`'s text
+    const auto& got = columns.format(s.batch);
+    ASSERT_EQ(got.size(), expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_TRUE(got[i].json.empty());
+      EXPECT_EQ(got[i].name, expected[i].name);
+      EXPECT_EQ(got[i].base_id, expected[i].base_id);
+      EXPECT_EQ(got[i].trace_id, expected[i].trace_id);
+      EXPECT_EQ(got[i].parent_id, expected[i].parent_id);
+      EXPECT_EQ(got[i].timestamp, expected[i].timestamp);
+      EXPECT_EQ(got[i].info, expected[i].info);
+      EXPECT_EQ(got[i].error, expected[i].error);
+    }
+    EXPECT_TRUE(columns.lines().empty());
+  }
+}
+
 // An application may name a span with nothing: its events are "-start" and
 // "-stop", the first thing a new formatter writes.
 TEST(osprofiler_formatter, a_span_named_with_nothing_is_written_as_it_is) {

@@ -79,12 +79,19 @@ struct timestamp_cache {
 // project/service tail), so that a span costs its exporter a few copies.
 class osprofiler_formatter {
  public:
-  osprofiler_formatter(std::string project, std::string service, std::string host);
+  // What a store takes of an event: its JSON text (a JSON lines file,
+  // Redis), or only its columns (a SQL table's), which leaves each event's
+  // `json` and lines() empty and spares rendering the text around them.
+  enum class parts { json_and_columns, columns };
+  osprofiler_formatter(std::string project, std::string service, std::string host,
+                       parts wanted = parts::json_and_columns);
 
   // The events of `batch`, in order; they last until the next call.
   const std::vector<event_text>& format(const std::vector<span_view>& batch);
   // The same events as JSON lines: each event's text and a newline.
-  std::string_view lines() const noexcept { return text_.view(); }
+  std::string_view lines() const noexcept {
+    return parts_ == parts::columns ? std::string_view() : text_.view();
+  }
 
  private:
   // An id's text, formatted again only when the id changes: a trace's
@@ -112,6 +119,7 @@ class osprofiler_formatter {
   // Writes a SQL stop event's info without an error straight into the event.
   std::string_view sql_stop_info(const span_view& v);
   std::string_view sql_start_info(const span_view& v);
+  parts parts_;
   std::string project_, service_, host_, host_json_;
   std::string tail_;  // `, "project": …, "service": …}` and the newline
   uuid_cache base_id_, trace_id_, parent_id_;

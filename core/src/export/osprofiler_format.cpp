@@ -101,8 +101,11 @@ void generic_stop_info(std::string& info, const span_view& v, const std::string&
 }  // namespace
 
 osprofiler_formatter::osprofiler_formatter(std::string project, std::string service,
-                                           std::string host)
-    : project_(valid_utf8(project)), service_(valid_utf8(service)), host_(valid_utf8(host)) {
+                                           std::string host, parts wanted)
+    : parts_(wanted),
+      project_(valid_utf8(project)),
+      service_(valid_utf8(service)),
+      host_(valid_utf8(host)) {
   append_json_string(host_json_, host_);
   tail_ = ", \"project\": ";
   append_json_string(tail_, project_);
@@ -153,6 +156,21 @@ constexpr std::size_t max_digits = 20;  // of an int64, its sign included
 
 void osprofiler_formatter::write_event(const span_view& v, bool start, std::string_view name_json,
                                        std::string_view info) {
+  if (parts_ == parts::columns) {  // the ids, timestamp and info side by side
+    char* const begin = text_.room(3 * uuid_size + timestamp_size + info.size());
+    char* p = detail::put(begin, base_id_.text(v.base_id));
+    p = detail::put(p, trace_id_.text(v.id));
+    p = detail::put(p, parent_id_.text(v.parent_id));
+    p = write_timestamp(p, start ? v.start_ns : v.end_ns, second_);
+    const char* info_at = p;
+    p = detail::put(p, info);
+    const auto at = static_cast<std::size_t>(begin - text_.data());
+    placed_.push_back({at, at, static_cast<std::size_t>(info_at - text_.data()),
+                       static_cast<std::size_t>(p - text_.data()), at, 0, 0, nullptr,
+                       !start && v.error != nullptr});
+    text_.commit(p);
+    return;
+  }
   char* const begin = text_.room(keys_size + name_json.size() + 3 * uuid_size + timestamp_size +
                                  info.size() + tail_.size());
   char* p = detail::put(begin, key_name);
@@ -247,9 +265,10 @@ const std::vector<event_text>& osprofiler_formatter::format(const std::vector<sp
   // The text is where it stays: its parts can be handed out.
   events_.resize(placed_.size());
   const char* const text = text_.data();
-  constexpr std::size_t trace_id_at = uuid_size + key_trace_id.size();
-  constexpr std::size_t parent_id_at = trace_id_at + uuid_size + key_parent_id.size();
-  constexpr std::size_t timestamp_at = parent_id_at + uuid_size + key_timestamp.size();
+  const bool keyed = parts_ == parts::json_and_columns;  // keys between the ids (write_event)
+  const std::size_t trace_id_at = uuid_size + (keyed ? key_trace_id.size() : 0);
+  const std::size_t parent_id_at = trace_id_at + uuid_size + (keyed ? key_parent_id.size() : 0);
+  const std::size_t timestamp_at = parent_id_at + uuid_size + (keyed ? key_timestamp.size() : 0);
   for (std::size_t i = 0; i < placed_.size(); ++i) {
     const placed& at = placed_[i];
     event_text& e = events_[i];

@@ -209,7 +209,8 @@ class timed_request {
 class postgres_writer final : public writer {
  public:
   explicit postgres_writer(const store_params& p)
-      : uri_(libpq_uri(p.connection_string)), format_(p.project, p.service, p.host) {
+      : uri_(libpq_uri(p.connection_string)),
+        format_(p.project, p.service, p.host, osprofiler_formatter::parts::columns) {
     // The project, host and service columns, the same on every row: escaped once.
     for (const std::string* c : {&p.project, &p.host, &p.service}) {
       append_escaped(fixed_columns_, column_text(valid_utf8(*c)), copy_field_escapes);
