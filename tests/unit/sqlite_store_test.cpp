@@ -109,7 +109,7 @@ TEST_F(sqlite_store_test, keeps_spans_in_blocks_and_each_text_once_in_wal_mode) 
   record_request();
   record_request();
   ASSERT_TRUE(flush());
-  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "3");
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "4");
   EXPECT_EQ(query("SELECT count(*) FROM spans").at(0).at(0), "6");  // the view, a row per span
   EXPECT_EQ(query("SELECT sum(span_count) FROM span_blocks").at(0).at(0), "6");
   // No index entry per span: one range of span ids per trace and batch. The
@@ -293,7 +293,7 @@ TEST_F(sqlite_store_test, a_newer_layout_is_refused_with_a_clear_message) {
     FAIL() << "read a file of an unknown layout";
   } catch (const store_error& e) {
     EXPECT_EQ(std::string(e.what()),
-              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 3");
+              path_ + ": written by a newer dbtrace (layout 99); this one reads layouts up to 4");
   }
 }
 
@@ -599,7 +599,7 @@ TEST_P(older_layout_test, is_read_as_it_is_and_migrated_to_blocks_when_written_t
   {
     auto store = make_reader(opts_.connection_string);
     for (const auto& t : store->list_traces(false)) old_traces.push_back(t.base_id);
-    ASSERT_EQ(old_traces.size(), layout == 1 ? 3u : 5u);
+    ASSERT_EQ(old_traces.size(), layout == 1 ? 3u : layout == 2 ? 5u : 7u);
     EXPECT_EQ(old_traces.at(0), "0f763014-4373-4178-9e40-75600a8d37c5");
     EXPECT_EQ(store->list_traces(true).size(), 3u);  // the demo's traces each have a failure
     for (const auto& id : old_traces) {
@@ -613,15 +613,16 @@ TEST_P(older_layout_test, is_read_as_it_is_and_migrated_to_blocks_when_written_t
   const std::string fresh = record_request();
   ASSERT_TRUE(flush());
   EXPECT_EQ(stats().exported, 6u);
-  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "3");
+  EXPECT_EQ(query("PRAGMA user_version").at(0).at(0), "4");
   EXPECT_EQ(query("SELECT type FROM sqlite_master WHERE name = 'spans'").at(0).at(0), "view");
   EXPECT_EQ(query("SELECT count(*) FROM sqlite_master WHERE name = 'spans_by_trace'").at(0).at(0),
             "0");
   // Every old span as it was (its id, numbered from 1 as it was, included;
-  // the view has one column more, the block).
+  // the view has one column more than layouts 1 and 2's table, the block).
   auto spans_after = query(
       "SELECT * FROM spans WHERE id <= " + std::to_string(spans_before.size()) + " ORDER BY id");
-  for (auto& row : spans_after) row.pop_back();
+  if (layout < 3)
+    for (auto& row : spans_after) row.pop_back();
   EXPECT_EQ(spans_after, spans_before);
   // One range per old trace; the new trace's spans may come in more than one
   // batch (the exporter may take the first statements before the request ends).
@@ -638,7 +639,34 @@ TEST_P(older_layout_test, is_read_as_it_is_and_migrated_to_blocks_when_written_t
   EXPECT_EQ(store->read_trace(fresh).size(), 6u);
 }
 
-INSTANTIATE_TEST_SUITE_P(layouts, older_layout_test, ::testing::Values(1, 2));
+INSTANTIATE_TEST_SUITE_P(layouts, older_layout_test, ::testing::Values(1, 2, 3));
+
+// A trace's row holds the range of its spans in the batch that made it; a
+// later batch's spans of it get a trace_ranges row. Together (trace_spans)
+// they hold every span, and the trace reads back whole.
+TEST_F(sqlite_store_test, a_trace_continued_in_a_later_batch_reads_back_whole) {
+  init(opts_);
+  std::string base;
+  {
+    trace t;
+    base = t.base_id();
+    for (int batch = 0; batch < 2; ++batch) {
+      for (int i = 0; i < 2; ++i)
+        sql_span s({}, intern_statement("SELECT " + std::to_string(2 * batch + i)));
+      ASSERT_TRUE(flush());
+    }
+  }
+  EXPECT_EQ(query("SELECT id, first_span, last_span FROM traces"),
+            (std::vector<std::vector<std::string>>{{"1", "1", "2"}}));
+  EXPECT_EQ(query("SELECT trace, first_span, last_span FROM trace_ranges"),
+            (std::vector<std::vector<std::string>>{{"1", "3", "4"}}));
+  EXPECT_EQ(query("SELECT trace, first_span, last_span FROM trace_spans ORDER BY 2"),
+            (std::vector<std::vector<std::string>>{{"1", "1", "2"}, {"1", "3", "4"}}));
+  const auto events = make_reader(opts_.connection_string)->read_trace(base);
+  ASSERT_EQ(events.size(), 8u);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(events[2 * i].raw["info"]["db"]["statement"], "SELECT " + std::to_string(i));
+}
 
 TEST_F(sqlite_store_test, one_traces_spans_from_two_writers_rows_are_read_once) {
   // Two processes wrote one trace (each has its own traces row) in

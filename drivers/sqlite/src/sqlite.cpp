@@ -199,8 +199,8 @@ class sqlite_writer final : public writer {
       // waiting, when another process committed in between.
       check(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr));
       last_statement_ = last_target_ = {0, 0};
-      insert_new_traces(batch);
       const std::int64_t last_before = largest_span_id();
+      insert_new_traces(batch, last_before);
       insert_blocks(batch, last_before + 1);
       insert_trace_ranges(last_before);
       check(sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr));
@@ -233,47 +233,55 @@ class sqlite_writer final : public writer {
   // Gives every trace of the batch this writer has no row for (or has
   // forgotten) a row of its own, many per INSERT: another process writing the
   // same trace has its own row, and readers gather a trace's rows by base_id.
-  // Each row's key follows from SQLite's rowid rule, as the spans' do.
-  void insert_new_traces(const std::vector<span_view>& batch) {
+  // Each row's key follows from SQLite's rowid rule, as the spans' do; the
+  // row holds the range of the trace's spans in this batch, whose ids follow
+  // `last_span` (the largest before it) in the batch's order.
+  void insert_new_traces(const std::vector<span_view>& batch, std::int64_t last_span) {
     if (traces_.size() >= 65536) traces_.clear();  // bounded: old traces rarely come back
     new_traces_.clear();
     last_trace_ = nullptr;
+    std::int64_t span = last_span;
     for (const auto& v : batch) {
-      if (v.phase == span_phase::started) continue;
+      if (v.phase == span_phase::started) continue;  // not stored (insert_blocks)
+      ++span;
       // A trace's spans come one after another: looked up when the trace changes.
       if (!last_trace_ || !(last_trace_->first == v.base_id)) {
-        const auto [it, fresh] = traces_.try_emplace(v.base_id, 0, v.start_ns);
+        const auto [it, fresh] = traces_.try_emplace(v.base_id, trace_row{0, v.start_ns, span, 0});
         last_trace_ = &*it;
-        if (fresh) {
-          new_traces_.push_back(last_trace_);
-          continue;
-        }
+        if (fresh) new_traces_.push_back(last_trace_);
       }
-      if (last_trace_->second.first == 0)  // new in this batch: its earliest span
-        last_trace_->second.second = std::min(last_trace_->second.second, v.start_ns);
+      trace_row& row = last_trace_->second;
+      if (row.key == 0) {  // new in this batch: its earliest span, its last
+        row.first_ns = std::min(row.first_ns, v.start_ns);
+        row.last_span = span;
+      }
     }
+    first_new_trace_ = INT64_MAX;
     if (new_traces_.empty()) return;
     check(sqlite3_step(select_last_trace_.start()));
     std::int64_t last = select_last_trace_.first_integer();
+    first_new_trace_ = last + 1;
     base_texts_.resize(traces_per_insert);
     for (std::size_t i = 0; i < new_traces_.size();) {
       const std::size_t n = new_traces_.size() - i >= traces_per_insert ? traces_per_insert : 1;
       prepared& insert = n == 1 ? insert_trace_ : insert_traces_;
       insert.start();
       for (std::size_t k = 0; k < n; ++k) {
-        const auto& [base, key_and_first] = *new_traces_[i + k];
+        const auto& [base, row] = *new_traces_[i + k];
         base_texts_[k] = uuid_text(base);
-        const int at = static_cast<int>(k) * 5 + 1;
+        const int at = static_cast<int>(k) * trace_columns + 1;
         insert.text(at, base_texts_[k]);
         insert.integer(at + 1, as_int(base.hi));
         insert.integer(at + 2, as_int(base.lo));
-        insert.integer(at + 3, key_and_first.second);
+        insert.integer(at + 3, row.first_ns);
         insert.integer(at + 4, source_);
+        insert.integer(at + 5, row.first_span);
+        insert.integer(at + 6, row.last_span);
       }
       check(sqlite3_step(insert.get()));
       if (sqlite3_last_insert_rowid(db_) != last + static_cast<std::int64_t>(n))
         throw sqlite_failure{SQLITE_INTERNAL};
-      for (std::size_t k = 0; k < n; ++k) new_traces_[i + k]->second.first = ++last;
+      for (std::size_t k = 0; k < n; ++k) new_traces_[i + k]->second.key = ++last;
       i += n;
     }
   }
@@ -286,15 +294,15 @@ class sqlite_writer final : public writer {
       if (it == traces_.end()) throw std::logic_error("a span of a trace without a row");
       last_trace_ = &*it;
     }
-    auto& [key, first_ns] = last_trace_->second;
-    if (v.start_ns < first_ns) {
+    trace_row& row = last_trace_->second;
+    if (v.start_ns < row.first_ns) {
       update_first_.start();
       update_first_.integer(1, v.start_ns);
-      update_first_.integer(2, key);
+      update_first_.integer(2, row.key);
       check(sqlite3_step(update_first_.get()));
-      first_ns = v.start_ns;
+      row.first_ns = v.start_ns;
     }
-    return key;
+    return row.key;
   }
 
   std::int64_t statement_key(const statement_info& s) {
@@ -426,14 +434,16 @@ class sqlite_writer final : public writer {
     return select_last_span_.first_integer();  // 0 when empty (NULL)
   }
 
-  // Says where this batch put each trace's spans (trace_spans): row i's id
-  // is last_before + 1 + i.
+  // Says where this batch put the spans of each trace whose row an earlier
+  // batch made (trace_ranges; a new row holds its own range): row i's id is
+  // last_before + 1 + i.
   void insert_trace_ranges(std::int64_t last_before) {
     if (span_traces_.empty()) return;
     ranges_.clear();
     range_of_trace_.clear();
     for (std::size_t i = 0; i < span_traces_.size(); ++i) {
       const std::int64_t trace = span_traces_[i];
+      if (trace >= first_new_trace_) continue;  // its row made by this batch
       const std::int64_t id = last_before + 1 + static_cast<std::int64_t>(i);
       if (!ranges_.empty() && ranges_.back().trace == trace) {  // the common case: a run
         ranges_.back().last = id;
@@ -503,14 +513,16 @@ class sqlite_writer final : public writer {
                 "new file";
         return write_result::rejected;
       }
-      ddl = std::string(schema::tables) + schema::span_blocks_table + schema::trace_spans_table;
+      ddl = std::string(schema::tables) + schema::span_blocks_table + schema::trace_spans_table +
+            schema::views;  // layout 3, then on to 4 as such a file goes
     } else if (version >= schema::first_layout_version && version <= schema::rows_layout_version) {
       try {
         migrate_rows_into_blocks(version);
       } catch (const sqlite_failure& f) {
         return fail(f.rc, error);
       }
-    } else if (version != schema::layout_version) {
+      ddl = schema::views;
+    } else if (version != schema::ranges_layout_version && version != schema::layout_version) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       close();
       error = path_ + ": layout " + std::to_string(version) + " is not one this dbtrace writes (" +
@@ -518,7 +530,7 @@ class sqlite_writer final : public writer {
       return write_result::rejected;
     }
     if (version != schema::layout_version) {
-      ddl += std::string(schema::views) +
+      ddl += std::string(schema::ranges_into_traces) + schema::trace_spans_view +
              "PRAGMA user_version = " + std::to_string(schema::layout_version) + ";";
       rc = sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr);
       if (rc != SQLITE_OK) return fail(rc, error);  // rolls back
@@ -618,10 +630,11 @@ class sqlite_writer final : public writer {
 
   void prepare_all() {
     std::string traces =
-        "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source) VALUES (?, ?, ?, ?, ?)";
+        "INSERT INTO traces (base_id, base_hi, base_lo, first_ns, source, first_span, last_span) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)";
     const std::string one_trace = traces;
-    for (std::size_t k = 1; k < traces_per_insert; ++k) traces += ", (?, ?, ?, ?, ?)";
-    std::string ranges = "INSERT INTO trace_spans (trace, first_span, last_span) VALUES (?, ?, ?)";
+    for (std::size_t k = 1; k < traces_per_insert; ++k) traces += ", (?, ?, ?, ?, ?, ?, ?)";
+    std::string ranges = "INSERT INTO trace_ranges (trace, first_span, last_span) VALUES (?, ?, ?)";
     const std::string one_range = ranges;
     for (std::size_t k = 1; k < ranges_per_insert; ++k) ranges += ", (?, ?, ?)";
     const std::pair<prepared*, const char*> all[] = {
@@ -709,6 +722,7 @@ class sqlite_writer final : public writer {
   std::int64_t source_ = 0;
   static constexpr std::size_t ranges_per_insert = 32;
   static constexpr std::size_t traces_per_insert = 32;
+  static constexpr int trace_columns = 7;  // bound per row by insert_new_traces
   std::vector<std::int64_t> span_traces_;  // the batch's spans' traces, in order; reused
   std::string params_, info_;              // the span being stored's; reused
   block_writer block_;                     // reused
@@ -717,9 +731,16 @@ class sqlite_writer final : public writer {
       insert_target_, select_target_, insert_error_, select_error_;
   // The batch's traces without a row yet (entries of traces_), and their
   // base_id texts while bound; reused.
-  std::vector<std::pair<const detail::id128, std::pair<std::int64_t, std::int64_t>>*> new_traces_;
+  // What this writer knows of a trace's row: its key (0: made by the batch
+  // being written, not inserted yet), its first_ns, and while new, the range
+  // of its spans in the batch.
+  struct trace_row {
+    std::int64_t key, first_ns, first_span, last_span;
+  };
+  using trace_entry = std::pair<const detail::id128, trace_row>;
+  std::vector<trace_entry*> new_traces_;
   std::vector<std::string> base_texts_;
-  // The batch's trace_spans rows, reused.
+  // The batch's trace_ranges rows, reused.
   struct span_range {
     std::int64_t trace, first, last;
   };
@@ -727,13 +748,13 @@ class sqlite_writer final : public writer {
   std::unordered_map<std::int64_t, std::size_t> range_of_trace_;  // trace -> its range in ranges_
   // What this writer stored, by the recorder's keys: a known statement,
   // target or trace costs a hash lookup, not a query.
-  std::unordered_map<detail::id128, std::pair<std::int64_t, std::int64_t>, id_hash>
-      traces_;  // -> key, first_ns
+  std::unordered_map<detail::id128, trace_row, id_hash> traces_;
   std::unordered_map<std::uint64_t, std::int64_t> statements_, targets_;
   std::unordered_map<std::string, std::int64_t> errors_;
   // The entries the last span used: the next one mostly has the same.
   // Per batch (write() starts them afresh; a failure forgets the maps).
-  std::pair<const detail::id128, std::pair<std::int64_t, std::int64_t>>* last_trace_ = nullptr;
+  trace_entry* last_trace_ = nullptr;
+  std::int64_t first_new_trace_ = INT64_MAX;  // the key of the batch's first new row
   std::pair<std::uint64_t, std::int64_t> last_statement_{0, 0}, last_target_{0, 0};
 };
 
