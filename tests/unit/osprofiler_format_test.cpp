@@ -166,6 +166,12 @@ TEST(osprofiler_formatter, timestamps_are_pythons_at_the_edges_of_a_second) {
     char written[26];
     EXPECT_EQ(write_timestamp(written, ns, cache), written + 26);
     EXPECT_EQ(std::string(written, 26), text);
+    timestamp_cache fresh;  // its first second may be any, -1 too
+    write_timestamp(written, ns, fresh);
+    EXPECT_EQ(std::string(written, 26), text);
+    std::string from_us;
+    format_timestamp_us(ns >= 0 ? ns / 1000 : (ns - 999) / 1000, from_us);
+    EXPECT_EQ(from_us, text);
   }
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,10 +68,11 @@ constexpr std::size_t max_stored_json_depth = 128;
 nlohmann::ordered_json parse_report_text(std::string_view text);
 
 // The text of the last second formatted (one gmtime per second of timestamps),
-// for format_timestamp.
+// for write_timestamp.
 struct timestamp_cache {
-  std::int64_t second = -1;
-  char prefix[20] = {};
+  std::int64_t second = INT64_MIN;  // none yet
+  char prefix[20] = {};             // `%Y-%m-%dT%H:%M:%S.` of `second`
+  void refill(std::int64_t new_second) noexcept;
 };
 
 // Turns span views into OSProfiler events: a span is none, one or two events
@@ -137,8 +139,20 @@ class osprofiler_formatter {
 // Naive UTC `%Y-%m-%dT%H:%M:%S.%f` (always 6 digits), as OSProfiler writes it.
 void format_timestamp(std::int64_t ns, std::string& out);
 // Writes the same, its 26 characters, to `out` and returns their end; the
-// last second's text is kept in `last`, not in a thread_local.
-char* write_timestamp(char* out, std::int64_t ns, timestamp_cache& last) noexcept;
+// last second's text is kept in `last`, not in a thread_local. Inline: an
+// exporter writes two a span.
+inline char* write_timestamp(char* out, std::int64_t ns, timestamp_cache& last) noexcept {
+  constexpr std::int64_t ns_per_second = 1000000000;
+  std::int64_t second = ns / ns_per_second, in_second = ns % ns_per_second;
+  if (in_second < 0) {  // before the epoch: the second before, and a positive rest
+    in_second += ns_per_second;
+    --second;
+  }
+  if (second != last.second) last.refill(second);
+  std::memcpy(out, last.prefix, sizeof last.prefix);
+  const auto micros = static_cast<std::uint32_t>(in_second / 1000);
+  return detail::digits::four(detail::digits::two(out + 20, micros / 10000), micros % 10000);
+}
 // The same from microseconds (what stores read back), for any year up to 9999.
 void format_timestamp_us(std::int64_t us, std::string& out);
 // Microseconds since the epoch of such a timestamp (fewer fraction digits

@@ -49,50 +49,37 @@ std::optional<std::int64_t> parse_timestamp(const std::string& ts) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1000000 + micros;
 }
 
-namespace {
-
-std::int64_t micros_of(std::int64_t ns) noexcept {
-  return ns >= 0 ? ns / 1000 : (ns - 999) / 1000;
+void timestamp_cache::refill(std::int64_t new_second) noexcept {
+  const auto t = static_cast<std::time_t>(new_second);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+  prefix[19] = '.';
+  second = new_second;
 }
-
-// The 26 characters of microseconds `us`; one gmtime per second of them.
-char* write_timestamp_us(char* out, std::int64_t us, timestamp_cache& cached) noexcept {
-  static constexpr char pairs[] =
-      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-      "8081828384858687888990919293949596979899";
-  const std::int64_t second = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-  if (second != cached.second) {
-    const std::time_t t = static_cast<std::time_t>(second);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(cached.prefix, sizeof cached.prefix, "%Y-%m-%dT%H:%M:%S", &tm);
-    cached.second = second;
-  }
-  const auto micros = static_cast<unsigned>(us - second * 1000000);
-  std::memcpy(out, cached.prefix, 19);
-  out[19] = '.';
-  std::memcpy(out + 20, pairs + 2 * (micros / 10000), 2);
-  std::memcpy(out + 22, pairs + 2 * (micros / 100 % 100), 2);
-  std::memcpy(out + 24, pairs + 2 * (micros % 100), 2);
-  return out + 26;
-}
-
-}  // namespace
 
 void format_timestamp(std::int64_t ns, std::string& out) {
-  format_timestamp_us(micros_of(ns), out);
-}
-
-char* write_timestamp(char* out, std::int64_t ns, timestamp_cache& last) noexcept {
-  return write_timestamp_us(out, micros_of(ns), last);
-}
-
-void format_timestamp_us(std::int64_t us, std::string& out) {
   // The readers format timestamps in bursts: one gmtime per second of them.
   thread_local timestamp_cache last;
   out.resize(26);
-  write_timestamp_us(out.data(), us, last);
+  write_timestamp(out.data(), ns, last);
+}
+
+void format_timestamp_us(std::int64_t us, std::string& out) {
+  // Past what ns since the epoch hold (after 2262): the microseconds' own second.
+  constexpr std::int64_t us_per_second = 1000000;
+  std::int64_t second = us / us_per_second, in_second = us % us_per_second;
+  if (in_second < 0) {
+    in_second += us_per_second;
+    --second;
+  }
+  thread_local timestamp_cache last;
+  if (second != last.second) last.refill(second);
+  out.assign(last.prefix, sizeof last.prefix);
+  char micros[6];
+  const auto u = static_cast<std::uint32_t>(in_second);
+  detail::digits::four(detail::digits::two(micros, u / 10000), u % 10000);
+  out.append(micros, sizeof micros);
 }
 
 void append_python_json(std::string& out, const nlohmann::json& j) {
