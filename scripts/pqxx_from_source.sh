@@ -14,21 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/progress.sh
+. scripts/vendor.sh
 version=${1:?usage: $0 VERSION}
 base=$PWD/build/deps/libpqxx-$version
 prefix=$base/install
 if [ -f "$prefix/.installed" ]; then echo "$prefix"; exit 0; fi
 
-tarball=
-for dir in "${DBTRACE_VENDOR_DIR:-}" "$PWD/../shared/vendor" /work/shared/vendor; do
-  [ -n "$dir" ] && [ -f "$dir/libpqxx-$version.tar.gz" ] && { tarball=$dir/libpqxx-$version.tar.gz; break; }
-done
-[ -n "$tarball" ] || {
-  echo "pqxx_from_source: libpqxx-$version.tar.gz not found (set DBTRACE_VENDOR_DIR)" >&2; exit 1; }
-
-rm -rf "$base"
-mkdir -p "$base"
-tar -xzf "$tarball" -C "$base"
+unpack_vendored pqxx_from_source "libpqxx-$version" "$base"
 src=$base/libpqxx-$version
 compiler=()
 if [ "${version%%.*}" -ge 8 ]; then

@@ -9,21 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/progress.sh
+. scripts/vendor.sh
 version=${1:?usage: $0 VERSION}
 base=$PWD/build/deps/soci-$version
 prefix=$base/install
 if [ -f "$prefix/.installed" ]; then echo "$prefix"; exit 0; fi
 
-tarball=
-for dir in "${DBTRACE_VENDOR_DIR:-}" "$PWD/../shared/vendor" /work/shared/vendor; do
-  [ -n "$dir" ] && [ -f "$dir/soci-$version.tar.gz" ] && { tarball=$dir/soci-$version.tar.gz; break; }
-done
-[ -n "$tarball" ] || {
-  echo "soci_from_source: soci-$version.tar.gz not found (set DBTRACE_VENDOR_DIR)" >&2; exit 1; }
-
-rm -rf "$base"
-mkdir -p "$base"
-tar -xzf "$tarball" -C "$base"
+unpack_vendored soci_from_source "soci-$version" "$base"
 src=$base/soci-$version
 build_soci() {
   cmake -S "$src" -B "$base/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
